@@ -1,0 +1,27 @@
+# wbtrace — top-level targets.  The lab (kernel + f2fs modules) is cached outside
+# the clone; see kernel-patch/lab/build.sh.
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+.PHONY: all tracer setup lab test demo clean
+
+all: tracer
+
+# The tracer (bpf/ + loader/) builds with its own Makefile.
+tracer:
+	@if [ -f $(TOP)/loader/Makefile ]; then $(MAKE) -C $(TOP)/loader; else echo "tracer: loader/Makefile not present yet"; fi
+
+setup:
+	$(TOP)/wbtrace setup
+
+lab:
+	$(TOP)/kernel-patch/lab/build.sh
+
+test: all
+	$(TOP)/tests/run-all.sh
+
+demo:
+	$(TOP)/wbtrace demo
+
+clean:
+	@if [ -f $(TOP)/loader/Makefile ]; then $(MAKE) -C $(TOP)/loader clean; fi
+	rm -rf $(TOP)/tests/out

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Build the lab: one Linux 7.3.4 kernel (bzImage + BTF) and two f2fs.ko built
+# against it from the same source tree: "stock" (pristine fs/f2fs) and
+# "patched" (kernel-patch/series applied).  The patched f2fs is also compiled
+# against a CONFIG_F2FS_FS_COMPRESSION=n configuration.
+#
+# Products are cached outside the clone ($WBTRACE_CACHE, default
+# $XDG_CACHE_HOME/wbtrace), keyed by a hash of their inputs: the kernel by
+# source version + fragment, each module by kernel + variant + patches, so
+# changing only a patch rebuilds only fs/f2fs.
+set -euo pipefail
+WB_TAG=lab-build
+. "$(dirname "$0")/common.sh"
+
+usage() {
+	cat <<EOF
+Usage: ./wbtrace lab build [--debug] [--variant stock|patched|all] [--print-paths]
+
+Builds (or finds in the cache) the lab kernel and the f2fs modules.
+  --debug          the opt-in verification kernel (lockdep, atomic-sleep, KASAN)
+  --variant V      build only this f2fs variant (default: all)
+  --print-paths    print KEY=path lines for the products and exit (builds nothing)
+  -j N             parallel jobs (default: nproc)
+Cache: $WB_CACHE  (override with WBTRACE_CACHE)
+EOF
+}
+
+flavor="" variants="stock patched" print_paths=0 jobs=$(nproc)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--debug) flavor=debug ;;
+	--variant) variants=${2:?--variant needs a value}; shift
+		[ "$variants" = all ] && variants="stock patched"
+		case "$variants" in stock|patched|"stock patched") ;; *) wb_die 2 "unknown variant '$variants' (stock, patched, all)";; esac ;;
+	--print-paths) print_paths=1 ;;
+	-j) jobs=${2:?-j needs a number}; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage >&2; wb_die 2 "unknown option '$1'" ;;
+	esac
+	shift
+done
+
+kdir=$(wb_kernel_dir "$flavor")
+mod_dir() { echo "$WB_CACHE/f2fs-$(wb_module_key "$kdir" "$1")-$1"; }
+
+if [ "$print_paths" = 1 ]; then
+	echo "KERNEL_DIR=$kdir"
+	echo "BZIMAGE=$kdir/bzImage"
+	for v in stock patched; do echo "MODULE_${v^^}=$(mod_dir "$v")/f2fs.ko"; done
+	exit 0
+fi
+
+for tool in make gcc bc flex bison pahole xz perl; do
+	command -v "$tool" >/dev/null || wb_die 3 "'$tool' not found: run 'sudo ./wbtrace setup' first"
+done
+[ -r "$WB_KSRC_TARBALL" ] || wb_die 3 "kernel source $WB_KSRC_TARBALL missing: run 'sudo ./wbtrace setup' first"
+
+mkdir -p "$WB_CACHE"
+exec 9>"$WB_CACHE/.build.lock"
+flock -n 9 || { wb_log "another build holds $WB_CACHE/.build.lock; waiting"; flock 9; }
+
+t_all=$(date +%s)
+
+# Run a make, logging to $1, printing a progress line every 30 s.
+run_make() {
+	local log=$1 what=$2; shift 2
+	local t0 rc=0 pid
+	t0=$(date +%s)
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		if (( ($(date +%s) - t0) % 30 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+			wb_log "$what: $(grep -cE '^\s+(CC|LD|AS|BTF)' "$log" || true) steps, $(wb_elapsed "$t0") elapsed"
+			sleep 1
+		fi
+	done
+	wait "$pid" || rc=$?
+	if [ "$rc" != 0 ]; then
+		grep -E 'error|Error' "$log" | head -20 >&2 || true
+		wb_die 4 "$what failed (exit $rc); full log: $log"
+	fi
+	wb_log "$what: done in $(wb_elapsed "$t0")"
+}
+
+# 1. Pristine source tree, extracted once.
+src=$WB_CACHE/src-$WB_KVER
+if [ ! -e "$src/.extracted" ]; then
+	wb_log "extracting $WB_KSRC_TARBALL (once)"
+	rm -rf "$src" "$src.tmp"; mkdir -p "$src.tmp"
+	tar -xf "$WB_KSRC_TARBALL" -C "$src.tmp" --strip-components=1
+	grep -q "^SUBLEVEL = ${WB_KVER##*.}$" "$src.tmp/Makefile" || wb_die 4 "$WB_KSRC_TARBALL is not Linux $WB_KVER"
+	touch "$src.tmp/.extracted"; mv "$src.tmp" "$src"
+fi
+
+# Configure O=$1 from allnoconfig + fragments, and fail on any option that did not stick.
+configure() {
+	local out=$1; shift
+	mkdir -p "$out"
+	make -s -C "$src" O="$out" allnoconfig >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$@" >/dev/null
+	make -s -C "$src" O="$out" olddefconfig >/dev/null
+	local frag line key want got bad=0
+	for frag in "$@"; do
+		while IFS= read -r line; do
+			case "$line" in ''|'#'*) continue;; esac
+			key=${line%%=*} want=${line#*=}
+			got=$(grep -E "^$key=" "$out/.config" | cut -d= -f2- || true)
+			if [ "$want" = n ]; then [ -z "$got" ] && continue; fi
+			[ "$got" = "$want" ] || { wb_log "config: $key=$want requested, got ${got:-unset} ($(basename "$frag"))"; bad=1; }
+		done <"$frag"
+	done
+	[ "$bad" = 0 ] || wb_die 4 "kernel config fragment did not apply cleanly (see above)"
+}
+
+# 2. The kernel.
+frags=("$WB_LAB/lab.config")
+[ "$flavor" = debug ] && frags+=("$WB_LAB/debug.config")
+if [ ! -e "$kdir/.done" ]; then
+	wb_log "building kernel ${flavor:-lab} -> $kdir (cold: ~16 min on 2 cores)"
+	rm -rf "$kdir"; mkdir -p "$kdir"
+	configure "$kdir/build" "${frags[@]}"
+	run_make "$kdir/build.log" "kernel" make -C "$src" O="$kdir/build" -j"$jobs" bzImage modules
+	cp "$kdir/build/arch/x86/boot/bzImage" "$kdir/bzImage"
+	make -s -C "$src" O="$kdir/build" kernelrelease >"$kdir/release"
+	touch "$kdir/.done"
+else
+	wb_log "kernel ${flavor:-lab}: cached ($kdir)"
+fi
+
+# Copy fs/f2fs into $1/fs/f2fs and apply the series when $2 = patched.
+prepare_f2fs_tree() {
+	local dst=$1 variant=$2 p n=0
+	rm -rf "$dst"; mkdir -p "$dst/fs"
+	cp -a "$src/fs/f2fs" "$dst/fs/f2fs"
+	[ "$variant" = patched ] || return 0
+	for p in $(wb_series); do
+		[ -r "$WB_TOP/kernel-patch/$p" ] || wb_die 4 "kernel-patch/series names $p, which does not exist"
+		local outside
+		outside=$(grep -E '^\+\+\+ b/' "$WB_TOP/kernel-patch/$p" | sed 's|^+++ b/||' | grep -v '^fs/f2fs/' || true)
+		[ -z "$outside" ] || wb_die 4 "$p touches files outside fs/f2fs ($outside): the lab rebuilds only the f2fs module"
+		patch -d "$dst" -p1 --quiet --no-backup-if-mismatch <"$WB_TOP/kernel-patch/$p" ||
+			wb_die 4 "kernel-patch/$p does not apply to Linux $WB_KVER fs/f2fs"
+		n=$((n + 1))
+	done
+	wb_log "patched: applied $n patch(es) from kernel-patch/series"
+}
+
+# 3. The f2fs modules, W=1, warnings kept for comparison.
+for variant in $variants; do
+	mdir=$(mod_dir "$variant")
+	if [ -e "$mdir/.done" ]; then
+		wb_log "f2fs $variant: cached ($mdir)"
+		continue
+	fi
+	wb_log "building f2fs $variant -> $mdir"
+	rm -rf "$mdir"; mkdir -p "$mdir"
+	prepare_f2fs_tree "$mdir/tree" "$variant"
+	run_make "$mdir/build.log" "f2fs $variant" \
+		make -C "$src" O="$kdir/build" M="$mdir/tree/fs/f2fs" W=1 -j"$jobs" modules
+	grep -E 'warning:' "$mdir/build.log" | sed -E 's|^.*/fs/f2fs/||; s|:[0-9]+:[0-9]+:|:|' | sort -u >"$mdir/warnings.txt" || true
+	cp "$mdir/tree/fs/f2fs/f2fs.ko" "$mdir/f2fs.ko"
+	deps=$(/sbin/modinfo -F depends "$mdir/f2fs.ko")
+	[ -z "$deps" ] || wb_die 4 "f2fs.ko depends on modules ($deps): build them into the kernel in lab.config"
+	readelf -S "$mdir/f2fs.ko" | grep -q '\.BTF' || wb_die 4 "f2fs.ko has no .BTF section (CONFIG_DEBUG_INFO_BTF_MODULES, pahole)"
+	wb_series >"$mdir/series"
+	touch "$mdir/.done"
+done
+
+# 4. The patched f2fs must also build without compression (only for the default flavor).
+if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
+	ncdir=$WB_CACHE/nocomp-$(wb_module_key "$kdir" patched)
+	if [ ! -e "$ncdir/.done" ]; then
+		nocfg=$WB_CACHE/kcfg-nocomp-$(basename "$kdir")
+		if [ ! -e "$nocfg/.done" ]; then
+			printf 'CONFIG_F2FS_FS_COMPRESSION=n\n' >"$WB_CACHE/nocomp.config"
+			wb_log "preparing a CONFIG_F2FS_FS_COMPRESSION=n build tree"
+			rm -rf "$nocfg"
+			configure "$nocfg" "${frags[@]}" "$WB_CACHE/nocomp.config"
+			run_make "$WB_CACHE/kcfg-nocomp.log" "nocomp tree" make -C "$src" O="$nocfg" -j"$jobs" modules_prepare
+			touch "$nocfg/.done"
+		fi
+		rm -rf "$ncdir"; mkdir -p "$ncdir"
+		prepare_f2fs_tree "$ncdir/tree" patched
+		run_make "$ncdir/build.log" "f2fs patched, COMPRESSION=n" \
+			make -C "$src" O="$nocfg" M="$ncdir/tree/fs/f2fs" W=1 KBUILD_MODPOST_WARN=1 -j"$jobs" modules
+		touch "$ncdir/.done"
+	fi
+fi
+
+wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(cat "$kdir/release"))"

@@ -1,0 +1,39 @@
+# Shared by the lab scripts: where things live.  Sourced, not run.
+# shellcheck shell=bash
+
+WB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WB_LAB=$WB_TOP/kernel-patch/lab
+WB_CACHE=${WBTRACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wbtrace}
+WB_KSRC_TARBALL=${WBTRACE_KSRC_TARBALL:-/usr/src/linux-source-7.3.tar.xz}
+# shellcheck disable=SC2034 # used by the scripts that source this file
+WB_KVER=7.3.4
+
+wb_log() { printf '[%s] %s\n' "${WB_TAG:-wbtrace}" "$*" >&2; }
+wb_die() { local rc=$1; shift; printf '%s: error: %s\n' "${WB_TAG:-wbtrace}" "$*" >&2; exit "$rc"; }
+
+wb_elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+# The kernel is keyed by what it is built from; modules add their own inputs.
+wb_hash() { sha256sum | cut -c1-16; }
+wb_kernel_key() { # $1 = "" or "debug"
+	{
+		echo "linux-source $(dpkg-query -W -f='${Version}' linux-source-7.3 2>/dev/null || stat -c %s "$WB_KSRC_TARBALL")"
+		echo "gcc $(gcc -dumpfullversion) pahole $(pahole --version 2>/dev/null)"
+		cat "$WB_LAB/lab.config"
+		[ "$1" = debug ] && cat "$WB_LAB/debug.config"
+		cat "$WB_LAB/build-kernel.inputs"
+	} | wb_hash
+}
+wb_kernel_dir() { echo "$WB_CACHE/kernel-$(wb_kernel_key "$1")${1:+-$1}"; }
+
+# The patch series, as listed in kernel-patch/series (comments and blanks ignored).
+wb_series() { grep -vE '^\s*(#|$)' "$WB_TOP/kernel-patch/series" 2>/dev/null || true; }
+wb_module_key() { # $1 kernel key dir, $2 variant
+	{
+		basename "$1"; echo "$2"; cat "$WB_LAB/build-module.inputs"
+		if [ "$2" = patched ]; then
+			local p
+			for p in $(wb_series); do cat "$WB_TOP/kernel-patch/$p"; done
+		fi
+	} | wb_hash
+}

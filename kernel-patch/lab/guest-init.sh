@@ -1,0 +1,86 @@
+#!/bin/bash
+# PID 1 of the lab guest.  The root file system is the host's / over 9p,
+# read-only; this script makes the few writable places a command needs, loads
+# the chosen f2fs.ko, runs the command on the virtio console and reports its
+# exit status through the control share before powering off.
+# It is the small equivalent of virtme-ng's init: see kernel-patch/lab/vm.sh.
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ctl=/run/wbctl
+
+say() { echo "guest-init: $*" >/dev/kmsg; }
+halt_now() {
+	sync
+	echo o >/proc/sysrq-trigger # ACPI power-off
+	sleep 10
+	echo b >/proc/sysrq-trigger # QEMU runs with -no-reboot: a reboot ends it too
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+for d in /tmp /run /var/tmp /var/log /var/lib/f2fs; do
+	[ -d "$d" ] && mount -t tmpfs -o mode=1777 tmpfs "$d"
+done
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+
+mkdir -p "$ctl"
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 wbctl "$ctl"; then
+	say "cannot mount the control share"
+	halt_now
+fi
+# shellcheck source=/dev/null
+. "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME
+hostname "${WB_HOSTNAME:-wbtrace-lab}"
+
+i=0
+for p in "${WB_RW_PATHS[@]}"; do
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "wbrw$i" "$p" ||
+		say "cannot mount read-write share $p"
+	i=$((i + 1))
+done
+
+status=0
+if [ -n "$WB_MODULE" ]; then
+	if ! insmod "$WB_MODULE"; then
+		say "insmod $WB_MODULE failed"
+		echo 125 >"$ctl/exit_status.tmp" && mv "$ctl/exit_status.tmp" "$ctl/exit_status"
+		dmesg >"$ctl/dmesg.txt"
+		halt_now
+	fi
+fi
+
+export HOME=/tmp/home TERM=${WB_TERM:-linux}
+mkdir -p "$HOME"
+export WBTRACE_GUEST=1 WBTRACE_VARIANT=$WB_VARIANT WBTRACE_SCRATCH=/dev/vda WBTRACE_MODULE=$WB_MODULE
+cd "$WB_CWD" 2>/dev/null || cd /
+
+con=/dev/hvc0
+say "running: ${WB_CMD[*]}"
+: >"$ctl/started"
+if [ "$WB_MODE" = shell ]; then
+	setsid -c bash -i <"$con" >"$con" 2>&1
+	status=$?
+else
+	# A pipe, not a tty: no \r\n translation, no progress bars meant for terminals.
+	stty -F "$con" raw -echo 2>/dev/null
+	"${WB_CMD[@]}" </dev/null 2>&1 | cat >"$con"
+	status=${PIPESTATUS[0]}
+fi
+say "command exited with status $status"
+
+dmesg >"$ctl/dmesg.txt"
+echo "$status" >"$ctl/exit_status.tmp" && mv "$ctl/exit_status.tmp" "$ctl/exit_status"
+for p in "${WB_RW_PATHS[@]}"; do umount "$p" 2>/dev/null; done
+umount "$ctl"
+halt_now

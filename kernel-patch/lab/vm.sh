@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Run a command in the lab guest: the lab kernel under QEMU, the host's / shared
+# read-only over 9p (so the project's binaries, fio, f2fs-tools and python run
+# unchanged), a sparse scratch disk as /dev/vda, the chosen f2fs.ko loaded.
+#
+# Why not virtme-ng: it is a trixie package whose init needs udev and has path
+# quirks (--rwdir relative to cwd); we need only a few things it does, plus
+# control it does not give: exit status, a hard timeout, the kernel log kept for
+# splat scanning, and nothing left behind on Ctrl-C.
+set -euo pipefail
+# shellcheck disable=SC2034 # read by common.sh
+WB_TAG=vm
+. "$(dirname "$0")/common.sh"
+
+# Exit codes besides the command's own.
+EX_USAGE=2 EX_SETUP=3 EX_SPLAT=120 EX_TIMEOUT=121 EX_NOREPORT=122
+
+usage() {
+	cat <<EOF
+Usage: ./wbtrace vm run   [OPTIONS] -- CMD [ARGS...]
+       ./wbtrace vm shell [OPTIONS]
+       ./wbtrace vm accel
+
+Boot the lab kernel (Linux $WB_KVER) in QEMU and run CMD inside as root, in the
+current directory.  The host's / is visible read-only at the same paths; /tmp is
+a tmpfs; the repo's results/ and every --rw DIR are shared read-write.  The f2fs
+variant's module is loaded before CMD runs.  Inside, WBTRACE_GUEST=1,
+WBTRACE_VARIANT and WBTRACE_SCRATCH (=/dev/vda, a blank disk) are set.
+
+Options:
+  --variant stock|patched  f2fs module to load (default: stock)
+  --debug                  use the verification kernel (lockdep, atomic-sleep, KASAN)
+  --disk-size SIZE         scratch disk size, sparse (default: 2G)
+  --disk FILE              use FILE as the scratch disk (kept; created if missing)
+  --rw DIR                 share DIR read-write at the same path (repeatable)
+  --mem SIZE               guest memory (default: 2G)
+  --cpus N                 guest CPUs (default: 2)
+  --accel auto|kvm|tcg     accelerator (default: auto = KVM if a real boot works,
+                           else TCG; or WBTRACE_ACCEL)
+  --timeout SEC            kill the guest after SEC seconds (default: 3600)
+  --log-dir DIR            copy the guest kernel log (console.log, dmesg.txt) there
+  --no-build               fail instead of building a missing kernel/module
+  --no-splat-check         do not fail on WARN/BUG/lockdep/KASAN lines
+  -q, --quiet              no progress lines
+
+Exit status: CMD's own; $EX_SPLAT kernel splat (CMD itself passed); $EX_TIMEOUT timeout;
+$EX_NOREPORT guest died without reporting (panic, QEMU error); $EX_USAGE usage; $EX_SETUP setup.
+EOF
+}
+
+mode=${1:-}
+[ $# -gt 0 ] && shift
+case "$mode" in
+run|shell|accel) ;;
+-h|--help|help) usage; exit 0 ;;
+*) usage >&2; wb_die $EX_USAGE "unknown vm command '${mode}' (run, shell, accel)" ;;
+esac
+
+variant=stock flavor="" disk_size=2G disk="" mem=2G cpus=2 timeout=3600
+accel=${WBTRACE_ACCEL:-auto} log_dir="" build=1 splat_check=1 quiet=0
+rw_dirs=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--variant) variant=${2:?}; shift ;;
+	--debug) flavor=debug ;;
+	--disk-size) disk_size=${2:?}; shift ;;
+	--disk) disk=${2:?}; shift ;;
+	--rw) rw_dirs+=("$(realpath -e "${2:?}" 2>/dev/null || wb_die $EX_USAGE "--rw $2: no such directory")"); shift ;;
+	--mem) mem=${2:?}; shift ;;
+	--cpus) cpus=${2:?}; shift ;;
+	--accel) accel=${2:?}; shift ;;
+	--timeout) timeout=${2:?}; shift ;;
+	--log-dir) log_dir=${2:?}; shift ;;
+	--no-build) build=0 ;;
+	--no-splat-check) splat_check=0 ;;
+	-q|--quiet) quiet=1 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; break ;;
+	*) usage >&2; wb_die $EX_USAGE "unknown option '$1'" ;;
+	esac
+	shift
+done
+case "$variant" in stock|patched) ;; *) wb_die $EX_USAGE "unknown variant '$variant' (stock or patched)" ;; esac
+case "$accel" in auto|kvm|tcg) ;; *) wb_die $EX_USAGE "unknown accelerator '$accel' (auto, kvm, tcg)" ;; esac
+[[ "$timeout" =~ ^[0-9]+$ ]] || wb_die $EX_USAGE "--timeout takes seconds"
+if [ "$mode" = run ] && [ $# -eq 0 ]; then wb_die $EX_USAGE "vm run needs a command after --"; fi
+[ "$mode" = shell ] && [ ! -t 0 ] && wb_die $EX_USAGE "vm shell needs a terminal"
+
+progress() { [ "$quiet" = 1 ] || wb_log "$@"; }
+command -v qemu-system-x86_64 >/dev/null || wb_die $EX_SETUP "qemu-system-x86_64 not found: run 'sudo ./wbtrace setup'"
+
+# The lab products; build what is missing (cached builds return at once).
+eval "$("$WB_LAB/build.sh" ${flavor:+--debug} --print-paths)"
+module_var=MODULE_${variant^^}
+module=${!module_var}
+if [ ! -e "$KERNEL_DIR/.done" ] || [ ! -e "$(dirname "$module")/.done" ]; then
+	[ "$build" = 1 ] || wb_die $EX_SETUP "lab kernel or f2fs $variant module not built: run './wbtrace lab build${flavor:+ --debug}'"
+	"$WB_LAB/build.sh" ${flavor:+--debug} --variant "$variant" >&2 || wb_die $EX_SETUP "lab build failed"
+fi
+
+# Per-run control directory, shared with the guest; removed on exit.
+mkdir -p "$WB_CACHE/vm-runs"
+run=$(mktemp -d "$WB_CACHE/vm-runs/run.XXXXXX")
+qemu_pid=""
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+		kill -TERM "$qemu_pid" 2>/dev/null; sleep 1; kill -KILL "$qemu_pid" 2>/dev/null || true
+	fi
+	[ -t 0 ] && stty sane 2>/dev/null
+	rm -f "$run/scratch.img"
+	if [ "$rc" = 0 ]; then rm -rf "$run"; else [ -d "$run" ] && wb_log "guest logs kept in $run"; fi
+	# Keep only the newest 10 failed runs.
+	ls -1dt "$WB_CACHE"/vm-runs/run.* 2>/dev/null | tail -n +11 | xargs -r rm -rf
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'wb_log "interrupted: stopping the guest"; exit 130' INT TERM
+
+# A short real boot decides whether KVM works; the answer is cached per host boot.
+kvm_works() {
+	[ -w /dev/kvm ] || { echo "no writable /dev/kvm"; return 1; }
+	local cache_file
+	cache_file=$WB_CACHE/accel.$(cat /proc/sys/kernel/random/boot_id).$(qemu-system-x86_64 --version | head -1 | tr -dc 0-9.)
+	if [ -e "$cache_file" ]; then
+		read -r verdict reason <"$cache_file"
+		echo "$reason"; [ "$verdict" = kvm ]; return
+	fi
+	local probe log
+	probe=$(mktemp -d "$WB_CACHE/vm-runs/kvmprobe.XXXXXX")
+	log=$probe/console.log
+	# shellcheck disable=SC2054 # commas belong to QEMU options
+	timeout 40 qemu-system-x86_64 -accel kvm -cpu host -m 256M -smp 1 -nodefaults -no-user-config \
+		-display none -no-reboot -kernel "$BZIMAGE" -serial "file:$log" \
+		-append "console=ttyS0 panic=-1 rdinit=/wbtrace-no-such-init init=/wbtrace-no-such-init" \
+		>"$probe/qemu.out" 2>&1 || true
+	local reason verdict=tcg
+	if grep -q "Run /wbtrace-no-such-init\|No working init found\|Kernel panic" "$log" 2>/dev/null; then
+		verdict=kvm reason="a real KVM boot reached init"
+	elif grep -q "MSR\|kvm" "$probe/qemu.out" 2>/dev/null; then
+		reason="KVM boot failed: $(grep -m1 -i "msr\|kvm" "$probe/qemu.out" | cut -c1-120)"
+	else
+		reason="KVM boot did not reach the kernel within 40 s"
+	fi
+	rm -rf "$probe"
+	echo "$verdict $reason" >"$cache_file"
+	echo "$reason"; [ "$verdict" = kvm ]
+}
+
+if [ "$accel" = auto ]; then
+	progress "checking whether KVM really works (one short boot, cached per host boot)"
+	if why=$(kvm_works); then accel=kvm; else accel=tcg; fi
+	progress "accelerator: $accel ($why)"
+else
+	progress "accelerator: $accel (forced)"
+fi
+if [ "$mode" = accel ]; then echo "$accel"; exit 0; fi
+# shellcheck disable=SC2054 # commas belong to QEMU options
+if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host); else accel_opts=(-accel tcg,thread=multi -cpu max); fi
+
+# The results dir of the repo is always shared read-write.
+mkdir -p "$WB_TOP/results"
+rw_dirs=("$WB_TOP/results" "${rw_dirs[@]}")
+
+# Scratch disk.
+if [ -n "$disk" ]; then
+	[ -e "$disk" ] || truncate -s "$disk_size" "$disk"
+	disk_file=$(realpath "$disk")
+else
+	disk_file=$run/scratch.img
+	truncate -s "$disk_size" "$disk_file" || wb_die $EX_SETUP "cannot create a $disk_size scratch image in $run"
+fi
+
+# What the guest init reads.
+{
+	printf 'WB_CWD=%q\n' "$PWD"
+	printf 'WB_MODULE=%q\n' "$module"
+	printf 'WB_VARIANT=%q\n' "$variant"
+	printf 'WB_MODE=%q\n' "$mode"
+	printf 'WB_TERM=%q\n' "${TERM:-linux}"
+	printf 'WB_RW_PATHS=('; printf '%q ' "${rw_dirs[@]}"; printf ')\n'
+	printf 'WB_CMD=('; [ $# -gt 0 ] && printf '%q ' "$@"; printf ')\n'
+} >"$run/env"
+
+shares=(-fsdev "local,id=root,path=/,security_model=none,readonly=on"
+	-device "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"
+	-fsdev "local,id=wbctl,path=$run,security_model=none"
+	-device "virtio-9p-pci,fsdev=wbctl,mount_tag=wbctl")
+i=0
+for d in "${rw_dirs[@]}"; do
+	shares+=(-fsdev "local,id=wbrw$i,path=$d,security_model=none"
+		-device "virtio-9p-pci,fsdev=wbrw$i,mount_tag=wbrw$i")
+	i=$((i + 1))
+done
+
+cmdline="console=ttyS0 loglevel=6 panic=-1 \
+root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
+init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check"
+
+progress "booting $(cat "$KERNEL_DIR/release") with f2fs $variant ($accel, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
+t0=$(date +%s)
+# shellcheck disable=SC2054 # commas belong to QEMU options
+qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" \
+	-nodefaults -no-user-config -display none -no-reboot \
+	-kernel "$BZIMAGE" -append "$cmdline" \
+	-serial "file:$run/console.log" \
+	-chardev stdio,id=con,signal=off -device virtio-serial-pci -device virtconsole,chardev=con \
+	"${shares[@]}" \
+	-drive "if=none,id=scratch,file=$disk_file,format=raw,cache=writeback,discard=unmap" \
+	-device virtio-blk-pci,drive=scratch \
+	-device virtio-rng-pci)
+if [ "$mode" = shell ]; then
+	# Interactive: QEMU owns the terminal; leave with 'exit' in the guest shell.
+	"${qemu[@]}" || true
+	status=$(cat "$run/exit_status" 2>/dev/null || echo $EX_NOREPORT)
+	exit "$status"
+fi
+# Non-interactive: the guest command reads nothing from our stdin, so Ctrl-C
+# reaches this script (and QEMU), and the trap tears everything down.
+"${qemu[@]}" </dev/null &
+qemu_pid=$!
+
+# Wait for QEMU, killing it at the timeout.
+timed_out=0
+while kill -0 "$qemu_pid" 2>/dev/null; do
+	if (( $(date +%s) - t0 >= timeout )); then
+		timed_out=1
+		kill -TERM "$qemu_pid" 2>/dev/null; sleep 2; kill -KILL "$qemu_pid" 2>/dev/null || true
+		break
+	fi
+	sleep 1
+done
+wait "$qemu_pid" 2>/dev/null || true
+qemu_pid=""
+[ -t 0 ] && stty sane 2>/dev/null
+progress "guest finished after $(wb_elapsed "$t0")"
+
+if [ -n "$log_dir" ]; then
+	mkdir -p "$log_dir"
+	cp "$run/console.log" "$log_dir/console.log" 2>/dev/null || true
+	cp "$run/dmesg.txt" "$log_dir/dmesg.txt" 2>/dev/null || true
+fi
+
+# A kernel splat fails the run, whatever the command said.
+splat_re='WARNING:|BUG:|BUG |Oops|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN:|UBSAN:|hung_task|soft lockup|F2FS-fs \(.*\): .*(inconsistent|corrupt|Need to run fsck)'
+splats=$(grep -E "$splat_re" "$run/console.log" 2>/dev/null | grep -v 'guest-init:' || true)
+
+if [ "$timed_out" = 1 ]; then
+	tail -20 "$run/console.log" >&2 || true
+	wb_die $EX_TIMEOUT "guest timed out after ${timeout}s and was killed (kernel log: $run/console.log)"
+fi
+if [ ! -e "$run/exit_status" ]; then
+	tail -30 "$run/console.log" >&2 || true
+	wb_die $EX_NOREPORT "guest stopped without reporting an exit status (kernel log: $run/console.log)"
+fi
+status=$(cat "$run/exit_status")
+if [ "$splat_check" = 1 ] && [ -n "$splats" ]; then
+	echo "$splats" | head -20 >&2
+	[ "$status" = 0 ] && status=$EX_SPLAT
+	wb_log "kernel splat in the guest log (kernel log: $run/console.log)"
+	exit "$status"
+fi
+exit "$status"

@@ -1,0 +1,50 @@
+# Helpers for tests that run INSIDE the lab guest (sourced).  Each test makes
+# its own file system on the scratch disk, so tests do not depend on each other.
+# shellcheck shell=bash
+set -euo pipefail
+
+DEV=${WBTRACE_SCRATCH:?not in the lab guest: run through ./wbtrace vm run}
+MNT=${MNT:-/tmp/wbtest-mnt}
+FAILS=0
+
+log() { echo "  $*"; }
+fail() { echo "  FAIL: $*"; FAILS=$((FAILS + 1)); }
+finish() { # exit status of the test
+	mountpoint -q "$MNT" && umount "$MNT"
+	[ "$FAILS" = 0 ] || { echo "  $FAILS check(s) failed"; exit 1; }
+	exit 0
+}
+
+# mkfs_mount "<mkfs.f2fs features>" "<mount options>"
+mkfs_mount() {
+	mountpoint -q "$MNT" && umount "$MNT"
+	mkdir -p "$MNT"
+	mkfs.f2fs -q -f ${1:+-O "$1"} "$DEV" >/dev/null
+	mount -t f2fs ${2:+-o "$2"} "$DEV" "$MNT"
+	MOUNT_OPTS=$2
+}
+remount() { umount "$MNT"; mount -t f2fs ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$DEV" "$MNT"; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+sysfs_stat() { cat "/sys/fs/f2fs/$(basename "$DEV")/$1"; }
+
+# fsck.f2fs on the unmounted device; it must find nothing to fix.
+fsck_clean() {
+	umount "$MNT"
+	local out rc=0
+	out=$(fsck.f2fs -f "$DEV" 2>&1) || rc=$?
+	if [ "$rc" != 0 ] || grep -qiE 'fix|corrupt|inconsisten|\[FAIL\]' <<<"$out"; then
+		fail "fsck.f2fs reported problems (exit $rc)"; echo "$out" | tail -25
+	fi
+	mount -t f2fs ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$DEV" "$MNT"
+}
+
+# Write a file of $2 bytes: random data, or compressible text with $3 = text.
+make_file() {
+	local path=$1 size=$2 kind=${3:-random}
+	if [ "$kind" = text ]; then
+		yes "f2fs writeback line $RANDOM of compressible text for the lab" | head -c "$size" >"$path"
+	else
+		head -c "$size" /dev/urandom >"$path"
+	fi
+}
+sums() { (cd "$MNT" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }

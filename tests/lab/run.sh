@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Host-side tests of the lab scripts (no guest, no build): argument handling,
+# apt mirror derivation, cache keys, lint.  TAP-style output.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+lab=$top/kernel-patch/lab
+n=0 bad=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() { # check NAME CMD...: passes when CMD succeeds
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@" >"$tmp/out" 2>&1; then echo "ok $n $name"; else echo "not ok $n $name"; sed 's/^/#   /' "$tmp/out" | tail -5; bad=$((bad + 1)); fi
+}
+exits() { # exits CODE PATTERN CMD...: CMD exits with CODE and prints PATTERN
+	local code=$1 pat=$2 rc=0; shift 2
+	"$@" >"$tmp/o" 2>&1 || rc=$?
+	[ "$rc" = "$code" ] || { echo "exit $rc, wanted $code"; cat "$tmp/o"; return 1; }
+	grep -qE -- "$pat" "$tmp/o" || { echo "output lacks /$pat/:"; cat "$tmp/o"; return 1; }
+}
+
+# Dispatcher and vm runner: bad input gives one clear line and exit 2.
+check "wbtrace: unknown command" exits 2 "unknown command 'frobnicate'" "$top/wbtrace" frobnicate
+check "wbtrace --help lists commands" exits 0 "vm run -- CMD" "$top/wbtrace" --help
+check "vm: unknown variant" exits 2 "unknown variant 'nope'" "$lab/vm.sh" run --variant nope -- true
+check "vm: run needs a command" exits 2 "needs a command" "$lab/vm.sh" run
+check "vm: bad timeout" exits 2 "--timeout takes seconds" "$lab/vm.sh" run --timeout soon -- true
+check "vm: unknown accelerator" exits 2 "unknown accelerator" "$lab/vm.sh" run --accel xen -- true
+check "vm: --rw of a missing dir" exits 2 "no such directory" "$lab/vm.sh" run --rw /nonexistent/x -- true
+check "vm --help documents exit codes" exits 0 "Exit status" "$lab/vm.sh" --help
+check "lab build: unknown variant" exits 2 "unknown variant" "$lab/build.sh" --variant blue
+
+# Mirror derivation reads the machine's own sources (deb822 and one-line), skips security.
+mk_apt() {
+	rm -rf "$tmp/apt"; mkdir -p "$tmp/apt/sources.list.d"
+}
+mirror_deb822() {
+	mk_apt
+	printf 'Types: deb\nURIs: http://mirror.example.test/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://mirror.example.test/debian-security\nSuites: bookworm-security\n' \
+		>"$tmp/apt/sources.list.d/debian.sources"
+	[ "$(WB_APT_ETC=$tmp/apt "$lab/install-deps.sh" --print-mirror)" = http://mirror.example.test/debian ]
+}
+mirror_oneline() {
+	mk_apt
+	printf 'deb http://security.example.test/debian-security bookworm-security main\ndeb [arch=amd64] http://other.example.test/debian/ bookworm main\n' \
+		>"$tmp/apt/sources.list"
+	[ "$(WB_APT_ETC=$tmp/apt "$lab/install-deps.sh" --print-mirror)" = http://other.example.test/debian ]
+}
+mirror_none() {
+	mk_apt
+	exits 1 "no Debian mirror found" env WB_APT_ETC="$tmp/apt" "$lab/install-deps.sh" --print-mirror
+}
+check "install-deps: mirror from deb822 sources" mirror_deb822
+check "install-deps: mirror from one-line sources" mirror_oneline
+check "install-deps: no mirror is a clear error" mirror_none
+check "install-deps: never uses -t <suite>" bash -c "! grep -vE '^\s*#' '$lab/install-deps.sh' | grep -nE 'apt-get[^#]*(-t |--target-release)'"
+
+# Cache keys: a patch changes only the patched module's key; the fragment changes the kernel's.
+keys() {
+	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch"
+	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	printf '# series\n' >"$tmp/top/kernel-patch/series"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k1"
+	printf 'x.patch\n' >>"$tmp/top/kernel-patch/series"; printf 'diff\n' >"$tmp/top/kernel-patch/x.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k2"
+	echo "CONFIG_FOO=y" >>"$tmp/top/kernel-patch/lab/lab.config"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k3"
+	[ "$(grep KERNEL_DIR "$tmp/k1")" = "$(grep KERNEL_DIR "$tmp/k2")" ] || { echo "patch changed the kernel key"; return 1; }
+	[ "$(grep MODULE_STOCK "$tmp/k1")" = "$(grep MODULE_STOCK "$tmp/k2")" ] || { echo "patch changed the stock key"; return 1; }
+	[ "$(grep MODULE_PATCHED "$tmp/k1")" != "$(grep MODULE_PATCHED "$tmp/k2")" ] || { echo "patch did not change the patched key"; return 1; }
+	[ "$(grep KERNEL_DIR "$tmp/k2")" != "$(grep KERNEL_DIR "$tmp/k3")" ] || { echo "fragment did not change the kernel key"; return 1; }
+	[ "$(grep MODULE_STOCK "$tmp/k2")" != "$(grep MODULE_STOCK "$tmp/k3")" ] || { echo "new kernel did not change the module key"; return 1; }
+}
+check "build: cache keys follow their inputs" keys
+check "build: debug kernel has its own key" bash -c "[ \"\$('$lab/build.sh' --print-paths | grep KERNEL_DIR)\" != \"\$('$lab/build.sh' --debug --print-paths | grep KERNEL_DIR)\" ]"
+
+# Lint every shell script we ship.
+if command -v shellcheck >/dev/null; then
+	mapfile -t scripts < <(cd "$top" && ls wbtrace kernel-patch/lab/*.sh tests/*.sh tests/lab/*.sh tests/guest/*.sh workloads/*.sh 2>/dev/null)
+	check "shellcheck (${#scripts[@]} scripts)" bash -c "cd '$top' && shellcheck -x -S warning ${scripts[*]}"
+fi
+
+echo "$((n - bad)) passed, $bad failed"
+[ "$bad" = 0 ]
