@@ -9,6 +9,7 @@
 # source version + fragment, each module by kernel + variant + patches, so
 # changing only a patch rebuilds only fs/f2fs.
 set -euo pipefail
+# shellcheck disable=SC2034 # read by common.sh
 WB_TAG=lab-build
 . "$(dirname "$0")/common.sh"
 
@@ -68,11 +69,12 @@ run_make() {
 	t0=$(date +%s)
 	"$@" >"$log" 2>&1 &
 	pid=$!
+	local next=$((t0 + 30))
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
-		if (( ($(date +%s) - t0) % 30 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+		if (( $(date +%s) >= next )); then
 			wb_log "$what: $(grep -cE '^\s+(CC|LD|AS|BTF)' "$log" || true) steps, $(wb_elapsed "$t0") elapsed"
-			sleep 1
+			next=$((next + 30))
 		fi
 	done
 	wait "$pid" || rc=$?
@@ -93,15 +95,18 @@ if [ ! -e "$src/.extracted" ]; then
 	touch "$src.tmp/.extracted"; mv "$src.tmp" "$src"
 fi
 
-# Configure O=$1 from allnoconfig + fragments, and fail on any option that did not stick.
+# Configure O=$1 from allnoconfig + fragments, and fail on any option that did
+# not stick.  With CONFIG_CHECK=last only the last fragment is checked (it may
+# switch off what the earlier ones depend on).
 configure() {
 	local out=$1; shift
 	mkdir -p "$out"
 	make -s -C "$src" O="$out" allnoconfig >/dev/null
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$@" >/dev/null
 	make -s -C "$src" O="$out" olddefconfig >/dev/null
-	local frag line key want got bad=0
-	for frag in "$@"; do
+	local frag line key want got bad=0 checked=("$@")
+	[ "${CONFIG_CHECK:-all}" = last ] && checked=("${@: -1}")
+	for frag in "${checked[@]}"; do
 		while IFS= read -r line; do
 			case "$line" in ''|'#'*) continue;; esac
 			key=${line%%=*} want=${line#*=}
@@ -176,7 +181,7 @@ if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 			printf 'CONFIG_F2FS_FS_COMPRESSION=n\n' >"$WB_CACHE/nocomp.config"
 			wb_log "preparing a CONFIG_F2FS_FS_COMPRESSION=n build tree"
 			rm -rf "$nocfg"
-			configure "$nocfg" "${frags[@]}" "$WB_CACHE/nocomp.config"
+			CONFIG_CHECK=last configure "$nocfg" "${frags[@]}" "$WB_CACHE/nocomp.config"
 			run_make "$WB_CACHE/kcfg-nocomp.log" "nocomp tree" make -C "$src" O="$nocfg" -j"$jobs" modules_prepare
 			touch "$nocfg/.done"
 		fi

@@ -183,7 +183,7 @@ fi
 	printf 'WB_CMD=('; [ $# -gt 0 ] && printf '%q ' "$@"; printf ')\n'
 } >"$run/env"
 
-shares=(-fsdev "local,id=root,path=/,security_model=none,readonly=on"
+shares=(-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
 	-device "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"
 	-fsdev "local,id=wbctl,path=$run,security_model=none"
 	-device "virtio-9p-pci,fsdev=wbctl,mount_tag=wbctl")

@@ -1,0 +1,296 @@
+"""Per-run metrics: one number per metric per run, from fio.json and trace/summary.json.
+
+Each metric has a direction (+1 higher is better, -1 lower is better, 0 no direction) and a
+summary kind ("rate": harmonic mean across reps, tested on 1/x; "level": arithmetic mean).
+"""
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from .schema import BLKTRACE_DIR, ResultsError, Run
+from .stats import weighted_percentile
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    direction: int          # +1 higher is better, -1 lower is better, 0 none
+    kind: str               # "rate" or "level"
+    doc: str
+
+
+_DEFS = [
+    Metric("fio.bw_MiBps", "MiB/s", +1, "rate", "write bandwidth, sum over jobs"),
+    Metric("fio.iops", "IO/s", +1, "rate", "write IOPS, sum over jobs"),
+    Metric("fio.clat_mean_us", "us", -1, "level", "fio completion latency, mean"),
+    Metric("fio.clat_p50_us", "us", -1, "level", "fio completion latency, median"),
+    Metric("fio.clat_p99_us", "us", -1, "level", "fio completion latency, 99th pct"),
+    Metric("fio.clat_p99.9_us", "us", -1, "level", "fio completion latency, 99.9th pct"),
+    Metric("fio.sys_cpu_ms_per_MiB", "ms/MiB", -1, "level",
+           "system CPU of the fio processes per MiB written"),
+    Metric("fio.usr_cpu_ms_per_MiB", "ms/MiB", -1, "level",
+           "user CPU of the fio processes per MiB written"),
+    Metric("trace.folio_latency_mean_ns", "ns", -1, "level", "per-folio writeback time, mean"),
+    Metric("trace.folio_latency_p50_ns", "ns", -1, "level", "per-folio writeback time, median"),
+    Metric("trace.folio_latency_p90_ns", "ns", -1, "level", "per-folio writeback time, p90"),
+    Metric("trace.folio_latency_p99_ns", "ns", -1, "level", "per-folio writeback time, p99"),
+    Metric("trace.folio_latency_p999_ns", "ns", -1, "level", "per-folio writeback time, p99.9"),
+    Metric("trace.bio_mean_bytes", "B", +1, "level", "mean merged write bio size"),
+    Metric("trace.bio_p50_bytes", "B", +1, "level", "median write bio size"),
+    Metric("trace.writepages_mean_ns", "ns", -1, "level", "->writepages pass duration, mean"),
+    Metric("trace.writepages_p99_ns", "ns", -1, "level", "->writepages pass duration, p99"),
+    Metric("trace.compress_ratio", "x", +1, "level", "raw / compressed bytes"),
+    Metric("trace.drops", "events", -1, "level", "ring-buffer events lost"),
+    Metric("blk.q2c_avg_ms", "ms", -1, "level", "btt: queue to completion, mean (all devices)"),
+    Metric("blk.d2c_avg_ms", "ms", -1, "level", "btt: driver to completion, mean (all devices)"),
+]
+METRICS: Dict[str, Metric] = {m.name: m for m in _DEFS}
+
+_TRACE_DIST = {  # summary metric name -> (metric prefix, which fields)
+    "folio_latency_ns": ("trace.folio_latency", "ns", ("mean", "p50", "p90", "p99", "p999")),
+    "bio_bytes": ("trace.bio", "bytes", ("mean", "p50")),
+    "writepages_ns": ("trace.writepages", "ns", ("mean", "p99")),
+}
+
+
+def metric_info(name: str) -> Metric:
+    m = METRICS.get(name)
+    if m is not None:
+        return m
+    unit = name.rsplit("_", 1)[-1] if "_" in name else ""
+    return Metric(name, unit, 0, "level", "extra tracer metric (no direction)")
+
+
+def _num(v, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ResultsError(f"{where}: expected a number, found {v!r}")
+    return float(v)
+
+
+def fio_write_jobs(run: Run) -> List[dict]:
+    return [j["write"] for j in run.fio["jobs"]]
+
+
+def fio_clat_bins(run: Run) -> Optional[Dict[int, int]]:
+    """Merged json+ completion-latency bins {ns: count} over all jobs, or None."""
+    where = f"{run.path}/fio.json"
+    merged: Dict[int, int] = {}
+    for w in fio_write_jobs(run):
+        bins = (w.get("clat_ns") or {}).get("bins")
+        if bins is None:
+            return None
+        if not isinstance(bins, dict):
+            raise ResultsError(f"{where}: clat_ns.bins is not an object")
+        for k, c in bins.items():
+            try:
+                v = int(k)
+            except ValueError:
+                raise ResultsError(f"{where}: clat_ns.bins key {k!r} is not a number") from None
+            merged[v] = merged.get(v, 0) + int(_num(c, where))
+    return merged
+
+
+def _fio_metrics(run: Run) -> Dict[str, Optional[float]]:
+    where = f"{run.path}/fio.json"
+    out: Dict[str, Optional[float]] = {}
+    jobs = run.fio["jobs"]
+    writes = fio_write_jobs(run)
+    bw = 0.0
+    for w in writes:
+        if "bw_bytes" in w:
+            bw += _num(w["bw_bytes"], where + " write.bw_bytes")
+        else:
+            bw += _num(w.get("bw"), where + " write.bw") * 1024.0
+    iops = sum(_num(w.get("iops"), where + " write.iops") for w in writes)
+    io_bytes = sum(_num(w.get("io_bytes", 0), where + " write.io_bytes") for w in writes)
+    out["fio.bw_MiBps"] = bw / MiB if io_bytes > 0 else None
+    out["fio.iops"] = iops if io_bytes > 0 else None
+
+    total_ios = sum(_num((w.get("clat_ns") or {}).get("N", 0), where + " clat_ns.N")
+                    for w in writes)
+    if total_ios > 0:
+        out["fio.clat_mean_us"] = sum(
+            _num(w["clat_ns"].get("mean", 0), where + " clat_ns.mean")
+            * _num(w["clat_ns"].get("N", 0), where) for w in writes) / total_ios / 1000.0
+        bins = fio_clat_bins(run)
+        for q, key in ((50, "fio.clat_p50_us"), (99, "fio.clat_p99_us"),
+                       (99.9, "fio.clat_p99.9_us")):
+            if bins:
+                v = weighted_percentile(bins.items(), q)
+                out[key] = v / 1000.0 if v is not None else None
+            elif len(writes) == 1:
+                pct = writes[0]["clat_ns"].get("percentile") or {}
+                v = pct.get(f"{q:.6f}")
+                out[key] = _num(v, where + f" percentile {q}") / 1000.0 if v is not None else None
+            else:
+                out[key] = None  # several jobs and no json+ bins: percentiles do not add up
+    else:
+        for key in ("fio.clat_mean_us", "fio.clat_p50_us", "fio.clat_p99_us", "fio.clat_p99.9_us"):
+            out[key] = None
+
+    mib = io_bytes / MiB
+    for field, key in (("sys_cpu", "fio.sys_cpu_ms_per_MiB"), ("usr_cpu", "fio.usr_cpu_ms_per_MiB")):
+        if mib <= 0 or any(field not in j for j in jobs):
+            out[key] = None
+            continue
+        cpu_ms = 0.0
+        for j in jobs:
+            rt = j.get("job_runtime", j["write"].get("runtime"))
+            cpu_ms += _num(j[field], where + " " + field) / 100.0 * _num(rt, where + " job_runtime")
+        out[key] = cpu_ms / mib
+    return out
+
+
+def _trace_metrics(run: Run) -> Dict[str, Optional[float]]:
+    out: Dict[str, Optional[float]] = {}
+    s = run.summary
+    drops = run.meta["drops"]
+    if s is None:
+        out["trace.drops"] = float(drops)
+        return out
+    out["trace.drops"] = float(max(drops, s["drops"]))
+    m = s["metrics"]
+    for name, d in m.items():
+        if name == "compress":
+            out["trace.compress_ratio"] = (float(d["ratio"]) if d["clusters"] > 0
+                                           and d.get("ratio") is not None else None)
+            continue
+        prefix, unit, fields = _TRACE_DIST.get(name, (f"trace.{name}", None, ("mean", "p99")))
+        if unit is None:  # extra metric: keep its own suffix as unit
+            base, _, unit = name.rpartition("_")
+            prefix = f"trace.{base}" if base else prefix
+            unit = unit if base else ""
+        for f in fields:
+            v = d.get(f) if d["count"] > 0 else None
+            out[f"{prefix}_{f}_{unit}" if unit else f"{prefix}_{f}"] = \
+                float(v) if v is not None else None
+    return out
+
+
+BTT_FILES = ("btt.avg", "btt.txt")
+
+
+def parse_btt(text: str) -> Dict[str, float]:
+    """{'Q2C': avg seconds, ...} from the first "All Devices" table of btt's report."""
+    out: Dict[str, float] = {}
+    in_all = False
+    for line in text.splitlines():
+        if line.startswith("====="):
+            if in_all:
+                break
+            in_all = "All Devices" in line
+            continue
+        parts = line.split()
+        if in_all and len(parts) == 5 and parts[0].isalnum() and parts[0] != "ALL":
+            try:
+                out[parts[0]] = float(parts[2])
+            except ValueError:
+                continue
+    return out
+
+
+def _blk_metrics(run: Run) -> Dict[str, Optional[float]]:
+    for name in BTT_FILES:
+        p = run.file(os.path.join(BLKTRACE_DIR, name))
+        if p:
+            try:
+                with open(p, "r", encoding="utf-8", errors="replace") as f:
+                    t = parse_btt(f.read())
+            except OSError as e:
+                raise ResultsError(f"{p}: cannot read: {e}") from None
+            return {"blk.q2c_avg_ms": t["Q2C"] * 1e3 if "Q2C" in t else None,
+                    "blk.d2c_avg_ms": t["D2C"] * 1e3 if "D2C" in t else None}
+    return {}
+
+
+def run_metrics(run: Run) -> Dict[str, Optional[float]]:
+    """All metrics of one run; None = not measured in this run."""
+    out = _fio_metrics(run)
+    out.update(_trace_metrics(run))
+    out.update(_blk_metrics(run))
+    return out
+
+
+def ordered_names(names) -> List[str]:
+    known = [m.name for m in _DEFS if m.name in names]
+    return known + sorted(n for n in names if n not in METRICS)
+
+
+# ----------------------------------------------------------------------------- config checks
+
+_FIO_JOB_KEYS = ("rw", "readwrite", "bs", "blocksize", "size", "filesize", "nrfiles", "numjobs",
+                 "ioengine", "iodepth", "direct", "buffered", "fsync", "fdatasync", "end_fsync",
+                 "sync", "runtime", "time_based", "io_size", "rate", "buffer_compress_percentage",
+                 "buffer_compress_chunk", "refill_buffers", "verify", "file_service_type")
+
+
+def fio_job_options(run: Run) -> Dict[str, str]:
+    opts = {}
+    g = run.fio.get("global options") or {}
+    for k, v in g.items():
+        if k in _FIO_JOB_KEYS:
+            opts[k] = str(v)
+    for j in run.fio["jobs"]:
+        name = j.get("jobname", "?")
+        for k, v in (j.get("job options") or {}).items():
+            if k in _FIO_JOB_KEYS:
+                opts[f"{name}.{k}"] = str(v)
+    return opts
+
+
+def config_fingerprint(run: Run) -> Dict[str, object]:
+    """What must be equal for two runs to be comparable (see SCHEMA.md §2)."""
+    m = run.meta
+    fp = {
+        "workload": m["workload"],
+        "target": m["target"],
+        "kernel.release": m["kernel"]["release"],
+        "f2fs.mkfs_options": _norm_opts(m["f2fs"]["mkfs_options"]),
+        "f2fs.mount_options": _norm_opts(m["f2fs"]["mount_options"]),
+        "tracer.mode": m["tracer"]["mode"],
+    }
+    if m.get("workload_sha256"):
+        fp["workload_sha256"] = m["workload_sha256"]
+    for k, v in fio_job_options(run).items():
+        fp[f"fio.{k}"] = v
+    return fp
+
+
+def _norm_opts(s: str) -> str:
+    parts = [p for p in re.split(r"[,\s]+", s.strip()) if p]
+    return ",".join(parts)
+
+
+def mount_compress_config(run: Run):
+    """(algorithm, cluster_pages) from the summary, else from the mount options."""
+    s = run.summary
+    c = (s or {}).get("metrics", {}).get("compress") if s else None
+    alg = c.get("algorithm") if c else None
+    pages = c.get("cluster_pages") if c else None
+    opts = dict(p.split("=", 1) for p in _norm_opts(run.meta["f2fs"]["mount_options"]).split(",")
+                if "=" in p)
+    if alg is None:
+        alg = opts.get("compress_algorithm")
+        if alg and ":" in alg:
+            alg = alg.split(":")[0]
+    if pages is None and "compress_log_size" in opts:
+        try:
+            pages = 1 << int(opts["compress_log_size"])
+        except ValueError:
+            pages = None
+    return alg or "?", pages
+
+
+def summary_hist(run: Run, name: str) -> Optional[List[int]]:
+    if run.summary is None:
+        return None
+    d = run.summary["metrics"].get(name)
+    if not d or name == "compress" or d["count"] == 0:
+        return None
+    return d["hist_log2"]

@@ -1,0 +1,392 @@
+"""One self-contained HTML report (PNG plots as data URIs, flame graphs as inline SVG),
+with the PNGs also written next to it."""
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from typing import Dict, List, Optional
+
+from . import folded, schema
+from .compare import HEADER, compare_groups, fmt_num, table_rows
+from .flamegraph import diff_subtitle, render_svg
+from .metrics import fio_clat_bins, mount_compress_config, run_metrics, summary_hist
+from .schema import Group, ResultsError
+from .stats import harmonic_ci, merge_hists, slot_bounds
+
+MAX_EVENT_LINES = 2_000_000
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+class _Plots:
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.files: List[str] = []
+
+    def save(self, fig, name: str, alt: str) -> str:
+        plt = _plt()
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        data = buf.getvalue()
+        path = os.path.join(self.out_dir, name + ".png")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.files.append(path)
+        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        return f'<img class="plot" alt="{_e(alt)}" title="{_e(name)}.png" src="{uri}">'
+
+
+# ----------------------------------------------------------------------------- data helpers
+
+def _events_values(run: schema.Run, kind: str, key: str) -> Optional[List[float]]:
+    p = run.events_path
+    if not p:
+        return None
+    vals: List[float] = []
+    try:
+        with open(p, "r", encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f):
+                if i >= MAX_EVENT_LINES:
+                    break
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(ev, dict) and ev.get("k") == kind and isinstance(ev.get(key), (int, float)):
+                    vals.append(float(ev[key]))
+    except OSError:
+        return None
+    return vals or None
+
+
+def _cdf_from_hist(h: List[int]):
+    """Step CDF points (upper slot bounds, cumulative fraction) of a hist_log2."""
+    tot = sum(h)
+    xs, ys, cum = [], [], 0
+    for i, c in enumerate(h):
+        if c == 0 and not xs:
+            continue
+        cum += c
+        xs.append(slot_bounds(i)[1] + 1)
+        ys.append(cum / tot)
+    return xs, ys
+
+
+def _group_hist(g: Group, name: str) -> Optional[List[int]]:
+    hs = [h for h in (summary_hist(r, name) for r in g.runs) if h]
+    return merge_hists(hs) if hs else None
+
+
+# ----------------------------------------------------------------------------- plots
+
+def _plot_throughput(groups: List[Group], per: Dict[str, List[Dict]], plots: _Plots) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    any_data = False
+    for gi, g in enumerate(groups):
+        vals = [m.get("fio.bw_MiBps") for m in per[g.label]]
+        pts = [(i + 1, v) for i, v in enumerate(vals) if v]
+        if not pts:
+            continue
+        any_data = True
+        c = COLORS[gi % len(COLORS)]
+        xs = [gi + (i - (len(vals) + 1) / 2) * 0.06 for i, _ in pts]
+        ax.scatter(xs, [v for _, v in pts], color=c, alpha=0.7, label=f"{g.label} reps")
+        hm, lo, hi = harmonic_ci([v for _, v in pts])
+        if not math.isnan(lo):
+            top = hi if math.isfinite(hi) else max(v for _, v in pts) * 1.5
+            ax.errorbar([gi + 0.3], [hm], yerr=[[hm - lo], [top - hm]], fmt="D", color=c,
+                        capsize=6, label=f"{g.label} harmonic mean, 95% CI")
+        else:
+            ax.plot([gi + 0.3], [hm], "D", color=c, label=f"{g.label} (1 rep, no CI)")
+    if not any_data:
+        plt.close(fig)
+        return '<p class="nodata">no fio bandwidth data</p>'
+    ax.set_xticks(range(len(groups)), [g.label for g in groups])
+    ax.set_ylabel("write bandwidth (MiB/s)")
+    ax.set_title("Throughput per rep")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return plots.save(fig, "throughput", "throughput per rep with 95% CI")
+
+
+def _plot_cdfs(groups: List[Group], plots: _Plots) -> str:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    found = [False, False]
+    for gi, g in enumerate(groups):
+        c = COLORS[gi % len(COLORS)]
+        bins: Dict[int, int] = {}
+        for r in g.runs:
+            for k, v in (fio_clat_bins(r) or {}).items():
+                bins[k] = bins.get(k, 0) + v
+        if bins:
+            found[0] = True
+            xs = sorted(bins)
+            tot = sum(bins.values())
+            cum, ys = 0, []
+            for x in xs:
+                cum += bins[x]
+                ys.append(cum / tot)
+            axes[0].step([x / 1000 for x in xs], ys, where="post", color=c, label=g.label)
+        exact = []
+        for r in g.runs:
+            exact.extend(_events_values(r, "folio", "lat_ns") or [])
+        if exact:
+            found[1] = True
+            exact.sort()
+            n = len(exact)
+            axes[1].step(exact, [(i + 1) / n for i in range(n)], where="post", color=c,
+                         label=f"{g.label} (events, n={n})")
+        else:
+            h = _group_hist(g, "folio_latency_ns")
+            if h:
+                found[1] = True
+                xs, ys = _cdf_from_hist(h)
+                axes[1].step(xs, ys, where="post", color=c, label=f"{g.label} (log2 hist)")
+    for ax, t, xl, ok in ((axes[0], "fio completion latency CDF", "clat (us)", found[0]),
+                          (axes[1], "per-folio writeback latency CDF", "latency (ns)", found[1])):
+        ax.set_title(t)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("fraction <= x")
+        if ok:
+            ax.set_xscale("log")
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        ax.grid(alpha=0.3)
+    if not any(found):
+        plt.close(fig)
+        return '<p class="nodata">no latency data</p>'
+    return plots.save(fig, "latency_cdf", "latency CDFs per variant")
+
+
+def _plot_hists(groups: List[Group], name: str, title: str, xlabel: str, fname: str,
+                plots: _Plots, mean_label: bool = False) -> str:
+    plt = _plt()
+    hs = [(g, _group_hist(g, name)) for g in groups]
+    hs = [(g, h) for g, h in hs if h]
+    if not hs:
+        return f'<p class="nodata">no {_e(name)} data</p>'
+    n = max(len(h) for _, h in hs)
+    first = min(next(i for i, c in enumerate(h) if c) for _, h in hs)
+    slots = list(range(first, n))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / len(hs)
+    for k, (g, h) in enumerate(hs):
+        tot = sum(h)
+        ys = [(h[i] if i < len(h) else 0) / tot for i in slots]
+        lab = g.label
+        if mean_label:
+            ms = [r.summary["metrics"][name]["mean"] for r in g.runs
+                  if r.summary and name in r.summary["metrics"]
+                  and r.summary["metrics"][name]["count"]]
+            if ms:
+                lab += f" (mean {fmt_num(sum(ms) / len(ms))})"
+        ax.bar([j + (k - (len(hs) - 1) / 2) * width for j in range(len(slots))], ys, width,
+               color=COLORS[groups.index(g) % len(COLORS)], label=lab)
+    ax.set_xticks(range(len(slots)), [_slot_label(i) for i in slots], rotation=60, fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return plots.save(fig, fname, title)
+
+
+def _slot_label(i: int) -> str:
+    lo = 0 if i == 0 else 1 << i
+    for div, suf in ((1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")):
+        if lo >= div:
+            return f"{lo // div}{suf}"
+    return str(lo)
+
+
+def _plot_compress(groups: List[Group], per: Dict[str, List[Dict]], plots: _Plots) -> str:
+    plt = _plt()
+    data: Dict[str, Dict[str, List[float]]] = {}
+    for g in groups:
+        for r, m in zip(g.runs, per[g.label]):
+            v = m.get("trace.compress_ratio")
+            if v is None:
+                continue
+            alg, pages = mount_compress_config(r)
+            key = f"{alg}, {pages if pages else '?'} pages/cluster"
+            data.setdefault(key, {}).setdefault(g.label, []).append(v)
+    if not data:
+        return '<p class="nodata">no compression data (no compressed files in this workload)</p>'
+    keys = sorted(data)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(groups)
+    for k, g in enumerate(groups):
+        c = COLORS[k % len(COLORS)]
+        for j, key in enumerate(keys):
+            vs = data[key].get(g.label)
+            if not vs:
+                continue
+            x = j + (k - (len(groups) - 1) / 2) * width
+            ax.bar([x], [sum(vs) / len(vs)], width, color=c, alpha=0.6,
+                   label=g.label if j == 0 else None)
+            ax.scatter([x] * len(vs), vs, color=c, s=12, zorder=3)
+    ax.set_xticks(range(len(keys)), keys, fontsize=8)
+    ax.set_ylabel("raw / compressed bytes")
+    ax.set_title("Compression ratio per algorithm and cluster size")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return plots.save(fig, "compress_ratio", "compression ratio per cluster size/algorithm")
+
+
+# ----------------------------------------------------------------------------- sections
+
+def _group_stacks(g: Group):
+    paths = [r.stacks_path for r in g.runs if r.stacks_path]
+    if not paths:
+        return None
+    st = folded.merge(folded.read_folded(p) for p in paths)
+    return st if folded.total(st) > 0 else None
+
+
+def _flame_section(groups: List[Group]) -> str:
+    parts = []
+    stacks = {g.label: _group_stacks(g) for g in groups}
+    for g in groups:
+        st = stacks[g.label]
+        if st is None:
+            continue
+        root = folded.build_tree(st)
+        parts.append(f"<h3>{_e(g.label)}</h3>" + _strip_xml_decl(render_svg(
+            root, f"{g.label}: {len(g.runs)} run(s) merged",
+            f"{folded.total(st):,.0f} samples", width=1150)))
+    if len(groups) == 2 and all(stacks[g.label] for g in groups):
+        a, b = groups
+        root = folded.diff_tree(stacks[a.label], stacks[b.label])
+        parts.append(f"<h3>differential: {_e(b.label)} vs {_e(a.label)}</h3>" + _strip_xml_decl(
+            render_svg(root, f"{b.label} vs {a.label}", diff_subtitle(root), width=1150,
+                       diff=True)))
+    if not parts:
+        return '<p class="nodata">no stacks.folded in these runs (tracer mode "stacks" records them)</p>'
+    return "\n".join(parts)
+
+
+def _strip_xml_decl(svg: str) -> str:
+    return svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg
+
+
+def _runs_table(groups: List[Group]) -> str:
+    head = ["run", "variant", "rep", "target", "kernel", "tracer", "probes", "drops",
+            "duration", "git"] + list(schema.VERIFY_STEPS)
+    rows = []
+    for g in groups:
+        for r in g.runs:
+            m = r.meta
+            probes = ", ".join(f"{k}={v}" for k, v in sorted(m["probes"].items())) or "-"
+            rev = (m["git"].get("revision") or "-")[:12] + ("+" if m["git"].get("dirty") else "")
+            cells = [_e(m["run_id"]), _e(m["variant"]), str(m["rep"]), _e(m["target"]),
+                     _e(m["kernel"]["release"]), _e(m["tracer"]["mode"]), _e(probes),
+                     str(m["drops"]), f"{m['duration_s']:.1f} s", _e(rev)]
+            cells += [f'<td class="v-{_e(m["verify"][s])}">{_e(m["verify"][s])}</td>'
+                      for s in schema.VERIFY_STEPS]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells[:10]) +
+                        "".join(cells[10:]) + "</tr>")
+    m0 = groups[0].runs[0].meta
+    info = (f"<p>f2fs mkfs: <code>{_e(m0['f2fs']['mkfs_options'] or '(defaults)')}</code>; "
+            f"mount: <code>{_e(m0['f2fs']['mount_options'] or '(defaults)')}</code>; "
+            f"host: <code>{_e(json.dumps(m0['host'], sort_keys=True))}</code></p>")
+    return (info + '<table id="runs"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) +
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _ab_section(groups: List[Group]) -> str:
+    if len(groups) != 2:
+        return '<p class="nodata">the A/B table needs exactly two variants</p>'
+    doc = compare_groups(groups[0], groups[1], allow_mismatch=True)
+    warn = ""
+    if doc["config_mismatch"]:
+        warn = f'<p class="warn">WARNING: configs differ: {_e(doc["config_mismatch"])}</p>'
+    rows = table_rows(doc)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="verdict {_e(c.replace(" ", "-"))}">{_e(c)}</td>' if i == len(row) - 1
+            else f"<td>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
+    hdr = [h if h not in ("A", "B") else f"{h} ({groups[0 if h == 'A' else 1].label})"
+           for h in HEADER]
+    return (warn + f'<p>delta = B vs A. Rates use harmonic means; Welch\'s t-test at alpha '
+            f'{doc["alpha"]:g}; at least {doc["min_reps"]} reps a side for a verdict; '
+            f'changes under {doc["min_effect_pct"]:g} % count as "same". ↑ higher is better, '
+            f'↓ lower is better.</p>'
+            '<table id="ab-table"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in hdr) +
+            "</tr></thead><tbody>" + body + "</tbody></table>")
+
+
+_CSS = """
+body{font-family:sans-serif;margin:16px 24px;color:#222;max-width:1200px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;margin-top:28px}
+h3{font-size:15px}table{border-collapse:collapse;font-size:12px;margin:8px 0}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}
+td:first-child{text-align:left}.verdict.better{background:#c8f0c8}.verdict.worse{background:#f6c0c0}
+.verdict.cannot-judge,.verdict.unknown{background:#f4e9b0}.v-pass{background:#c8f0c8}
+.v-fail{background:#f6c0c0;font-weight:bold}.v-skipped{color:#888}.nodata{color:#888}
+.warn{background:#f6c0c0;padding:6px}img.plot{max-width:100%;display:block;margin:6px 0}
+svg.wbflame{max-width:100%;height:auto}code{font-size:12px}
+"""
+
+
+def build_report(specs: List[str], out_dir: str) -> str:
+    """Write out_dir/index.html (+ PNGs); return the path of index.html."""
+    groups: List[Group] = []
+    for s in specs:
+        for g in schema.resolve(s):
+            if any(x.label == g.label for x in groups):
+                g.label = f"{g.label}#{len(groups) + 1}"
+            groups.append(g)
+    workloads = sorted({r.meta["workload"] for g in groups for r in g.runs})
+    if len(workloads) != 1:
+        raise ResultsError(f"mismatched workloads in one report: {', '.join(workloads)}")
+    os.makedirs(out_dir, exist_ok=True)
+    plots = _Plots(out_dir)
+    per = {g.label: [run_metrics(r) for r in g.runs] for g in groups}
+    title = f"wbtrace report: {workloads[0]}"
+    sub = " vs ".join(f"{_e(g.label)} ({len(g.runs)} rep{'s' if len(g.runs) != 1 else ''})"
+                      for g in groups)
+    sections = [
+        ("A/B comparison", _ab_section(groups)),
+        ("Throughput", _plot_throughput(groups, per, plots)),
+        ("Latency CDFs", _plot_cdfs(groups, plots)),
+        ("Latency histograms", _plot_hists(groups, "folio_latency_ns",
+                                           "Per-folio writeback latency (log2 buckets)",
+                                           "latency (ns, bucket start)", "folio_latency_hist",
+                                           plots)
+         + _plot_hists(groups, "writepages_ns", "->writepages pass duration (log2 buckets)",
+                       "duration (ns, bucket start)", "writepages_hist", plots)),
+        ("Bio sizes", _plot_hists(groups, "bio_bytes", "Write bio size distribution",
+                                  "bio size (bytes, bucket start)", "bio_size_hist", plots,
+                                  mean_label=True)),
+        ("Compression", _plot_compress(groups, per, plots)),
+        ("Flame graphs", _flame_section(groups)),
+        ("Runs and verification", _runs_table(groups)),
+    ]
+    body = "\n".join(f'<section id="{_e(t.lower().split()[0].replace("/", ""))}"><h2>{_e(t)}</h2>'
+                     f"\n{c}\n</section>" for t, c in sections)
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+            f"<h1>{_e(title)}</h1><p>{sub}; generated {schema.utc_now()}</p>\n{body}\n"
+            "</body></html>\n")
+    path = os.path.join(out_dir, "index.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return path

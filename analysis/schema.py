@@ -1,0 +1,576 @@
+"""Results layout and versioned schemas: the single source of truth (see SCHEMA.md).
+
+Reader side: ``load_run(path)``, ``load_cmp(path)``, ``resolve(spec)`` raise
+``ResultsError`` (a ``WbtraceError``) with one clear sentence for missing, corrupt or
+foreign-schema data.  Writer side: ``new_meta(...)`` + ``write_meta()``, ``new_cmp(...)`` +
+``write_cmp()``, ``rep_dir()``, ``write_summary()``.
+"""
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+RUN_SCHEMA = "wbtrace.run/1"
+TRACE_SCHEMA = "wbtrace.trace/1"
+CMP_SCHEMA = "wbtrace.cmp/1"
+COMPARE_SCHEMA = "wbtrace.compare/1"
+GATE_SCHEMA = "wbtrace.gate/1"
+THRESHOLDS_SCHEMA = "wbtrace.thresholds/1"
+
+META_FILE = "meta.json"
+FIO_FILE = "fio.json"
+SUMMARY_FILE = os.path.join("trace", "summary.json")
+EVENTS_FILE = os.path.join("trace", "events.jsonl")
+STACKS_FILE = "stacks.folded"
+BLKTRACE_DIR = "blktrace"
+DMESG_FILE = "dmesg.txt"
+VERIFY_FILE = "verify.txt"
+CMP_FILE = "cmp.json"
+
+VARIANTS = ("stock", "patched", "host-other")
+TARGETS = ("vm", "host")
+TRACER_MODES = ("off", "summary", "events", "stacks")
+PROBE_MODES = ("fentry", "fexit", "kprobe", "kretprobe", "tracepoint",
+               "raw_tracepoint", "off", "failed")
+VERIFY_STEPS = ("fio_verify", "after_drop_caches", "after_remount", "fsck", "dmesg")
+VERIFY_STATES = ("pass", "fail", "skipped")
+DIST_REQUIRED = ("count", "mean", "p50", "p90", "p99", "p999", "hist_log2")
+ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class WbtraceError(Exception):
+    """Any user-facing failure: the CLI prints it on one line and exits 2."""
+
+
+class ResultsError(WbtraceError):
+    """A result directory or file is missing, corrupt, or of a foreign/unknown schema."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def load_json(path: str, what: str):
+    """Read a JSON file; every failure becomes a ResultsError naming the file."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing ({what})") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory, expected {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path}: cannot read {what}: {e}") from None
+    if not text.strip():
+        raise ResultsError(f"{path}: empty file ({what})")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise ResultsError(f"{path}: corrupt JSON ({what}): {e}") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def write_json(path: str, doc) -> None:
+    """Atomic write (temp file + rename) so a reader never sees half a file."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def check_schema(doc, expected: str, path: str) -> None:
+    """Accept only `expected` (same kind, same major). Explain what was found otherwise."""
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: expected a JSON object, found {type(doc).__name__}")
+    got = doc.get("schema")
+    if got == expected:
+        return
+    kind = expected.split("/")[0]
+    if got is None:
+        raise ResultsError(f"{path}: no \"schema\" field (expected \"{expected}\")")
+    if isinstance(got, str) and got.split("/")[0] == kind:
+        raise ResultsError(f"{path}: schema \"{got}\" is not supported by this wbtrace "
+                           f"(it reads \"{expected}\")")
+    raise ResultsError(f"{path}: foreign schema \"{got}\" (expected \"{expected}\")")
+
+
+def _need(doc: dict, key: str, types, path: str, nullable=False):
+    if key not in doc:
+        raise ResultsError(f"{path}: required field \"{key}\" is missing")
+    v = doc[key]
+    if v is None and nullable:
+        return v
+    if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ResultsError(f"{path}: field \"{key}\" has the wrong type (bool)")
+    if not isinstance(v, types):
+        tn = "/".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+        raise ResultsError(f"{path}: field \"{key}\" must be {tn}, found {type(v).__name__}")
+    return v
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# ----------------------------------------------------------------------------- validation
+
+def validate_meta(meta, path: str = META_FILE) -> dict:
+    check_schema(meta, RUN_SCHEMA, path)
+    rid = _need(meta, "run_id", str, path)
+    if not ID_RE.match(rid):
+        raise ResultsError(f"{path}: run_id \"{rid}\" may only use [A-Za-z0-9._-]")
+    _need(meta, "workload", str, path)
+    v = _need(meta, "variant", str, path)
+    if v not in VARIANTS:
+        raise ResultsError(f"{path}: variant \"{v}\" is not one of {', '.join(VARIANTS)}")
+    rep = _need(meta, "rep", int, path)
+    if rep < 1:
+        raise ResultsError(f"{path}: rep must be >= 1, found {rep}")
+    t = _need(meta, "target", str, path)
+    if t not in TARGETS:
+        raise ResultsError(f"{path}: target \"{t}\" is not one of {', '.join(TARGETS)}")
+    k = _need(meta, "kernel", dict, path)
+    _need(k, "release", str, path + " kernel")
+    fs = _need(meta, "f2fs", dict, path)
+    _need(fs, "mkfs_options", str, path + " f2fs")
+    _need(fs, "mount_options", str, path + " f2fs")
+    _need(meta, "host", dict, path)
+    g = _need(meta, "git", dict, path)
+    _need(g, "revision", str, path + " git", nullable=True)
+    tr = _need(meta, "tracer", dict, path)
+    mode = _need(tr, "mode", str, path + " tracer")
+    if mode not in TRACER_MODES:
+        raise ResultsError(f"{path}: tracer.mode \"{mode}\" is not one of {', '.join(TRACER_MODES)}")
+    _validate_probes(_need(meta, "probes", dict, path), path)
+    d = _need(meta, "drops", int, path)
+    if d < 0:
+        raise ResultsError(f"{path}: drops must be >= 0, found {d}")
+    _need(meta, "started", str, path)
+    _need(meta, "finished", str, path)
+    dur = _need(meta, "duration_s", (int, float), path)
+    if not _is_num(dur) or dur < 0:
+        raise ResultsError(f"{path}: duration_s must be a finite number >= 0")
+    ver = _need(meta, "verify", dict, path)
+    for step in VERIFY_STEPS:
+        s = _need(ver, step, str, path + " verify")
+        if s not in VERIFY_STATES:
+            raise ResultsError(f"{path}: verify.{step} \"{s}\" is not one of "
+                               f"{', '.join(VERIFY_STATES)}")
+    return meta
+
+
+def _validate_probes(probes: dict, path: str) -> None:
+    for name, mode in probes.items():
+        if mode not in PROBE_MODES:
+            raise ResultsError(f"{path}: probe \"{name}\" has unknown mode \"{mode}\" "
+                               f"(one of {', '.join(PROBE_MODES)})")
+
+
+def validate_dist(d, path: str, name: str) -> dict:
+    where = f"{path} metrics.{name}"
+    if not isinstance(d, dict):
+        raise ResultsError(f"{where}: expected an object")
+    for key in DIST_REQUIRED:
+        if key not in d:
+            raise ResultsError(f"{where}: required field \"{key}\" is missing")
+    c = d["count"]
+    if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+        raise ResultsError(f"{where}: count must be an integer >= 0")
+    h = d["hist_log2"]
+    if not isinstance(h, list) or len(h) > 64 or not all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in h):
+        raise ResultsError(f"{where}: hist_log2 must be a list of <= 64 integers >= 0")
+    if sum(h) != c:
+        raise ResultsError(f"{where}: sum(hist_log2) = {sum(h)} but count = {c}")
+    for key in ("mean", "p50", "p90", "p99", "p999"):
+        v = d[key]
+        if c == 0:
+            if v is not None and not _is_num(v):
+                raise ResultsError(f"{where}: {key} must be null or a number")
+        elif not _is_num(v):
+            raise ResultsError(f"{where}: {key} must be a finite number when count > 0")
+    return d
+
+
+def validate_summary(s, path: str = SUMMARY_FILE) -> dict:
+    check_schema(s, TRACE_SCHEMA, path)
+    _validate_probes(_need(s, "probes", dict, path), path)
+    for key in ("drops", "events"):
+        v = _need(s, key, int, path)
+        if v < 0:
+            raise ResultsError(f"{path}: {key} must be >= 0")
+    if "valid" in s and not isinstance(s["valid"], bool):
+        raise ResultsError(f"{path}: \"valid\" must be true or false")
+    m = _need(s, "metrics", dict, path)
+    for name, d in m.items():
+        if name == "compress":
+            _validate_compress(d, path)
+        else:
+            validate_dist(d, path, name)
+    return s
+
+
+def _validate_compress(c, path: str) -> None:
+    where = f"{path} metrics.compress"
+    if not isinstance(c, dict):
+        raise ResultsError(f"{where}: expected an object")
+    for key in ("clusters", "raw_bytes", "compressed_bytes"):
+        v = c.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ResultsError(f"{where}: {key} must be an integer >= 0")
+    r = c.get("ratio")
+    if r is not None and not _is_num(r):
+        raise ResultsError(f"{where}: ratio must be a number or null")
+
+
+def validate_fio(doc, path: str = FIO_FILE) -> dict:
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list) or not doc["jobs"]:
+        raise ResultsError(f"{path}: not fio JSON output (no \"jobs\" list); "
+                           f"run fio with --output-format=json+")
+    for i, j in enumerate(doc["jobs"]):
+        if not isinstance(j, dict) or not isinstance(j.get("write"), dict):
+            raise ResultsError(f"{path}: jobs[{i}] has no \"write\" section")
+        if j.get("error", 0):
+            raise ResultsError(f"{path}: fio job {j.get('jobname', i)} failed "
+                               f"(error {j.get('error')})")
+    return doc
+
+
+def validate_cmp(doc, path: str = CMP_FILE) -> dict:
+    check_schema(doc, CMP_SCHEMA, path)
+    _need(doc, "cmp_id", str, path)
+    _need(doc, "workload", str, path)
+    b = _need(doc, "baseline", str, path)
+    c = _need(doc, "candidate", str, path)
+    runs = _need(doc, "runs", dict, path)
+    for v in (b, c):
+        if v not in runs:
+            raise ResultsError(f"{path}: runs has no entry for variant \"{v}\"")
+    for v, lst in runs.items():
+        if not isinstance(lst, list) or not all(isinstance(p, str) for p in lst):
+            raise ResultsError(f"{path}: runs.{v} must be a list of relative paths")
+        for p in lst:
+            if os.path.isabs(p) or ".." in p.split("/"):
+                raise ResultsError(f"{path}: run path \"{p}\" must stay inside the comparison dir")
+    return doc
+
+
+# ----------------------------------------------------------------------------- loading
+
+@dataclass
+class Run:
+    path: str
+    meta: dict
+    fio: dict
+    summary: Optional[dict]
+
+    @property
+    def run_id(self) -> str:
+        return self.meta["run_id"]
+
+    @property
+    def variant(self) -> str:
+        return self.meta["variant"]
+
+    def file(self, rel: str) -> Optional[str]:
+        p = os.path.join(self.path, rel)
+        return p if os.path.exists(p) else None
+
+    @property
+    def stacks_path(self) -> Optional[str]:
+        return self.file(STACKS_FILE)
+
+    @property
+    def events_path(self) -> Optional[str]:
+        return self.file(EVENTS_FILE)
+
+
+@dataclass
+class Group:
+    """The reps of one side of a comparison (one variant)."""
+    label: str
+    runs: List[Run] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def variant(self) -> str:
+        return self.runs[0].variant if self.runs else "?"
+
+
+def is_run_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, META_FILE))
+
+
+def is_cmp_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, CMP_FILE))
+
+
+def load_run(path: str) -> Run:
+    if not os.path.isdir(path):
+        raise ResultsError(f"{path}: no such result directory")
+    meta = validate_meta(load_json(os.path.join(path, META_FILE), "run metadata"),
+                         os.path.join(path, META_FILE))
+    fio_path = os.path.join(path, FIO_FILE)
+    fio = validate_fio(load_json(fio_path, "fio --output-format=json+ output"), fio_path)
+    sp = os.path.join(path, SUMMARY_FILE)
+    summary = None
+    if os.path.exists(sp):
+        summary = validate_summary(load_json(sp, "tracer summary"), sp)
+        sv = summary.get("variant")
+        if sv and sv != meta["variant"]:
+            raise ResultsError(f"{sp}: traced variant \"{sv}\" but meta.json says "
+                               f"\"{meta['variant']}\" (results written to the wrong dir?)")
+    elif meta["tracer"]["mode"] != "off":
+        raise ResultsError(f"{sp}: missing, but meta.json says tracer mode "
+                           f"\"{meta['tracer']['mode']}\"")
+    return Run(path=path, meta=meta, fio=fio, summary=summary)
+
+
+def load_cmp(path: str) -> dict:
+    p = os.path.join(path, CMP_FILE)
+    return validate_cmp(load_json(p, "comparison description"), p)
+
+
+def split_spec(spec: str):
+    """'DIR:variant' → (DIR, variant) when DIR exists and the suffix names a variant."""
+    if ":" in spec and not os.path.exists(spec):
+        base, _, sel = spec.rpartition(":")
+        if sel and os.path.exists(base):
+            return base, sel
+    return spec, None
+
+
+def resolve(spec: str) -> List[Group]:
+    """Turn a command-line result argument into groups of runs, one per variant.
+
+    Accepts a run dir, a comparison dir, a dir of run dirs (children or grandchildren),
+    optionally suffixed with ':VARIANT'. Order: baseline first for comparison dirs,
+    otherwise stock, patched, host-other, then by name.
+    """
+    path, sel = split_spec(spec)
+    path = os.path.normpath(path)
+    if not os.path.exists(path):
+        raise ResultsError(f"{path}: no such file or directory")
+    if not os.path.isdir(path):
+        raise ResultsError(f"{path}: not a directory (expected a run, rep or comparison dir)")
+    groups: Dict[str, Group] = {}
+    order: List[str] = []
+    if is_run_dir(path):
+        r = load_run(path)
+        groups[r.variant] = Group(label=r.variant, runs=[r], source=path)
+    elif is_cmp_dir(path):
+        cmp = load_cmp(path)
+        order = [cmp["baseline"], cmp["candidate"]]
+        for v, rels in cmp["runs"].items():
+            g = groups.setdefault(v, Group(label=v, source=path))
+            for rel in rels:
+                r = load_run(os.path.join(path, rel))
+                if r.variant != v:
+                    raise ResultsError(f"{r.path}: variant \"{r.variant}\" but cmp.json lists "
+                                       f"it under \"{v}\"")
+                g.runs.append(r)
+    else:
+        run_dirs = []
+        for name in sorted(os.listdir(path)):
+            c = os.path.join(path, name)
+            if not os.path.isdir(c):
+                continue
+            if is_run_dir(c):
+                run_dirs.append(c)
+            else:
+                run_dirs.extend(os.path.join(c, n) for n in sorted(os.listdir(c))
+                                if is_run_dir(os.path.join(c, n)))
+        if not run_dirs:
+            raise ResultsError(f"{path}: no {META_FILE} here or in its subdirectories: "
+                               f"not a wbtrace result (see analysis/SCHEMA.md)")
+        for c in run_dirs:
+            r = load_run(c)
+            groups.setdefault(r.variant, Group(label=r.variant, source=path)).runs.append(r)
+    for g in groups.values():
+        g.runs.sort(key=lambda r: (r.meta["rep"], r.run_id))
+    if sel is not None:
+        if sel not in groups:
+            raise ResultsError(f"{path}: has no runs of variant \"{sel}\" "
+                               f"(found: {', '.join(sorted(groups)) or 'none'})")
+        g = groups[sel]
+        g.source = spec
+        return [g]
+    rank = {v: i for i, v in enumerate(order or VARIANTS)}
+    keys = sorted(groups, key=lambda v: (rank.get(v, len(rank)), v))
+    out = [groups[k] for k in keys if groups[k].runs]
+    if not out:
+        raise ResultsError(f"{path}: comparison dir lists no runs")
+    return out
+
+
+def resolve_one(spec: str) -> Group:
+    gs = resolve(spec)
+    if len(gs) != 1:
+        raise ResultsError(f"{spec}: holds several variants ({', '.join(g.label for g in gs)}); "
+                           f"pick one with {spec}:VARIANT")
+    return gs[0]
+
+
+def resolve_pair(specs: List[str]):
+    """One spec with exactly two variants, or two specs with one variant each."""
+    if len(specs) == 1:
+        gs = resolve(specs[0])
+        if len(gs) != 2:
+            raise ResultsError(f"{specs[0]}: need exactly two variants to compare, found "
+                               f"{len(gs)} ({', '.join(g.label for g in gs)}); "
+                               f"give two result paths instead")
+        return gs[0], gs[1]
+    if len(specs) == 2:
+        a, b = resolve_one(specs[0]), resolve_one(specs[1])
+        if a.label == b.label:
+            a.label, b.label = f"A:{a.label}", f"B:{b.label}"
+        return a, b
+    raise WbtraceError("give one comparison dir, or two result paths (baseline candidate)")
+
+
+# ----------------------------------------------------------------------------- writer side
+
+def host_info() -> dict:
+    info = {"hostname": socket.gethostname(), "cpus": os.cpu_count(),
+            "machine": platform.machine()}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    info["mem_bytes"] = int(line.split()[1]) * 1024
+                    break
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return info
+
+
+def git_info(repo: Optional[str] = None) -> dict:
+    repo = repo or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        st = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True, timeout=10)
+        revision = rev.stdout.strip() if rev.returncode == 0 else None
+        return {"revision": revision or None,
+                "dirty": bool(st.stdout.strip()) if st.returncode == 0 else None}
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+
+
+def make_run_id(workload: str, variant: str, rep: Optional[int] = None,
+                stamp: Optional[str] = None) -> str:
+    rid = f"{workload}-{variant}-{stamp or utc_stamp()}"
+    return f"{rid}-r{rep:02d}" if rep is not None else rid
+
+
+def new_meta(*, workload: str, variant: str, rep: int = 1, target: str = "vm",
+             kernel_release: Optional[str] = None, mkfs_options: str = "",
+             mount_options: str = "", tracer_mode: str = "summary",
+             probes: Optional[dict] = None, drops: int = 0,
+             started: Optional[str] = None, finished: Optional[str] = None,
+             duration_s: float = 0.0, verify: Optional[dict] = None,
+             run_id: Optional[str] = None, **extra) -> dict:
+    """Build a meta.json dict with every required field. Unset verification steps are
+    "skipped". Extra keyword arguments are merged in (e.g. workload_sha256=, notes=,
+    kernel={...} to add module fields, host=..., git=...)."""
+    ver = {s: "skipped" for s in VERIFY_STEPS}
+    ver.update(verify or {})
+    meta = {
+        "schema": RUN_SCHEMA,
+        "run_id": run_id or make_run_id(workload, variant, rep),
+        "workload": workload,
+        "variant": variant,
+        "rep": rep,
+        "target": target,
+        "kernel": {"release": kernel_release or platform.release()},
+        "f2fs": {"mkfs_options": mkfs_options, "mount_options": mount_options},
+        "host": host_info(),
+        "git": git_info(),
+        "tracer": {"mode": tracer_mode},
+        "probes": dict(probes or {}),
+        "drops": drops,
+        "started": started or utc_now(),
+        "finished": finished or utc_now(),
+        "duration_s": duration_s,
+        "verify": ver,
+    }
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(meta.get(k), dict):
+            meta[k] = {**meta[k], **v}
+        else:
+            meta[k] = v
+    return meta
+
+
+def write_meta(run_dir: str, meta: dict) -> str:
+    validate_meta(meta, os.path.join(run_dir, META_FILE))
+    p = os.path.join(run_dir, META_FILE)
+    write_json(p, meta)
+    return p
+
+
+def write_summary(run_dir: str, summary: dict) -> str:
+    p = os.path.join(run_dir, SUMMARY_FILE)
+    validate_summary(summary, p)
+    write_json(p, summary)
+    return p
+
+
+def rep_dir(cmp_dir: str, variant: str, rep: int) -> str:
+    return os.path.join(cmp_dir, variant, f"rep-{rep:02d}")
+
+
+def new_cmp(*, workload: str, baseline: str = "stock", candidate: str = "patched",
+            reps: int, order: str = "interleaved", cmp_id: Optional[str] = None) -> dict:
+    return {
+        "schema": CMP_SCHEMA,
+        "cmp_id": cmp_id or f"cmp-{workload}-{utc_stamp()}",
+        "workload": workload,
+        "baseline": baseline,
+        "candidate": candidate,
+        "reps": reps,
+        "order": order,
+        "created": utc_now(),
+        "runs": {baseline: [f"{baseline}/rep-{i:02d}" for i in range(1, reps + 1)],
+                 candidate: [f"{candidate}/rep-{i:02d}" for i in range(1, reps + 1)]},
+    }
+
+
+def write_cmp(cmp_dir: str, cmp: dict) -> str:
+    p = os.path.join(cmp_dir, CMP_FILE)
+    validate_cmp(cmp, p)
+    write_json(p, cmp)
+    return p

@@ -1,0 +1,171 @@
+"""Gate on synthetic data sets with known answers, through the real CLI entry point."""
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import synth
+from analysis import schema
+from analysis.cli import main
+
+
+def _gate(capsys, tmp_path, *args):
+    js, ju = str(tmp_path / "gate.json"), str(tmp_path / "gate.xml")
+    rc = main(["gate", *args, "--json", js, "--junit", ju])
+    out, err = capsys.readouterr()
+    with open(js) as f:
+        doc = json.load(f)
+    junit = ET.parse(ju).getroot()
+    assert doc["exit_code"] == rc
+    assert "Traceback" not in out + err
+    return rc, doc, junit, out
+
+
+def _status(doc, metric):
+    (c,) = [c for c in doc["checks"] if c["metric"] == metric]
+    return c["status"]
+
+
+def test_noisy_but_equal_passes(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.03)
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
+    assert rc == 0 and doc["status"] == "pass", out
+    assert junit.get("failures") == "0" and junit.get("errors") == "0"
+    assert "gate: PASS" in out
+
+
+def test_clear_regression_fails(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=12,
+                         cand={"bw_mibps": 85, "lat_scale": 1.4})
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
+    assert rc == 1 and doc["status"] == "regression"
+    assert _status(doc, "fio.bw_MiBps") == "regression"
+    assert _status(doc, "trace.folio_latency_p99_ns") == "regression"
+    assert _status(doc, "trace.compress_ratio") == "pass"
+    failed = {tc.get("name") for tc in junit.iter("testcase") if tc.find("failure") is not None}
+    assert {"fio.bw_MiBps", "fio.iops", "trace.folio_latency_p99_ns"} <= failed
+    assert int(junit.get("failures")) == len(failed)
+
+
+def test_small_significant_change_within_threshold_passes(tmp_path, capsys):
+    # -3 % bandwidth with tiny noise: significant, but inside the 5 % limit
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=13, noise=0.002,
+                         cand={"bw_mibps": 97})
+    rc, doc, _, _ = _gate(capsys, tmp_path, cmp)
+    (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
+    assert bw["p"] < 0.05 and -4 < bw["delta_pct"] < -2
+    assert rc == 0
+
+
+def test_large_but_insignificant_change_passes(tmp_path, capsys):
+    # huge noise: a 10 % mean drop is not significant with 3 reps
+    base = [{"bw_mibps": v} for v in (60, 100, 140)]
+    cand = [{"bw_mibps": v} for v in (50, 95, 125)]
+    for side, variant, vals in (("a", "stock", base), ("b", "patched", cand)):
+        for i, kw in enumerate(vals, 1):
+            synth.make_run(str(tmp_path / side / f"rep-{i:02d}"), variant=variant, rep=i, **kw)
+    rc, doc, _, _ = _gate(capsys, tmp_path, str(tmp_path / "a"), str(tmp_path / "b"))
+    (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
+    assert bw["delta_pct"] < -5 and bw["p"] > 0.05
+    assert rc == 0 and "not significant" in bw["note"]
+
+
+def test_clear_improvement_passes(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=14,
+                         cand={"bw_mibps": 130, "lat_scale": 0.6, "bio_kib": 512})
+    rc, doc, _, _ = _gate(capsys, tmp_path, cmp)
+    assert rc == 0
+    (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
+    assert bw["delta_pct"] > 20 and bw["p"] < 0.01
+
+
+def _pair(tmp_path, base=None, cand=None, reps=3, cand_reps=None):
+    for side, variant, kw, n in (("a", "stock", base or {}, reps),
+                                 ("b", "patched", cand or {}, cand_reps or reps)):
+        for i in range(1, n + 1):
+            k = dict(kw)
+            k.setdefault("bw_mibps", 100 + i)
+            synth.make_run(str(tmp_path / side / f"rep-{i:02d}"), variant=variant, rep=i, **k)
+    return str(tmp_path / "a"), str(tmp_path / "b")
+
+
+@pytest.mark.parametrize("base,cand,cand_reps,reason", [
+    ({}, {}, 2, "too few reps: candidate has 2, need >= 3"),
+    ({}, {"drops": 17}, None, "17 tracer events dropped"),
+    ({}, {"verify": {"fsck": "fail"}}, None, "verification FAILED: fsck"),
+    ({}, {"workload": "randwrite"}, None, "mismatched workloads"),
+    ({}, {"kernel_release": "7.3.5"}, None, "kernel.release"),
+    ({}, {"mount_options": "compress_algorithm=zstd,compress_log_size=2"}, None,
+     "f2fs.mount_options"),
+])
+def test_invalid_inputs_cannot_judge(tmp_path, capsys, base, cand, cand_reps, reason):
+    a, b = _pair(tmp_path, base, cand, cand_reps=cand_reps)
+    rc, doc, junit, out = _gate(capsys, tmp_path, a, b)
+    assert rc == 2 and doc["status"] == "cannot judge"
+    assert any(reason in r for r in doc["reasons"]), doc["reasons"]
+    (inputs,) = [tc for tc in junit.iter("testcase") if tc.get("name") == "inputs"]
+    assert reason in inputs.find("error").text
+
+
+def test_corrupt_json_cannot_judge(tmp_path, capsys):
+    a, b = _pair(tmp_path)
+    with open(os.path.join(b, "rep-02", "trace", "summary.json"), "w") as f:
+        f.write("{not json")
+    rc, doc, junit, out = _gate(capsys, tmp_path, a, b)
+    assert rc == 2 and "corrupt JSON" in doc["reasons"][0]
+    assert junit.get("errors") == "1"
+
+
+def test_required_metric_missing(tmp_path, capsys):
+    a, b = _pair(tmp_path, {"tracer_mode": "off"}, {"tracer_mode": "off"})
+    thr = tmp_path / "t.toml"
+    thr.write_text('schema = "wbtrace.thresholds/1"\n'
+                   '[metrics."fio.bw_MiBps"]\nmax_regression_pct = 5\n'
+                   '[metrics."trace.folio_latency_p99_ns"]\nmax_regression_pct = 10\n'
+                   'required = true\n')
+    rc, doc, _, _ = _gate(capsys, tmp_path, a, b, "--thresholds", str(thr))
+    assert rc == 2 and _status(doc, "trace.folio_latency_p99_ns") == "cannot judge"
+    thr.write_text(thr.read_text().replace("required = true", "required = false"))
+    rc, doc, junit, _ = _gate(capsys, tmp_path, a, b, "--thresholds", str(thr))
+    assert rc == 0 and _status(doc, "trace.folio_latency_p99_ns") == "skipped"
+    assert junit.find(".//skipped") is not None
+
+
+def test_only_one_side_traced_cannot_judge(tmp_path, capsys):
+    a, b = _pair(tmp_path, {"tracer_mode": "summary"}, {"tracer_mode": "off"})
+    rc, doc, _, _ = _gate(capsys, tmp_path, a, b)
+    assert rc == 2 and any("tracer.mode" in r for r in doc["reasons"])
+
+
+@pytest.mark.parametrize("text,msg", [
+    ('{"schema": "wbtrace.thresholds/1", "metrics": {"fio.bandwidth": '
+     '{"max_regression_pct": 5}}}', 'unknown metric "fio.bandwidth"'),
+    ('{"schema": "wbtrace.thresholds/1", "metrics": {"fio.iops": {"max_regression_pct": -1}}}',
+     "must be a number >= 0"),
+    ('{"schema": "wbtrace.thresholds/1", "metrics": {}, "alpha": 3}', "alpha"),
+    ('{"metrics": {}}', 'no "schema" field'),
+    ("{", "corrupt JSON"),
+])
+def test_bad_thresholds(tmp_path, capsys, text, msg):
+    a, b = _pair(tmp_path)
+    thr = tmp_path / "t.json"
+    thr.write_text(text)
+    rc, doc, _, _ = _gate(capsys, tmp_path, a, b, "--thresholds", str(thr))
+    assert rc == 2 and msg in doc["reasons"][0]
+
+
+def test_default_thresholds_file_is_valid():
+    from analysis.gate import load_thresholds
+    t = load_thresholds()
+    assert t["metrics"]["fio.bw_MiBps"]["required"] and t["min_reps"] == 3
+
+
+def test_gate_json_to_stdout(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=3, seed=1)
+    rc = main(["gate", cmp, "--json", "-"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["schema"] == schema.GATE_SCHEMA and doc["exit_code"] == rc
+    assert "gate:" in err

@@ -1,0 +1,112 @@
+"""Report and flame graph rendered by a real browser (headless Chromium)."""
+
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import synth
+from analysis import folded
+from analysis.cli import main
+from analysis.flamegraph import render_html, render_svg
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "
+                                    "(apt-get install -y --no-install-recommends chromium)")
+
+
+def _chromium(url, *extra):
+    with tempfile.TemporaryDirectory() as prof:
+        p = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={prof}", "--window-size=1280,2000", *extra,
+             url], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    base = tmp_path_factory.mktemp("rep")
+    cmp = synth.make_cmp(str(base / "cmp"), reps=3, seed=21,
+                         base={"stacks": synth.STACKS_A},
+                         cand={"bw_mibps": 120, "lat_scale": 0.7, "stacks": synth.STACKS_B,
+                               "ratio": 3.0})
+    out = base / "out"
+    assert main(["report", cmp, "-o", str(out)]) == 0
+    return out
+
+
+def test_report_files(report, capsys):
+    capsys.readouterr()
+    page = (report / "index.html").read_text()
+    for png in ("throughput", "latency_cdf", "folio_latency_hist", "writepages_hist",
+                "bio_size_hist", "compress_ratio"):
+        data = (report / f"{png}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png
+    assert page.count('src="data:image/png;base64,') == 6
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")   # nothing fetched
+    assert page.count('class="wbflame"') == 3          # stock, patched, differential
+    # the A/B table says what the synthetic data was built to show
+    row = re.search(r"<tr><td>fio\.bw_MiBps ↑</td>(.*?)</tr>", page).group(1)
+    assert "better" in row
+    assert re.search(r"<tr><td>trace\.compress_ratio ↑</td>.*?better</td></tr>", page)
+    assert page.count('<td class="v-pass">pass</td>') == 6 * 5   # 6 runs x 5 checks
+
+
+def test_report_empty_trace_sections(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=3, base={"tracer_mode": "off"},
+                         cand={"tracer_mode": "off"})
+    assert main(["report", cmp]) == 0
+    page = (tmp_path / "c" / "report" / "index.html").read_text()
+    assert "no stacks.folded" in page and "no bio_bytes data" in page
+    assert 'id="ab-table"' in page
+    assert capsys.readouterr().out.strip().endswith("report/index.html")
+
+
+@needs_chromium
+def test_report_in_browser(report, tmp_path):
+    url = "file://" + str(report / "index.html")
+    dom = _chromium(url, "--dump-dom")
+    assert '<table id="ab-table">' in dom and '<table id="runs">' in dom
+    assert len(re.findall(r'<img class="plot"', dom)) == 6
+    # the flame graph scripts ran in the page (each marks its svg when done)
+    assert len(re.findall(r'<svg[^>]*class="wbflame"[^>]*data-ready="1"', dom)) == 3
+    shot = tmp_path / "shot.png"
+    _chromium(url, f"--screenshot={shot}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    img = mpimg.imread(str(shot))
+    assert img.shape[0] == 2000 and img.shape[1] == 1280
+    rgb = img[..., :3]
+    assert rgb.std() > 0.05                               # not a blank page
+    assert (rgb.mean(axis=2) < 0.5).mean() > 0.005         # some dark ink (text, lines)
+
+
+@needs_chromium
+def test_flamegraph_zoom_and_search_in_browser(tmp_path):
+    st = folded.parse_folded(synth.STACKS_A)
+    svg = render_svg(folded.build_tree(st), "t")
+    drive = ("<script>var s=document.querySelector('svg.wbflame');"
+             "s.wbZoom('f2fs_write_cache_pages'); s.wbSearch('balance');</script>")
+    page = render_html(svg, "t").replace("</body>", drive + "</body>")
+    (tmp_path / "f.html").write_text(page)
+    dom = _chromium("file://" + str(tmp_path / "f.html"), "--dump-dom")
+    usable = 1200 - 20
+
+    def frame(name):
+        m = re.search(r'<g class="fr"[^>]*data-n="%s"[^>]*>(.*?)</g>' % name, dom)
+        head = re.search(r'<g class="fr"[^>]*data-n="%s"[^>]*>' % name, dom).group(0)
+        return head, m.group(1)
+    head, body = frame("f2fs_write_cache_pages")
+    width = float(re.search(r'width="([\d.]+)"', body).group(1))
+    assert width == pytest.approx(usable, abs=0.05)        # zoomed frame fills the graph
+    head, _ = frame("blk_finish_plug")
+    assert "display: none" in head                         # sibling hidden
+    _, body = frame("f2fs_balance_fs")
+    assert 'fill="rgb(230,0,230)"' in body                 # search hit highlighted
+    assert "Matched: 10.00%" in dom                        # 100 of 1000 samples
