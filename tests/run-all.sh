@@ -69,6 +69,8 @@ if ! kernel-patch/lab/build.sh 2>&1 | tee "$out/lab-build.log" | grep -E 'buildi
 fi
 count 1 0
 
+run_suite "guest runner (real boots)" vm-guest.log bash tests/lab/vm-guest.sh
+
 # 3. The kernel series.
 if [ -x kernel-patch/lab/check-series.sh ]; then
 	run_suite "kernel series check" series.log kernel-patch/lab/check-series.sh
@@ -87,6 +89,20 @@ for variant in stock patched; do
 		--log-dir "$out/guest-$variant" -- tests/guest/run-inside.sh "${guest_tests[@]}"
 	grep -E '^(ok|not ok) ' "$out/guest-$variant.log" | sed 's/^/    /'
 done
+
+# 5. The patched f2fs once more on the verification kernel (lockdep, atomic
+#    sleep, KASAN): any splat fails the run.
+stamp "debug kernel build (cold: ~15 min more; cached afterwards)"
+if kernel-patch/lab/build.sh --debug >"$out/lab-build-debug.log" 2>&1; then
+	count 1 0
+	run_suite "guest tests [patched, debug kernel]" guest-patched-debug.log \
+		kernel-patch/lab/vm.sh run --debug --variant patched --disk-size 4G --timeout 3600 \
+		--log-dir "$out/guest-patched-debug" -- tests/guest/run-inside.sh "${guest_tests[@]}"
+	grep -E '^(ok|not ok) ' "$out/guest-patched-debug.log" | sed 's/^/    /'
+else
+	count 0 1
+	stamp "debug kernel build FAILED: see $out/lab-build-debug.log"
+fi
 
 stamp "done"
 echo "$passed passed, $failed failed, $skipped skipped"

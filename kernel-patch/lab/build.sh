@@ -57,8 +57,14 @@ done
 [ -r "$WB_KSRC_TARBALL" ] || wb_die 3 "kernel source $WB_KSRC_TARBALL missing: run 'sudo ./wbtrace setup' first"
 
 mkdir -p "$WB_CACHE"
-exec 9>"$WB_CACHE/.build.lock"
-flock -n 9 || { wb_log "another build holds $WB_CACHE/.build.lock; waiting"; flock 9; }
+
+# One lock per product, so a module build does not wait for another kernel.
+# lock_product DIR: hold DIR.lock on fd 9 until unlock_product.
+lock_product() {
+	exec 9>"$1.lock"
+	flock -n 9 || { wb_log "waiting for another build of $(basename "$1")"; flock 9; }
+}
+unlock_product() { exec 9>&-; }
 
 t_all=$(date +%s)
 
@@ -87,6 +93,7 @@ run_make() {
 
 # 1. Pristine source tree, extracted once.
 src=$WB_CACHE/src-$WB_KVER
+lock_product "$src"
 if [ ! -e "$src/.extracted" ]; then
 	wb_log "extracting $WB_KSRC_TARBALL (once)"
 	rm -rf "$src" "$src.tmp"; mkdir -p "$src.tmp"
@@ -94,6 +101,7 @@ if [ ! -e "$src/.extracted" ]; then
 	grep -q "^SUBLEVEL = ${WB_KVER##*.}$" "$src.tmp/Makefile" || wb_die 4 "$WB_KSRC_TARBALL is not Linux $WB_KVER"
 	touch "$src.tmp/.extracted"; mv "$src.tmp" "$src"
 fi
+unlock_product
 
 # Configure O=$1 from allnoconfig + fragments, and fail on any option that did
 # not stick.  With CONFIG_CHECK=last only the last fragment is checked (it may
@@ -121,6 +129,7 @@ configure() {
 # 2. The kernel.
 frags=("$WB_LAB/lab.config")
 [ "$flavor" = debug ] && frags+=("$WB_LAB/debug.config")
+lock_product "$kdir"
 if [ ! -e "$kdir/.done" ]; then
 	wb_log "building kernel ${flavor:-lab} -> $kdir (cold: ~16 min on 2 cores)"
 	rm -rf "$kdir"; mkdir -p "$kdir"
@@ -132,6 +141,7 @@ if [ ! -e "$kdir/.done" ]; then
 else
 	wb_log "kernel ${flavor:-lab}: cached ($kdir)"
 fi
+unlock_product
 
 # Copy fs/f2fs into $1/fs/f2fs and apply the series when $2 = patched.
 prepare_f2fs_tree() {
@@ -154,8 +164,10 @@ prepare_f2fs_tree() {
 # 3. The f2fs modules, W=1, warnings kept for comparison.
 for variant in $variants; do
 	mdir=$(mod_dir "$variant")
+	lock_product "$mdir"
 	if [ -e "$mdir/.done" ]; then
 		wb_log "f2fs $variant: cached ($mdir)"
+		unlock_product
 		continue
 	fi
 	wb_log "building f2fs $variant -> $mdir"
@@ -167,14 +179,16 @@ for variant in $variants; do
 	cp "$mdir/tree/fs/f2fs/f2fs.ko" "$mdir/f2fs.ko"
 	deps=$(/sbin/modinfo -F depends "$mdir/f2fs.ko")
 	[ -z "$deps" ] || wb_die 4 "f2fs.ko depends on modules ($deps): build them into the kernel in lab.config"
-	readelf -S "$mdir/f2fs.ko" | grep -q '\.BTF' || wb_die 4 "f2fs.ko has no .BTF section (CONFIG_DEBUG_INFO_BTF_MODULES, pahole)"
+	readelf -S "$mdir/f2fs.ko" | grep -c '\.BTF' >/dev/null || wb_die 4 "f2fs.ko has no .BTF section (CONFIG_DEBUG_INFO_BTF_MODULES, pahole)"
 	wb_series >"$mdir/series"
 	touch "$mdir/.done"
+	unlock_product
 done
 
 # 4. The patched f2fs must also build without compression (only for the default flavor).
 if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 	ncdir=$WB_CACHE/nocomp-$(wb_module_key "$kdir" patched)
+	lock_product "$ncdir"
 	if [ ! -e "$ncdir/.done" ]; then
 		nocfg=$WB_CACHE/kcfg-nocomp-$(basename "$kdir")
 		if [ ! -e "$nocfg/.done" ]; then
@@ -191,6 +205,7 @@ if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 			make -C "$src" O="$nocfg" M="$ncdir/tree/fs/f2fs" W=1 KBUILD_MODPOST_WARN=1 -j"$jobs" modules
 		touch "$ncdir/.done"
 	fi
+	unlock_product
 fi
 
 wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(cat "$kdir/release"))"

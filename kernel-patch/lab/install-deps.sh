@@ -110,7 +110,7 @@ done
 missing=()
 for spec in "${BASE_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
 	pkg=${spec%/*}
-	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$spec")
+	[[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == *"install ok installed"* ]] || missing+=("$spec")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#BASE_PKGS[@]}+${#EXTRA_PKGS[@]} packages already installed"

@@ -149,7 +149,7 @@ kvm_works() {
 }
 
 if [ "$accel" = auto ]; then
-	progress "checking whether KVM really works (one short boot, cached per host boot)"
+	progress "deciding the accelerator: a short real KVM boot (result cached per host boot)"
 	if why=$(kvm_works); then accel=kvm; else accel=tcg; fi
 	progress "accelerator: $accel ($why)"
 else
@@ -222,8 +222,12 @@ fi
 qemu_pid=$!
 
 # Wait for QEMU, killing it at the timeout.
-timed_out=0
+timed_out=0 up=0
 while kill -0 "$qemu_pid" 2>/dev/null; do
+	if [ "$up" = 0 ] && [ -e "$run/started" ]; then
+		up=1
+		progress "guest up after $(wb_elapsed "$t0"); running the command"
+	fi
 	if (( $(date +%s) - t0 >= timeout )); then
 		timed_out=1
 		kill -TERM "$qemu_pid" 2>/dev/null; sleep 2; kill -KILL "$qemu_pid" 2>/dev/null || true
@@ -231,7 +235,8 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 	fi
 	sleep 1
 done
-wait "$qemu_pid" 2>/dev/null || true
+qemu_rc=0
+wait "$qemu_pid" 2>/dev/null || qemu_rc=$?
 qemu_pid=""
 [ -t 0 ] && stty sane 2>/dev/null
 progress "guest finished after $(wb_elapsed "$t0")"
@@ -252,7 +257,8 @@ if [ "$timed_out" = 1 ]; then
 fi
 if [ ! -e "$run/exit_status" ]; then
 	tail -30 "$run/console.log" >&2 || true
-	wb_die $EX_NOREPORT "guest stopped without reporting an exit status (kernel log: $run/console.log)"
+	[ "$qemu_rc" = 0 ] || wb_die $EX_NOREPORT "QEMU failed (exit $qemu_rc, $accel) before the guest reported (kernel log: $run/console.log)"
+	wb_die $EX_NOREPORT "guest stopped without reporting an exit status, e.g. a kernel panic (kernel log: $run/console.log)"
 fi
 status=$(cat "$run/exit_status")
 if [ "$splat_check" = 1 ] && [ -n "$splats" ]; then

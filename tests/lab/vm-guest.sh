@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Guest runner behaviour, with real boots of the lab kernel (~10 s each under TCG):
+# exit status, shares, timeout, splat detection, Ctrl-C teardown.  TAP output.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+vm=$top/kernel-patch/lab/vm.sh
+n=0 bad=0
+tmp=$(mktemp -d "$top/results/.vmtest.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+check() {
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@" >"$tmp/out" 2>&1; then echo "ok $n $name"; else echo "not ok $n $name"; sed 's/^/#   /' "$tmp/out" | tail -8; bad=$((bad + 1)); fi
+}
+qemu_count() { pgrep -f "qemu-system-x86_64.*$1" | wc -l; }
+
+status_passes_through() {
+	local rc=0
+	"$vm" run -q -- sh -c 'test "$WBTRACE_GUEST" = 1 && exit 7' || rc=$?
+	[ "$rc" = 7 ] || { echo "exit $rc, wanted 7"; return 1; }
+}
+shares_and_module() {
+	# results/ is writable at the same path; / is not; the variant's f2fs is loaded.
+	"$vm" run -q --variant patched -- sh -c "
+		echo \$WBTRACE_VARIANT > '$tmp/from-guest' &&
+		! touch '$top/.ro-probe' 2>/dev/null &&
+		grep -q '^f2fs ' /proc/modules && grep -qw f2fs /proc/filesystems &&
+		test -b \$WBTRACE_SCRATCH" || return 1
+	[ "$(cat "$tmp/from-guest")" = patched ] || { echo "results share not written"; return 1; }
+	[ ! -e "$top/.ro-probe" ] || { echo "host root was writable"; return 1; }
+}
+timeout_kills() {
+	local rc=0 t0=$SECONDS
+	"$vm" run -q --timeout 25 -- sleep 600 || rc=$?
+	[ "$rc" = 121 ] || { echo "exit $rc, wanted 121"; return 1; }
+	(( SECONDS - t0 < 60 )) || { echo "took $((SECONDS - t0)) s"; return 1; }
+	[ "$(qemu_count "$tmp")" = 0 ]
+}
+splat_fails_run() {
+	local rc=0
+	"$vm" run -q -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at wbtrace/selftest" >/dev/kmsg' || rc=$?
+	[ "$rc" = 120 ] || { echo "exit $rc, wanted 120"; return 1; }
+	rc=0
+	"$vm" run -q --no-splat-check -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at wbtrace/selftest" >/dev/kmsg' || rc=$?
+	[ "$rc" = 0 ] || { echo "--no-splat-check: exit $rc"; return 1; }
+}
+panic_is_reported() {
+	local rc=0
+	"$vm" run -q --no-splat-check -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' || rc=$?
+	[ "$rc" = 122 ] || { echo "exit $rc, wanted 122"; return 1; }
+}
+ctrl_c_tears_down() {
+	local pid rc=0 marker
+	marker=$tmp/ctrlc
+	mkdir -p "$marker"
+	# Job control gives the runner its own process group with SIGINT not
+	# ignored, as for a command a user started in a terminal.
+	set -m
+	"$vm" run -q --rw "$marker" -- sh -c "touch '$marker/up'; sleep 600" &
+	pid=$!
+	set +m
+	for _ in $(seq 120); do [ -e "$marker/up" ] && break; sleep 1; done
+	[ -e "$marker/up" ] || { echo "guest never came up"; kill -INT -- -"$pid"; return 1; }
+	kill -INT -- -"$pid"
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || { echo "exit $rc, wanted 130"; return 1; }
+	sleep 1
+	[ "$(qemu_count "$marker")" = 0 ] || { echo "QEMU still running"; return 1; }
+}
+
+check "vm: command exit status comes back" status_passes_through
+check "vm: results share rw, root ro, variant module loaded" shares_and_module
+check "vm: a hung guest is killed at --timeout (121)" timeout_kills
+check "vm: a WARNING in the kernel log fails a passing command (120)" splat_fails_run
+check "vm: a kernel panic is reported (122)" panic_is_reported
+check "vm: Ctrl-C stops the guest and leaves no QEMU (130)" ctrl_c_tears_down
+
+echo "$((n - bad)) passed, $bad failed"
+[ "$bad" = 0 ]
