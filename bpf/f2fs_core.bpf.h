@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * CO-RE helpers for the few f2fs and folio fields wbtrace reads.
+ *
+ * f2fs is a module: its types are in /sys/kernel/btf/f2fs, not in vmlinux.h.
+ * The local "___wb" flavours below carry only the fields we read; libbpf
+ * relocates them against the module BTF at load time (the suffix is dropped
+ * when matching), so nothing about f2fs is needed at build time.
+ */
+#ifndef WB_F2FS_CORE_BPF_H
+#define WB_F2FS_CORE_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+struct f2fs_inode_info___wb {
+	struct inode vfs_inode;
+	unsigned long i_flags;		/* F2FS_COMPR_FL lives here */
+} __attribute__((preserve_access_index));
+
+struct compress_ctx___wb {
+	struct inode *inode;
+	unsigned long cluster_idx;	/* pgoff_t */
+	unsigned int cluster_size;
+	unsigned int nr_rpages;
+} __attribute__((preserve_access_index));
+
+struct compress_data___wb {
+	unsigned int clen;
+	unsigned int chksum;
+	unsigned int reserved[4];
+} __attribute__((preserve_access_index));
+
+/* F2FS_I(inode)->i_flags & F2FS_COMPR_FL */
+static __always_inline bool wb_inode_compressed(struct inode *inode)
+{
+	struct f2fs_inode_info___wb *fi;
+	unsigned long off = 0, flags = 0;
+
+	if (!bpf_core_type_exists(struct f2fs_inode_info___wb))
+		return false;
+	off = bpf_core_field_offset(struct f2fs_inode_info___wb, vfs_inode);
+	fi = (void *)inode - off;
+	flags = BPF_CORE_READ(fi, i_flags);
+	return flags & WB_F2FS_COMPR_FL;
+}
+
+/* sizeof(struct compress_data) of the running module (COMPRESS_HEADER_SIZE). */
+static __always_inline __u32 wb_compress_hdr(void)
+{
+	if (bpf_core_type_exists(struct compress_data___wb))
+		return bpf_core_type_size(struct compress_data___wb);
+	return WB_COMPRESS_HDR;
+}
+
+/*
+ * folio_size(): PAGE_SIZE << folio_order().  folio->flags became
+ * memdesc_flags_t in 6.18; both are one unsigned long at the same place, so
+ * read the raw word.  The order of a large folio is the low byte of _flags_1.
+ */
+static __always_inline __u32 wb_folio_size(struct folio *folio)
+{
+	unsigned long flags = 0, flags1 = 0;
+	unsigned int head = 6;	/* PG_head, if the enum is not in BTF */
+
+	if (bpf_core_enum_value_exists(enum pageflags, PG_head))
+		head = bpf_core_enum_value(enum pageflags, PG_head);
+	bpf_probe_read_kernel(&flags, sizeof(flags),
+			      (void *)folio + bpf_core_field_offset(struct folio, flags));
+	if (!(flags & (1UL << (head & 63))))
+		return WB_BLKSIZE;
+	if (!bpf_core_field_exists(struct folio, _flags_1))
+		return WB_BLKSIZE;
+	flags1 = BPF_CORE_READ(folio, _flags_1);
+	return WB_BLKSIZE << (flags1 & 0x1f);
+}
+
+#endif /* WB_F2FS_CORE_BPF_H */

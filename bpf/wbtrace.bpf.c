@@ -1,0 +1,887 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wbtrace: f2fs data writeback tracer (kernel side).
+ *
+ * One handler per probe site of loader/probes.def, each compiled in every
+ * mode the site can run in (fentry/fexit, kprobe/kretprobe, tp_btf, raw_tp).
+ * The loader picks one mode per site at run time and turns the others off;
+ * attach targets come from the table, never from SEC() strings here.
+ *
+ * Output: in-kernel counters (always), log2 histograms (aggregation mode),
+ * one ring-buffer record per event (stream mode; failed reserves are counted
+ * per CPU in `drops`).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "wbtrace.h"
+#include "bits.bpf.h"
+#include "f2fs_core.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Tunables, set by the loader before load. */
+const volatile __u32 targ_dev = 0;	/* 0: every f2fs super block */
+const volatile __u64 targ_ino = 0;
+const volatile __u32 targ_tgid = 0;
+const volatile __u64 targ_cgid = 0;
+const volatile bool targ_stream = true;	/* emit ring-buffer records */
+const volatile bool targ_hist = false;	/* update in-kernel histograms */
+
+#define F2FS_PT_IPU	5	/* enum page_type IPU/OPU (tracepoint-only values) */
+#define F2FS_PT_OPU	6
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* resized by the loader (--ringbuf-size) */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WB_EV_TYPES);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WB_C_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WB_H_NR);
+	__type(key, __u32);
+	__type(value, struct wb_hist);
+} hists SEC(".maps");
+
+/* Per-thread state: stacks of open writepages and folio frames, the open cluster. */
+enum { WPK_OUTER = 1, WPK_LOOP = 2 };
+
+struct wp_frame {
+	__u64 ts, base, wbc, ino, last_end, loop_ns, bytes;
+	__s64 nr_before;
+	__u32 dev, sync_mode, folios, other, handouts, clusters, flags, site, kind, ignore;
+};
+
+struct folio_frame {
+	__u64 ts, folio, submitted, ino, index;
+	__u32 dev, size, flags, site, ignore, pad;
+};
+
+struct cl_frame {
+	__u64 ts, ino, idx, submitted, cstart, cns;
+	__u32 dev, csize, nr_rpages, algo, clen;
+	__s32 cret;
+	__u32 site, has_comp, raw_writes, ignore, flags, pad;
+};
+
+struct tstate {
+	struct wp_frame wp[WB_DEPTH];
+	struct folio_frame fo[WB_DEPTH];
+	struct cl_frame cl;
+	__u64 prep_bio;
+	__u32 wpd, fod, cld, pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct tstate);
+} tstates SEC(".maps");
+
+/* folio -> writeback_iter() return time (converted loop only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} handouts SEC(".maps");
+
+static const struct tstate zero_tstate;
+
+/* ------------------------------------------------------------------ helpers */
+
+static __always_inline void cnt_add(__u32 id, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &id);
+
+	if (c)
+		*c += v;
+}
+
+static __always_inline void hist_add(__u32 id, __u64 v)
+{
+	struct wb_hist *h;
+	__u32 slot;
+
+	if (!targ_hist)
+		return;
+	h = bpf_map_lookup_elem(&hists, &id);
+	if (!h)
+		return;
+	slot = wb_log2_64(v);
+	if (slot >= WB_MAX_SLOTS)
+		slot = WB_MAX_SLOTS - 1;
+	h->slots[slot]++;
+	h->count++;
+	h->sum += v;
+	if (h->count == 1 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
+
+static __always_inline struct tstate *tstate_get(bool create)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tstate *st = bpf_map_lookup_elem(&tstates, &tid);
+
+	if (st || !create)
+		return st;
+	bpf_map_update_elem(&tstates, &tid, &zero_tstate, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&tstates, &tid);
+}
+
+static __always_inline bool task_ok(void)
+{
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return false;
+	if (targ_cgid && bpf_get_current_cgroup_id() != targ_cgid)
+		return false;
+	return true;
+}
+
+static __always_inline bool sb_ok(struct super_block *sb)
+{
+	if (!sb || BPF_CORE_READ(sb, s_magic) != WB_F2FS_SUPER_MAGIC)
+		return false;
+	if (targ_dev && BPF_CORE_READ(sb, s_dev) != targ_dev)
+		return false;
+	return task_ok();
+}
+
+static __always_inline bool inode_ok(struct inode *inode)
+{
+	if (!inode || !sb_ok(BPF_CORE_READ(inode, i_sb)))
+		return false;
+	return !targ_ino || BPF_CORE_READ(inode, i_ino) == targ_ino;
+}
+
+static __always_inline struct wb_event *ev_new(__u32 type, __u32 site, __u32 dev, __u64 ino)
+{
+	struct wb_event *e;
+	__u64 id;
+
+	if (!targ_stream)
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u64 *d = bpf_map_lookup_elem(&drops, &type);
+
+		if (d)
+			*d += 1;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	id = bpf_get_current_pid_tgid();
+	e->ts = bpf_ktime_get_ns();
+	e->type = type;
+	e->site = site;
+	e->dev = dev;
+	e->ino = ino;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->cpu = bpf_get_smp_processor_id();
+	return e;
+}
+
+static __always_inline struct wp_frame *wp_top(struct tstate *st)
+{
+	__u32 d = st->wpd;
+
+	if (d == 0 || d > WB_DEPTH)
+		return NULL;
+	return &st->wp[(d - 1) & (WB_DEPTH - 1)];
+}
+
+/* ------------------------------------------------------- writepages / loop */
+
+static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_space *mapping,
+				     struct writeback_control *wbc)
+{
+	struct inode *inode = mapping ? BPF_CORE_READ(mapping, host) : NULL;
+	struct tstate *st = tstate_get(true);
+	struct wp_frame *f;
+	__u32 d;
+
+	if (!st)
+		return;
+	d = st->wpd;
+	st->wpd = d + 1;
+	if (d >= WB_DEPTH) {
+		cnt_add(WB_C_DEPTH_OVERFLOW, 1);
+		return;
+	}
+	f = &st->wp[d & (WB_DEPTH - 1)];
+	__builtin_memset(f, 0, sizeof(*f));
+	f->ignore = !wbc || !inode_ok(inode);
+	if (f->ignore)
+		return;
+	f->ts = bpf_ktime_get_ns();
+	f->wbc = (__u64)wbc;
+	f->ino = BPF_CORE_READ(inode, i_ino);
+	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	f->nr_before = BPF_CORE_READ(wbc, nr_to_write);
+	f->sync_mode = BPF_CORE_READ(wbc, sync_mode);
+	f->site = site;
+	f->kind = kind;
+	/*
+	 * The first folio's loop cycle counts from the ->writepages entry even
+	 * when the loop itself is traced, so it does not depend on whether the
+	 * compiler inlined the loop (it differs between builds and variants).
+	 */
+	f->base = f->ts;
+	if (kind == WPK_LOOP && d > 0) {
+		struct wp_frame *parent = &st->wp[(d - 1) & (WB_DEPTH - 1)];
+
+		if (parent->kind == WPK_OUTER && !parent->ignore)
+			f->base = parent->ts;
+	}
+}
+
+static __always_inline void wp_exit(__u32 kind, long ret)
+{
+	struct tstate *st = tstate_get(false);
+	struct wp_frame *f, *parent;
+	struct writeback_control *wbc;
+	struct wb_event *e;
+	__u64 now, dur;
+	__u32 d;
+
+	if (!st || st->wpd == 0) {
+		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		return;
+	}
+	d = --st->wpd;
+	if (d >= WB_DEPTH)
+		return;
+	f = &st->wp[d & (WB_DEPTH - 1)];
+	if (f->ignore || f->kind != kind)
+		return;
+	now = bpf_ktime_get_ns();
+	dur = now - f->ts;
+
+	if (kind == WPK_LOOP) {
+		cnt_add(WB_C_LOOP, 1);
+		hist_add(WB_H_LOOP_NS, dur);
+		if (d > 0) {
+			parent = &st->wp[(d - 1) & (WB_DEPTH - 1)];
+			if (parent->kind == WPK_OUTER && !parent->ignore) {
+				parent->flags |= WB_F_LOOP;
+				parent->loop_ns += dur;
+				parent->folios += f->folios;
+				parent->other += f->other;
+				parent->bytes += f->bytes;
+				parent->handouts += f->handouts;
+				parent->clusters += f->clusters;
+				if (f->last_end > parent->last_end)
+					parent->last_end = f->last_end;
+				return;
+			}
+		}
+		f->flags |= WB_F_LOOP;
+		f->loop_ns = dur;
+	} else {
+		f->flags |= WB_F_OUTER;
+	}
+
+	cnt_add(WB_C_WP, 1);
+	hist_add(WB_H_WP_NS, dur);
+	hist_add(WB_H_WP_FOLIOS, f->folios);
+	e = ev_new(WB_EV_WP, f->site, f->dev, f->ino);
+	if (!e)
+		return;
+	e->flags = f->flags;
+	e->wp.dur_ns = dur;
+	e->wp.loop_ns = f->loop_ns;
+	e->wp.nr_before = f->nr_before;
+	wbc = (struct writeback_control *)f->wbc;
+	e->wp.nr_after = wbc ? BPF_CORE_READ(wbc, nr_to_write) : 0;
+	e->wp.bytes = f->bytes;
+	e->wp.folios = f->folios;
+	e->wp.other = f->other;
+	e->wp.handouts = f->handouts;
+	e->wp.clusters = f->clusters;
+	e->wp.sync_mode = f->sync_mode;
+	e->wp.ret = ret;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ------------------------------------------------------------------- folio */
+
+static __always_inline void folio_enter(__u32 site, struct folio *folio, int *submitted)
+{
+	struct inode *inode = folio ? BPF_CORE_READ(folio, mapping, host) : NULL;
+	struct tstate *st = tstate_get(true);
+	struct folio_frame *f;
+	__u32 d;
+
+	if (!st)
+		return;
+	d = st->fod;
+	st->fod = d + 1;
+	if (d >= WB_DEPTH) {
+		cnt_add(WB_C_DEPTH_OVERFLOW, 1);
+		return;
+	}
+	f = &st->fo[d & (WB_DEPTH - 1)];
+	__builtin_memset(f, 0, sizeof(*f));
+	f->ignore = !inode_ok(inode);
+	if (f->ignore)
+		return;
+	f->ts = bpf_ktime_get_ns();
+	f->folio = (__u64)folio;
+	f->submitted = (__u64)submitted;
+	f->ino = BPF_CORE_READ(inode, i_ino);
+	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	f->index = BPF_CORE_READ(folio, index);
+	f->size = wb_folio_size(folio);
+	f->site = site;
+	if (wb_inode_compressed(inode))
+		f->flags |= WB_F_COMPR;
+	if (st->cld > 0)
+		f->flags |= WB_F_IN_CLUSTER;
+}
+
+static __always_inline __u32 folio_outcome(long ret, int submitted, __u32 flags)
+{
+	if (ret == 0)
+		return (submitted > 0) ? WB_OUT_WRITTEN : WB_OUT_SKIPPED;
+	if (ret == 1 || ret == -WB_EAGAIN)
+		return WB_OUT_REDIRTIED;
+	return WB_OUT_ERROR;
+}
+
+static __always_inline void folio_account(struct tstate *st, struct wb_event *e, __u32 outcome,
+					  __u32 size, __u64 now, __u64 *iter_ns)
+{
+	struct wp_frame *w = st ? wp_top(st) : NULL;
+
+	*iter_ns = 0;
+	if (w && !w->ignore) {
+		__u64 start = w->last_end ? w->last_end : w->base;
+
+		if (!w->last_end && e)
+			e->flags |= WB_F_FIRST;
+		*iter_ns = now - start;
+		w->last_end = now;
+		if (outcome == WB_OUT_WRITTEN) {
+			w->folios++;
+			w->bytes += size;
+		} else {
+			w->other++;
+		}
+	} else if (e) {
+		e->flags |= WB_F_NO_PASS;
+	}
+}
+
+static __always_inline void folio_exit(long ret)
+{
+	struct tstate *st = tstate_get(false);
+	struct folio_frame *f;
+	struct wb_event *e;
+	__u64 now, write_ns, iter_ns = 0, handout_ns = 0, *hts;
+	__u32 d, outcome, flags;
+	int submitted = 0;
+
+	if (!st || st->fod == 0) {
+		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		return;
+	}
+	d = --st->fod;
+	if (d >= WB_DEPTH)
+		return;
+	f = &st->fo[d & (WB_DEPTH - 1)];
+	if (f->ignore)
+		return;
+	now = bpf_ktime_get_ns();
+	write_ns = now - f->ts;
+	flags = f->flags;
+	if (f->submitted)
+		bpf_probe_read_kernel(&submitted, sizeof(submitted), (void *)f->submitted);
+	else if (ret == 0 && (flags & (WB_F_IPU | WB_F_OPU)))
+		submitted = 1;
+	outcome = folio_outcome(ret, submitted, flags);
+
+	hts = bpf_map_lookup_elem(&handouts, &f->folio);
+	if (hts) {
+		handout_ns = now - *hts;
+		flags |= WB_F_HANDOUT;
+		bpf_map_delete_elem(&handouts, &f->folio);
+	}
+
+	e = ev_new(WB_EV_FOLIO, f->site, f->dev, f->ino);
+	folio_account(st, e, outcome, f->size, now, &iter_ns);
+	if (outcome == WB_OUT_WRITTEN && st->cld > 0)
+		st->cl.raw_writes++;
+
+	cnt_add(WB_C_FOLIO_WRITTEN + outcome, 1);
+	if (outcome == WB_OUT_WRITTEN)
+		cnt_add(WB_C_FOLIO_BYTES, f->size);
+	if (flags & WB_F_COMPR)
+		cnt_add(WB_C_FOLIO_COMPR, 1);
+	if (flags & WB_F_IPU)
+		cnt_add(WB_C_FOLIO_IPU, 1);
+	if (flags & WB_F_OPU)
+		cnt_add(WB_C_FOLIO_OPU, 1);
+	hist_add(WB_H_FOLIO_WRITE_NS, write_ns);
+	if (iter_ns)
+		hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
+	if (flags & WB_F_HANDOUT)
+		hist_add(WB_H_FOLIO_HANDOUT_NS, handout_ns);
+
+	if (!e)
+		return;
+	e->flags |= flags;
+	e->folio.index = f->index;
+	e->folio.write_ns = write_ns;
+	e->folio.iter_ns = iter_ns;
+	e->folio.handout_ns = handout_ns;
+	e->folio.size = f->size;
+	e->folio.outcome = outcome;
+	e->folio.ret = ret;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Tracepoint fallback: f2fs_writepage fires at the entry of the write function. */
+static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
+{
+	struct inode *inode;
+	struct tstate *st;
+	struct wb_event *e;
+	__u64 iter_ns = 0;
+	__u32 size, flags = WB_F_NO_EXIT;
+
+	if (type != WB_PT_DATA || !folio)
+		return;
+	inode = BPF_CORE_READ(folio, mapping, host);
+	if (!inode_ok(inode))
+		return;
+	size = wb_folio_size(folio);
+	if (wb_inode_compressed(inode))
+		flags |= WB_F_COMPR;
+	st = tstate_get(false);
+	e = ev_new(WB_EV_FOLIO, site, BPF_CORE_READ(inode, i_sb, s_dev), BPF_CORE_READ(inode, i_ino));
+	/* Outcome unknown; counted as written-unknown for the pass. */
+	folio_account(st, e, WB_OUT_UNKNOWN, size, bpf_ktime_get_ns(), &iter_ns);
+	cnt_add(WB_C_FOLIO_UNKNOWN, 1);
+	if (iter_ns)
+		hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
+	if (!e)
+		return;
+	e->flags |= flags;
+	e->folio.index = BPF_CORE_READ(folio, index);
+	e->folio.iter_ns = iter_ns;
+	e->folio.size = size;
+	e->folio.outcome = WB_OUT_UNKNOWN;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* f2fs_do_write_data_page(folio, IPU|OPU): tag the open folio frame. */
+static __always_inline void folio_io(struct folio *folio, int type)
+{
+	struct tstate *st = tstate_get(false);
+	struct folio_frame *f;
+	__u32 d;
+
+	if (!st || st->fod == 0 || st->fod > WB_DEPTH)
+		return;
+	d = st->fod - 1;
+	f = &st->fo[d & (WB_DEPTH - 1)];
+	if (f->ignore || f->folio != (__u64)folio)
+		return;
+	if (type == F2FS_PT_IPU)
+		f->flags |= WB_F_IPU;
+	else if (type == F2FS_PT_OPU)
+		f->flags |= WB_F_OPU;
+}
+
+/* writeback_iter() returned `folio` to its caller. */
+static __always_inline void handout(struct folio *folio)
+{
+	struct inode *inode;
+	struct tstate *st;
+	struct wp_frame *w;
+	__u64 now, key = (__u64)folio;
+
+	if (!folio)
+		return;
+	inode = BPF_CORE_READ(folio, mapping, host);
+	if (!inode_ok(inode))
+		return;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&handouts, &key, &now, BPF_ANY);
+	cnt_add(WB_C_HANDOUT, 1);
+	st = tstate_get(false);
+	if (st) {
+		w = wp_top(st);
+		if (w && !w->ignore)
+			w->handouts++;
+	}
+}
+
+/* ------------------------------------------------------------------ cluster */
+
+static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *cc, int *submitted)
+{
+	struct inode *inode = cc ? BPF_CORE_READ(cc, inode) : NULL;
+	struct tstate *st = tstate_get(true);
+	struct cl_frame *c;
+
+	if (!st)
+		return;
+	if (st->cld++ > 0)
+		return;		/* not expected to nest: keep the outer one */
+	c = &st->cl;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->ignore = !inode_ok(inode);
+	if (c->ignore)
+		return;
+	c->ts = bpf_ktime_get_ns();
+	c->ino = BPF_CORE_READ(inode, i_ino);
+	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c->idx = BPF_CORE_READ(cc, cluster_idx);
+	c->csize = BPF_CORE_READ(cc, cluster_size);
+	c->nr_rpages = BPF_CORE_READ(cc, nr_rpages);
+	c->submitted = (__u64)submitted;
+	c->site = site;
+}
+
+static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, __u64 dur,
+					 __s32 ret, __u32 submitted, __u32 flags)
+{
+	struct wb_event *e;
+	struct wp_frame *w;
+	__u32 outcome, cblocks = 0, saved = 0;
+
+	if (flags & WB_F_NO_EXIT) {
+		/* compress tracepoints only: assume a compressed cluster was written */
+		if (c->cret == 0)
+			outcome = WB_CL_COMPRESSED;
+		else if (c->cret == -WB_EAGAIN)
+			outcome = WB_CL_NOT_WORTH;
+		else
+			outcome = WB_CL_ERROR;
+	} else if (ret != 0) {
+		outcome = WB_CL_ERROR;
+	} else if (c->has_comp && c->cret == 0 && c->raw_writes == 0) {
+		outcome = WB_CL_COMPRESSED;
+	} else if (c->has_comp && c->cret == -WB_EAGAIN) {
+		outcome = WB_CL_NOT_WORTH;
+	} else {
+		outcome = WB_CL_RAW;
+	}
+	if (outcome == WB_CL_COMPRESSED) {
+		cblocks = (c->clen + wb_compress_hdr() + WB_BLKSIZE - 1) / WB_BLKSIZE;
+		saved = c->csize > cblocks ? c->csize - cblocks : 0;
+		cnt_add(WB_C_COMPR_WRITTEN_BLK, cblocks);
+		cnt_add(WB_C_COMPR_SAVED_BLK, saved);
+	} else if (outcome == WB_CL_NOT_WORTH) {
+		cblocks = c->csize;
+	}
+	cnt_add(WB_C_CLUSTER, 1);
+	cnt_add(WB_C_CLUSTER_COMPRESSED + outcome, 1);
+	if (c->has_comp) {
+		cnt_add(WB_C_CLUSTER_TRIED, 1);
+		cnt_add(WB_C_CLUSTER_RAW_BYTES, (__u64)c->csize * WB_BLKSIZE);
+		cnt_add(WB_C_CLUSTER_CLEN, c->cret == 0 ? (__u64)c->clen
+							: (__u64)c->csize * WB_BLKSIZE);
+	}
+	if (!(flags & WB_F_NO_EXIT))
+		hist_add(WB_H_CLUSTER_NS, dur);
+	if (st) {
+		w = wp_top(st);
+		if (w && !w->ignore)
+			w->clusters++;
+	}
+
+	e = ev_new(WB_EV_CLUSTER, c->site, c->dev, c->ino);
+	if (!e)
+		return;
+	e->flags = flags | WB_F_COMPR;
+	e->cl.cluster_idx = c->idx;
+	e->cl.dur_ns = dur;
+	e->cl.compress_ns = c->cns;
+	e->cl.cluster_size = c->csize;
+	e->cl.nr_rpages = c->nr_rpages;
+	e->cl.clen = c->clen;
+	e->cl.cblocks = cblocks;
+	e->cl.saved = saved;
+	e->cl.submitted = submitted;
+	e->cl.algo = c->algo;
+	e->cl.compress_ret = c->cret;
+	e->cl.ret = ret;
+	e->cl.outcome = outcome;
+	e->cl.has_compress = c->has_comp;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void cluster_exit(long ret)
+{
+	struct tstate *st = tstate_get(false);
+	struct cl_frame *c;
+	int submitted = 0;
+
+	if (!st || st->cld == 0) {
+		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		return;
+	}
+	if (--st->cld > 0)
+		return;
+	c = &st->cl;
+	if (c->ignore)
+		return;
+	if (c->submitted)
+		bpf_probe_read_kernel(&submitted, sizeof(submitted), (void *)c->submitted);
+	cluster_emit(st, c, bpf_ktime_get_ns() - c->ts, ret, submitted, 0);
+}
+
+static __always_inline void compress_start(__u32 site, struct inode *inode, __u64 idx,
+					   __u32 csize, __u32 algo)
+{
+	struct tstate *st = tstate_get(true);
+	struct cl_frame *c;
+
+	if (!st)
+		return;
+	c = &st->cl;
+	if (st->cld == 0) {
+		/* no cluster frame (probe off): a stand-alone record */
+		__builtin_memset(c, 0, sizeof(*c));
+		c->ignore = !inode_ok(inode);
+		if (c->ignore)
+			return;
+		c->ino = BPF_CORE_READ(inode, i_ino);
+		c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		c->idx = idx;
+		c->csize = csize;
+		c->site = site;
+	}
+	if (c->ignore)
+		return;
+	c->cstart = bpf_ktime_get_ns();
+	c->algo = algo;
+	c->has_comp = 1;
+	c->csize = csize;
+}
+
+static __always_inline void compress_end(struct inode *inode, __u32 clen, int ret)
+{
+	struct tstate *st = tstate_get(false);
+	struct cl_frame *c;
+
+	if (!st)
+		return;
+	c = &st->cl;
+	if (c->ignore || !c->has_comp || !c->cstart)
+		return;
+	c->cns = bpf_ktime_get_ns() - c->cstart;
+	c->clen = clen;
+	c->cret = ret;
+	hist_add(WB_H_COMPRESS_NS, c->cns);
+	if (ret == -WB_EAGAIN) {
+		/* f2fs_write_multi_pages: add_compr_block_stat(inode, cluster_size) */
+		cnt_add(WB_C_COMPR_WRITTEN_BLK, c->csize);
+	}
+	if (st->cld == 0) {
+		cluster_emit(st, c, 0, 0, 0, WB_F_NO_EXIT);
+		c->has_comp = 0;
+		c->cstart = 0;
+	}
+}
+
+/* --------------------------------------------------------------------- bio */
+
+static __always_inline __u32 decode_temp(__u32 ptype, __u32 hint)
+{
+	/* f2fs_io_type_to_rw_hint() (fs/f2fs/segment.c, 7.3) inverted */
+	if (ptype == WB_PT_DATA) {
+		if (hint == 0) return WB_TEMP_WARM;	/* WRITE_LIFE_NOT_SET */
+		if (hint == 2) return WB_TEMP_HOT;	/* WRITE_LIFE_SHORT */
+		if (hint == 5) return WB_TEMP_COLD;	/* WRITE_LIFE_EXTREME */
+	} else if (ptype == WB_PT_NODE) {
+		if (hint == 3) return WB_TEMP_WARM;	/* WRITE_LIFE_MEDIUM */
+		if (hint == 1) return WB_TEMP_HOT;	/* WRITE_LIFE_NONE */
+		if (hint == 4) return WB_TEMP_COLD;	/* WRITE_LIFE_LONG */
+	}
+	return WB_TEMP_UNKNOWN;
+}
+
+static __always_inline void bio_prep(struct super_block *sb, struct bio *bio)
+{
+	struct tstate *st;
+
+	if (!sb_ok(sb))
+		return;
+	st = tstate_get(true);
+	if (st)
+		st->prep_bio = (__u64)bio;
+}
+
+static __always_inline void bio_submit(__u32 site, struct super_block *sb, int type,
+				       struct bio *bio)
+{
+	struct tstate *st;
+	struct wb_event *e;
+	__u32 bytes, ptype, temp, flags = 0, opf;
+	__u8 hint = 0;
+	bool merged = false;
+
+	if (!bio || !sb_ok(sb))
+		return;
+	bytes = BPF_CORE_READ(bio, bi_iter.bi_size);
+	opf = BPF_CORE_READ(bio, bi_opf);
+	if (bpf_core_field_exists(bio->bi_write_hint))
+		bpf_probe_read_kernel(&hint, 1, (void *)bio +
+				      bpf_core_field_offset(struct bio, bi_write_hint));
+	ptype = (type >= 0 && type < WB_PT_OTHER) ? type : WB_PT_OTHER;
+	temp = decode_temp(ptype, hint);
+	st = tstate_get(false);
+	if (st) {
+		merged = st->prep_bio == (__u64)bio;
+		st->prep_bio = 0;
+	}
+	if (bpf_core_enum_value_exists(enum req_flag_bits, __REQ_SYNC) &&
+	    (opf & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC))))
+		flags |= WB_F_SYNC;
+
+	cnt_add(WB_C_BIO_DATA + ptype, 1);
+	cnt_add(WB_C_BIO_DATA_BYTES + ptype, bytes);
+	if (ptype == WB_PT_DATA) {
+		/* IPU data goes through f2fs_merge_page_bio/f2fs_submit_page_bio, never
+		 * through __submit_merged_bio (which fires f2fs_prepare_write_bio). */
+		flags |= merged ? WB_F_OPU : WB_F_IPU;
+		cnt_add(WB_C_BIO_DATA_HOT + temp, 1);
+		cnt_add(merged ? WB_C_BIO_DATA_OPU : WB_C_BIO_DATA_IPU, 1);
+		hist_add(WB_H_BIO_BYTES, bytes);
+	}
+
+	e = ev_new(WB_EV_BIO, site, BPF_CORE_READ(sb, s_dev), 0);
+	if (!e)
+		return;
+	e->flags = flags;
+	e->bio.sector = BPF_CORE_READ(bio, bi_iter.bi_sector);
+	e->bio.bytes = bytes;
+	e->bio.vcnt = BPF_CORE_READ(bio, bi_vcnt);
+	e->bio.ptype = ptype;
+	e->bio.temp = temp;
+	e->bio.hint = hint;
+	e->bio.opf = opf;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* -------------------------------------------------- one program per mode */
+
+/* FUNC site entry: fentry + kprobe with the same argument list. */
+#define WB_FUNC_ENTRY(base, call, ...)						\
+	SEC("fentry") int BPF_PROG(base##_fentry, ##__VA_ARGS__) { call; return 0; }	\
+	SEC("kprobe") int BPF_KPROBE(base##_kprobe, ##__VA_ARGS__) { call; return 0; }
+
+/* FUNC site exit: fexit (bpf_get_func_ret, 5.17+) + kretprobe. */
+#define WB_FUNC_EXIT(base, fn)							\
+	SEC("fexit") int base##_fexit(unsigned long long *ctx)			\
+	{ __u64 r = 0; bpf_get_func_ret(ctx, &r); fn((long)r); return 0; }	\
+	SEC("kretprobe") int BPF_KRETPROBE(base##_kretprobe, long r) { fn(r); return 0; }
+
+/* TP site: tp_btf + raw_tp, same arguments. */
+#define WB_TP(base, call, ...)							\
+	SEC("tp_btf") int BPF_PROG(base##_tp_btf, ##__VA_ARGS__) { call; return 0; }	\
+	SEC("raw_tp") int BPF_PROG(base##_raw_tp, ##__VA_ARGS__) { call; return 0; }
+
+static __always_inline void wp_exit_outer(long r) { wp_exit(WPK_OUTER, r); }
+static __always_inline void wp_exit_loop(long r) { wp_exit(WPK_LOOP, r); }
+
+/* f2fs_write_data_pages(mapping, wbc) */
+WB_FUNC_ENTRY(wp, wp_enter(WB_S_WP_OUTER, WPK_OUTER, mapping, wbc),
+	      struct address_space *mapping, struct writeback_control *wbc)
+WB_FUNC_EXIT(wp_exit, wp_exit_outer)
+
+/* f2fs_writepages tracepoint (inode, wbc, type): entry only */
+static __always_inline void wp_tp(struct inode *inode, struct writeback_control *wbc, int type)
+{
+	struct wb_event *e;
+
+	if (!wbc || !inode_ok(inode))
+		return;
+	cnt_add(WB_C_WP_NO_EXIT, 1);
+	e = ev_new(WB_EV_WP, WB_S_WP_TP, BPF_CORE_READ(inode, i_sb, s_dev),
+		   BPF_CORE_READ(inode, i_ino));
+	if (!e)
+		return;
+	e->flags = WB_F_NO_EXIT;
+	e->wp.nr_before = BPF_CORE_READ(wbc, nr_to_write);
+	e->wp.sync_mode = BPF_CORE_READ(wbc, sync_mode);
+	bpf_ringbuf_submit(e, 0);
+}
+WB_TP(wp_tp, wp_tp(inode, wbc, type),
+      struct inode *inode, struct writeback_control *wbc, int type)
+
+/* f2fs_write_cache_folios (patched) / f2fs_write_cache_pages (stock) (mapping, wbc, io_type) */
+WB_FUNC_ENTRY(loop0, wp_enter(WB_S_LOOP_FOLIOS, WPK_LOOP, mapping, wbc),
+	      struct address_space *mapping, struct writeback_control *wbc)
+WB_FUNC_EXIT(loop0_exit, wp_exit_loop)
+WB_FUNC_ENTRY(loop1, wp_enter(WB_S_LOOP_PAGES, WPK_LOOP, mapping, wbc),
+	      struct address_space *mapping, struct writeback_control *wbc)
+WB_FUNC_EXIT(loop1_exit, wp_exit_loop)
+/* patched module: the old loop renamed, for compressed inodes only */
+WB_FUNC_ENTRY(loop2, wp_enter(WB_S_LOOP_COMPR, WPK_LOOP, mapping, wbc),
+	      struct address_space *mapping, struct writeback_control *wbc)
+WB_FUNC_EXIT(loop2_exit, wp_exit_loop)
+
+/* f2fs_write_single_data_page(folio, int *submitted, ...) */
+WB_FUNC_ENTRY(folio, folio_enter(WB_S_FOLIO_SINGLE, folio, submitted),
+	      struct folio *folio, int *submitted)
+WB_FUNC_EXIT(folio_exit, folio_exit)
+
+/* f2fs_writepage tracepoint (folio, type) */
+WB_TP(folio_tp, folio_tp(WB_S_FOLIO_TP, folio, type), struct folio *folio, int type)
+
+/* writeback_iter(mapping, wbc, folio, error) -> folio: exit only */
+SEC("fexit") int handout_fexit(unsigned long long *ctx)
+{
+	__u64 r = 0;
+
+	bpf_get_func_ret(ctx, &r);
+	handout((struct folio *)r);
+	return 0;
+}
+SEC("kretprobe") int BPF_KRETPROBE(handout_kretprobe, struct folio *folio)
+{
+	handout(folio);
+	return 0;
+}
+
+/* f2fs_do_write_data_page tracepoint (folio, IPU|OPU) */
+WB_TP(folio_io, folio_io(folio, type), struct folio *folio, int type)
+
+/* f2fs_submit_write_bio / f2fs_prepare_write_bio tracepoints (sb, type, bio) */
+WB_TP(bio, bio_submit(WB_S_BIO_SUBMIT, sb, type, bio),
+      struct super_block *sb, int type, struct bio *bio)
+WB_TP(bio_prep, bio_prep(sb, bio), struct super_block *sb, int type, struct bio *bio)
+
+/* f2fs_write_multi_pages(cc, int *submitted, wbc, io_type) */
+WB_FUNC_ENTRY(cluster, cluster_enter(WB_S_CLUSTER_MULTI, cc, submitted),
+	      struct compress_ctx___wb *cc, int *submitted)
+WB_FUNC_EXIT(cluster_exit, cluster_exit)
+
+/* f2fs_compress_pages_start (inode, cluster_idx, cluster_size, algtype) / _end (inode, idx, clen, ret) */
+WB_TP(compress_start, compress_start(WB_S_COMPRESS_START, inode, idx, csize, algo),
+      struct inode *inode, unsigned long idx, unsigned int csize, unsigned char algo)
+WB_TP(compress_end, compress_end(inode, clen, ret),
+      struct inode *inode, unsigned long idx, unsigned int clen, int ret)

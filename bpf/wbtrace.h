@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wbtrace: the one layout shared by the BPF programs (bpf/wbtrace.bpf.c) and
+ * the loader (loader/).  Everything both sides must agree on lives here: the
+ * ring-buffer record, the histogram and counter indexes, the constants.
+ *
+ * The BPF side includes this after vmlinux.h; user space after <linux/types.h>.
+ */
+#ifndef WBTRACE_H
+#define WBTRACE_H
+
+#define WB_F2FS_SUPER_MAGIC	0xF2F52010u
+#define WB_BLKSIZE		4096u	/* F2FS_BLKSIZE == PAGE_SIZE (x86-64) */
+#define WB_BLKSIZE_BITS		12
+#define WB_F2FS_COMPR_FL	0x00000004u	/* F2FS_COMPR_FL in f2fs_inode_info.i_flags */
+#define WB_COMPRESS_HDR		24u	/* sizeof(struct compress_data), checked by CO-RE */
+#define WB_EAGAIN		11
+
+#define WB_MAX_SLOTS		64	/* log2 slots: slot i holds [2^i, 2^(i+1)), slot 0 also 0 */
+#define WB_DEPTH		4	/* nesting of writepages frames / folio frames per thread */
+
+/* Ring-buffer record kinds. */
+enum wb_ev_type {
+	WB_EV_NONE = 0,
+	WB_EV_WP,		/* one writepages pass (f2fs_write_data_pages or the loop) */
+	WB_EV_FOLIO,		/* one folio through the per-folio write function */
+	WB_EV_BIO,		/* one write bio at submission */
+	WB_EV_CLUSTER,		/* one compressed cluster (f2fs_write_multi_pages / compress tps) */
+	WB_EV_TYPES,
+};
+
+/* What became of a folio given to the per-folio write function. */
+enum wb_outcome {
+	WB_OUT_WRITTEN = 0,	/* returned 0 and a block was submitted */
+	WB_OUT_REDIRTIED,	/* returned 1 or -EAGAIN: folio redirtied for a later pass */
+	WB_OUT_SKIPPED,		/* returned 0, nothing submitted (beyond EOF, inline data, cp error) */
+	WB_OUT_ERROR,		/* returned another negative errno (folio redirtied too) */
+	WB_OUT_UNKNOWN,		/* exit not traced (tracepoint fallback) */
+	WB_OUT_NR,
+};
+
+/* What became of a compressed cluster. */
+enum wb_cluster_outcome {
+	WB_CL_COMPRESSED = 0,	/* compressed and written compressed */
+	WB_CL_NOT_WORTH,	/* compression ran, saved < 1 block (-EAGAIN): written raw */
+	WB_CL_RAW,		/* written raw for another reason (no compress, write fell back) */
+	WB_CL_ERROR,		/* f2fs_write_multi_pages failed */
+	WB_CL_UNKNOWN,		/* exit not traced (tracepoint-only mode) */
+	WB_CL_NR,
+};
+
+/* Flags in wb_event.flags. */
+#define WB_F_NO_EXIT	(1u << 0)	/* entry seen, exit not traced: durations are 0 */
+#define WB_F_COMPR	(1u << 1)	/* inode is a compressed file (F2FS_COMPR_FL) */
+#define WB_F_HANDOUT	(1u << 2)	/* folio came from writeback_iter (handout_ns valid) */
+#define WB_F_FIRST	(1u << 3)	/* first folio of its pass: iter_ns counts from pass entry */
+#define WB_F_NO_PASS	(1u << 4)	/* no traced pass around it: iter_ns is 0 */
+#define WB_F_IPU	(1u << 5)	/* in-place update (folio: do_write type; bio: not merged path) */
+#define WB_F_OPU	(1u << 6)	/* out-of-place (folio: do_write type; bio: merged path) */
+#define WB_F_IN_CLUSTER	(1u << 7)	/* folio written raw from f2fs_write_multi_pages */
+#define WB_F_LOOP	(1u << 8)	/* wp: the f2fs loop itself was traced (loop_ns valid) */
+#define WB_F_OUTER	(1u << 9)	/* wp: record comes from f2fs_write_data_pages */
+#define WB_F_SYNC	(1u << 10)	/* bio: REQ_SYNC */
+
+/* Data temperature, decoded from bio->bi_write_hint (f2fs_io_type_to_rw_hint, 7.3). */
+enum wb_temp { WB_TEMP_HOT = 0, WB_TEMP_WARM, WB_TEMP_COLD, WB_TEMP_UNKNOWN, WB_TEMP_NR };
+/* f2fs enum page_type of the bio. */
+enum wb_ptype { WB_PT_DATA = 0, WB_PT_NODE, WB_PT_META, WB_PT_OTHER, WB_PT_NR };
+
+struct wb_event {
+	__u64 ts;		/* bpf_ktime_get_ns() at the end of the event (CLOCK_MONOTONIC) */
+	__u64 ino;
+	__u32 type;		/* enum wb_ev_type */
+	__u32 dev;		/* super_block.s_dev, kernel encoding (major << 20 | minor) */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u32 flags;		/* WB_F_* */
+	__u32 site;		/* index into the loader's site table (loader/probes.def) */
+	__u32 pad;
+	union {
+		struct {
+			__u64 dur_ns;		/* f2fs_write_data_pages (or loop) entry -> exit */
+			__u64 loop_ns;		/* the loop alone (WB_F_LOOP) */
+			__s64 nr_before;	/* wbc->nr_to_write at entry */
+			__s64 nr_after;		/* ... at exit */
+			__u64 bytes;		/* sum of folio sizes written in the pass */
+			__u32 folios;		/* folios written (WB_OUT_WRITTEN) in the pass */
+			__u32 other;		/* folios redirtied / skipped / failed in the pass */
+			__u32 handouts;		/* writeback_iter hand-outs in the pass */
+			__u32 clusters;		/* compressed clusters written in the pass */
+			__u32 sync_mode;	/* enum writeback_sync_modes */
+			__s32 ret;
+		} wp;
+		struct {
+			__u64 index;
+			__u64 write_ns;		/* per-folio write function entry -> exit */
+			__u64 iter_ns;		/* previous folio's return (or pass entry) -> this return */
+			__u64 handout_ns;	/* writeback_iter return -> write function return */
+			__u32 size;		/* bytes */
+			__u32 outcome;		/* enum wb_outcome */
+			__s32 ret;
+			__u32 pad;
+		} folio;
+		struct {
+			__u64 sector;
+			__u32 bytes;		/* bio->bi_iter.bi_size at submission */
+			__u32 vcnt;
+			__u32 ptype;		/* enum wb_ptype */
+			__u32 temp;		/* enum wb_temp */
+			__u32 hint;		/* raw bi_write_hint */
+			__u32 opf;
+		} bio;
+		struct {
+			__u64 cluster_idx;
+			__u64 dur_ns;		/* f2fs_write_multi_pages entry -> exit */
+			__u64 compress_ns;	/* f2fs_compress_pages_start -> _end */
+			__u32 cluster_size;	/* pages */
+			__u32 nr_rpages;	/* dirty pages gathered (0 if unknown) */
+			__u32 clen;		/* compressed bytes (valid when compress_ret == 0) */
+			__u32 cblocks;		/* blocks written for the cluster */
+			__u32 saved;		/* blocks saved */
+			__u32 submitted;	/* *submitted at exit */
+			__u32 algo;		/* f2fs COMPRESS_* */
+			__s32 compress_ret;
+			__s32 ret;
+			__u32 outcome;		/* enum wb_cluster_outcome */
+			__u32 has_compress;	/* compress tracepoints seen for it */
+			__u32 pad;
+		} cl;
+	};
+};
+
+/*
+ * In-kernel log2 histograms (aggregation mode).  X(id, name, unit).  The same
+ * names are used for the user-space histograms built from the stream.
+ */
+#define WB_HISTS(X)							\
+	X(WP_NS,	"writepages_ns",	"ns")			\
+	X(LOOP_NS,	"loop_ns",		"ns")			\
+	X(FOLIO_ITER_NS, "folio_latency_ns",	"ns")			\
+	X(FOLIO_WRITE_NS, "folio_write_ns",	"ns")			\
+	X(FOLIO_HANDOUT_NS, "folio_handout_ns",	"ns")			\
+	X(BIO_BYTES,	"bio_bytes",		"bytes")		\
+	X(CLUSTER_NS,	"cluster_ns",		"ns")			\
+	X(COMPRESS_NS,	"compress_ns",		"ns")			\
+	X(WP_FOLIOS,	"writepages_folios",	"folios")
+
+enum wb_hist_id {
+#define WB_X_ENUM(id, name, unit) WB_H_##id,
+	WB_HISTS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_H_NR,
+};
+
+struct wb_hist {
+	__u64 slots[WB_MAX_SLOTS];
+	__u64 count;
+	__u64 sum;
+	__u64 min;		/* 0 = unset (count == 0) ... see loader: min valid when count > 0 */
+	__u64 max;
+};
+
+/* In-kernel counters, per CPU, both modes.  X(id, json name). */
+#define WB_COUNTERS(X)							\
+	X(WP,			"writepages")				\
+	X(WP_NO_EXIT,		"writepages_no_exit")			\
+	X(LOOP,			"loops")				\
+	X(FOLIO_WRITTEN,	"folios_written")			\
+	X(FOLIO_REDIRTIED,	"folios_redirtied")			\
+	X(FOLIO_SKIPPED,	"folios_skipped")			\
+	X(FOLIO_ERROR,		"folios_error")				\
+	X(FOLIO_UNKNOWN,	"folios_unknown")			\
+	X(FOLIO_BYTES,		"folio_bytes_written")			\
+	X(FOLIO_COMPR,		"folios_compressed_file")		\
+	X(FOLIO_IPU,		"folios_ipu")				\
+	X(FOLIO_OPU,		"folios_opu")				\
+	X(HANDOUT,		"handouts")				\
+	X(BIO_DATA,		"bios_data")				\
+	X(BIO_NODE,		"bios_node")				\
+	X(BIO_META,		"bios_meta")				\
+	X(BIO_OTHER,		"bios_other")				\
+	X(BIO_DATA_BYTES,	"bio_bytes_data")			\
+	X(BIO_NODE_BYTES,	"bio_bytes_node")			\
+	X(BIO_META_BYTES,	"bio_bytes_meta")			\
+	X(BIO_OTHER_BYTES,	"bio_bytes_other")			\
+	X(BIO_DATA_HOT,		"bios_data_hot")			\
+	X(BIO_DATA_WARM,	"bios_data_warm")			\
+	X(BIO_DATA_COLD,	"bios_data_cold")			\
+	X(BIO_DATA_UNKNOWN_TEMP, "bios_data_temp_unknown")		\
+	X(BIO_DATA_IPU,		"bios_data_ipu")			\
+	X(BIO_DATA_OPU,		"bios_data_opu")			\
+	X(CLUSTER,		"clusters")				\
+	X(CLUSTER_TRIED,	"clusters_compress_tried")		\
+	X(CLUSTER_COMPRESSED,	"clusters_compressed")			\
+	X(CLUSTER_NOT_WORTH,	"clusters_not_worth")			\
+	X(CLUSTER_RAW,		"clusters_raw")				\
+	X(CLUSTER_ERROR,	"clusters_error")			\
+	X(CLUSTER_UNKNOWN,	"clusters_unknown")			\
+	X(CLUSTER_RAW_BYTES,	"cluster_raw_bytes")			\
+	X(CLUSTER_CLEN,		"cluster_compressed_bytes")		\
+	X(COMPR_WRITTEN_BLK,	"compr_written_block")			\
+	X(COMPR_SAVED_BLK,	"compr_saved_block")			\
+	X(ORPHAN_EXIT,		"orphan_exits")				\
+	X(DEPTH_OVERFLOW,	"depth_overflows")
+
+enum wb_counter_id {
+#define WB_X_ENUM(id, name) WB_C_##id,
+	WB_COUNTERS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_C_NR,
+};
+
+/* Probe and site ids, generated from the single symbol table loader/probes.def. */
+enum wb_probe_id {
+#define WB_PROBE(id, name, required, what) WB_P_##id,
+#include "probes.def"
+	WB_P_NR,
+};
+
+enum wb_site_id {
+#define WB_SITE(id, probe, rank, kind, target, btf_module, entry, exit) WB_S_##id,
+#include "probes.def"
+	WB_S_NR,
+};
+
+#endif /* WBTRACE_H */

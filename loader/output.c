@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "output.h"
+#include "json.h"
+#include "probe.h"
+#include "sysinfo.h"
+
+_Static_assert(WB_C_FOLIO_UNKNOWN - WB_C_FOLIO_WRITTEN == WB_OUT_UNKNOWN, "outcome counters");
+_Static_assert(WB_C_CLUSTER_UNKNOWN - WB_C_CLUSTER_COMPRESSED == WB_CL_UNKNOWN, "cluster counters");
+_Static_assert(WB_C_BIO_OTHER - WB_C_BIO_DATA == WB_PT_OTHER, "bio counters");
+_Static_assert(WB_C_BIO_OTHER_BYTES - WB_C_BIO_DATA_BYTES == WB_PT_OTHER, "bio byte counters");
+_Static_assert(WB_C_BIO_DATA_UNKNOWN_TEMP - WB_C_BIO_DATA_HOT == WB_TEMP_UNKNOWN, "temp counters");
+_Static_assert(WB_MAX_SLOTS == WB_LOG2_SLOTS, "slot count");
+
+static const char *const hist_names[WB_H_NR] = {
+#define WB_X(id, name, unit) name,
+	WB_HISTS(WB_X)
+#undef WB_X
+};
+static const char *const hist_units[WB_H_NR] = {
+#define WB_X(id, name, unit) unit,
+	WB_HISTS(WB_X)
+#undef WB_X
+};
+static const char *const counter_names[WB_C_NR] = {
+#define WB_X(id, name) name,
+	WB_COUNTERS(WB_X)
+#undef WB_X
+};
+
+const char *wb_outcome_name(unsigned o)
+{
+	static const char *const n[] = { "written", "redirtied", "skipped", "error", "unknown" };
+	return o < WB_OUT_NR ? n[o] : "?";
+}
+
+const char *wb_cl_outcome_name(unsigned o)
+{
+	static const char *const n[] = { "compressed", "not_worth", "raw", "error", "unknown" };
+	return o < WB_CL_NR ? n[o] : "?";
+}
+
+const char *wb_temp_name(unsigned t)
+{
+	static const char *const n[] = { "hot", "warm", "cold", "unknown" };
+	return t < WB_TEMP_NR ? n[t] : "?";
+}
+
+const char *wb_ptype_name(unsigned t)
+{
+	static const char *const n[] = { "data", "node", "meta", "other" };
+	return t < WB_PT_NR ? n[t] : "?";
+}
+
+const char *wb_algo_name(unsigned a)
+{
+	static const char *const n[] = { "lzo", "lz4", "zstd", "lzo-rle" };
+	return a < 4 ? n[a] : "unknown";
+}
+
+void wb_run_init(struct wb_run *run)
+{
+	memset(run, 0, sizeof(*run));
+	run->cmd_status = -1;
+}
+
+void wb_run_free(struct wb_run *run)
+{
+	for (int i = 0; i < WB_H_NR; i++)
+		wb_vec_free(&run->m[i].v);
+}
+
+static void metric_add(struct wb_run *run, int id, uint64_t v)
+{
+	wb_log2_add(&run->m[id].h, v);
+	wb_vec_push(&run->m[id].v, v);
+}
+
+static const char *site_target(unsigned site)
+{
+	return site < WB_S_NR ? wb_site_defs[site].target : "?";
+}
+
+void wb_event_jsonl(FILE *f, const struct wb_event *e)
+{
+	fprintf(f, "{\"t\":%llu,\"cpu\":%u,\"pid\":%u,\"tid\":%u,\"dev\":\"%u:%u\"",
+		(unsigned long long)e->ts, e->cpu, e->pid, e->tid, e->dev >> 20,
+		e->dev & 0xfffff);
+	switch (e->type) {
+	case WB_EV_WP:
+		fprintf(f, ",\"k\":\"wp\",\"ino\":%llu,\"site\":\"%s\",\"dur_ns\":%llu,"
+			"\"loop_ns\":%llu,\"written\":%u,\"other\":%u,\"bytes\":%llu,"
+			"\"handouts\":%u,\"clusters\":%u,\"nr_before\":%lld,\"nr_after\":%lld,"
+			"\"sync_mode\":%u,\"ret\":%d,\"no_exit\":%s,\"loop\":%s",
+			(unsigned long long)e->ino, site_target(e->site),
+			(unsigned long long)e->wp.dur_ns, (unsigned long long)e->wp.loop_ns,
+			e->wp.folios, e->wp.other, (unsigned long long)e->wp.bytes, e->wp.handouts,
+			e->wp.clusters, (long long)e->wp.nr_before, (long long)e->wp.nr_after,
+			e->wp.sync_mode, e->wp.ret, e->flags & WB_F_NO_EXIT ? "true" : "false",
+			e->flags & WB_F_LOOP ? "true" : "false");
+		break;
+	case WB_EV_FOLIO:
+		fprintf(f, ",\"k\":\"folio\",\"ino\":%llu,\"idx\":%llu,\"size\":%u,"
+			"\"lat_ns\":%llu,\"write_ns\":%llu,\"handout_ns\":%llu,\"outcome\":\"%s\","
+			"\"ret\":%d,\"compr\":%s,\"io\":%s,\"first\":%s,\"in_pass\":%s,"
+			"\"in_cluster\":%s,\"no_exit\":%s",
+			(unsigned long long)e->ino, (unsigned long long)e->folio.index,
+			e->folio.size, (unsigned long long)e->folio.iter_ns,
+			(unsigned long long)e->folio.write_ns,
+			(unsigned long long)e->folio.handout_ns, wb_outcome_name(e->folio.outcome),
+			e->folio.ret, e->flags & WB_F_COMPR ? "true" : "false",
+			e->flags & WB_F_IPU ? "\"ipu\"" : e->flags & WB_F_OPU ? "\"opu\"" : "null",
+			e->flags & WB_F_FIRST ? "true" : "false",
+			e->flags & WB_F_NO_PASS ? "false" : "true",
+			e->flags & WB_F_IN_CLUSTER ? "true" : "false",
+			e->flags & WB_F_NO_EXIT ? "true" : "false");
+		break;
+	case WB_EV_BIO:
+		fprintf(f, ",\"k\":\"bio\",\"bytes\":%u,\"pages\":%u,\"vcnt\":%u,\"type\":\"%s\","
+			"\"temp\":\"%s\",\"io\":%s,\"sector\":%llu,\"hint\":%u,\"sync\":%s",
+			e->bio.bytes, e->bio.bytes >> WB_BLKSIZE_BITS, e->bio.vcnt,
+			wb_ptype_name(e->bio.ptype), wb_temp_name(e->bio.temp),
+			e->flags & WB_F_IPU ? "\"ipu\"" : e->flags & WB_F_OPU ? "\"opu\"" : "null",
+			(unsigned long long)e->bio.sector, e->bio.hint,
+			e->flags & WB_F_SYNC ? "true" : "false");
+		break;
+	case WB_EV_CLUSTER:
+		fprintf(f, ",\"k\":\"cmp\",\"ino\":%llu,\"cluster\":%llu,\"cluster_pages\":%u,"
+			"\"nr_rpages\":%u,\"raw\":%llu,\"clen\":%u,\"cblocks\":%u,\"saved\":%u,"
+			"\"submitted\":%u,\"algo\":\"%s\",\"ret\":%d,\"write_ret\":%d,"
+			"\"outcome\":\"%s\",\"dur_ns\":%llu,\"compress_ns\":%llu,\"no_exit\":%s",
+			(unsigned long long)e->ino, (unsigned long long)e->cl.cluster_idx,
+			e->cl.cluster_size, e->cl.nr_rpages,
+			(unsigned long long)e->cl.cluster_size * WB_BLKSIZE, e->cl.clen,
+			e->cl.cblocks, e->cl.saved, e->cl.submitted, wb_algo_name(e->cl.algo),
+			e->cl.compress_ret, e->cl.ret, wb_cl_outcome_name(e->cl.outcome),
+			(unsigned long long)e->cl.dur_ns, (unsigned long long)e->cl.compress_ns,
+			e->flags & WB_F_NO_EXIT ? "true" : "false");
+		break;
+	default:
+		fprintf(f, ",\"k\":\"unknown\",\"type\":%u", e->type);
+	}
+	fputs("}\n", f);
+}
+
+void wb_run_event(struct wb_run *run, const struct wb_event *e)
+{
+	run->events++;
+	if (e->type < WB_EV_TYPES)
+		run->ev_by_type[e->type]++;
+	switch (e->type) {
+	case WB_EV_WP:
+		if (!(e->flags & WB_F_NO_EXIT)) {
+			metric_add(run, WB_H_WP_NS, e->wp.dur_ns);
+			metric_add(run, WB_H_WP_FOLIOS, e->wp.folios);
+		}
+		if (e->flags & WB_F_LOOP)
+			metric_add(run, WB_H_LOOP_NS, e->wp.loop_ns);
+		break;
+	case WB_EV_FOLIO:
+		if (!(e->flags & WB_F_NO_EXIT))
+			metric_add(run, WB_H_FOLIO_WRITE_NS, e->folio.write_ns);
+		if (e->folio.iter_ns)
+			metric_add(run, WB_H_FOLIO_ITER_NS, e->folio.iter_ns);
+		if (e->flags & WB_F_HANDOUT)
+			metric_add(run, WB_H_FOLIO_HANDOUT_NS, e->folio.handout_ns);
+		break;
+	case WB_EV_BIO:
+		if (e->bio.ptype == WB_PT_DATA)
+			metric_add(run, WB_H_BIO_BYTES, e->bio.bytes);
+		break;
+	case WB_EV_CLUSTER:
+		if (!(e->flags & WB_F_NO_EXIT))
+			metric_add(run, WB_H_CLUSTER_NS, e->cl.dur_ns);
+		if (e->cl.has_compress) {
+			metric_add(run, WB_H_COMPRESS_NS, e->cl.compress_ns);
+			run->algo_clusters[e->cl.algo & 7]++;
+			run->cluster_pages = e->cl.cluster_size;
+		}
+		break;
+	}
+	if (run->ev && !run->ev_error) {
+		wb_event_jsonl(run->ev, e);
+		if (ferror(run->ev))
+			run->ev_error = errno ? errno : EIO;
+	}
+}
+
+double wb_drop_pct(uint64_t delivered, uint64_t dropped)
+{
+	uint64_t total = delivered + dropped;
+
+	return total ? 100.0 * (double)dropped / (double)total : 0.0;
+}
+
+bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz)
+{
+	double pct = wb_drop_pct(run->events, run->drops_total);
+	bool ok = true;
+	size_t n = 0;
+
+	if (why && whysz)
+		why[0] = 0;
+	if (run->env && run->env->mode == WB_MODE_STREAM && pct > run->env->max_drop_pct) {
+		ok = false;
+		if (why)
+			n += snprintf(why + n, whysz - n, "%s%.3f%% events dropped (> %.3f%%)",
+				      n ? "; " : "", pct, run->env->max_drop_pct);
+	}
+	if (run->sel) {
+		for (int p = 0; p < WB_P_NR && n < whysz; p++)
+			if (wb_probe_defs[p].required && !wb_probe_ok(run->sel, p)) {
+				ok = false;
+				if (why)
+					n += snprintf(why + n, whysz - n, "%sprobe %s missing",
+						      n ? "; " : "", wb_probe_defs[p].name);
+			}
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------------- summary */
+
+struct dist {
+	const struct wb_log2 *h;
+	uint64_t pct[WB_NPCT];
+	bool exact;
+};
+
+static void make_dist(const struct wb_run *run, int id, struct dist *d)
+{
+	bool stream = run->env && run->env->mode == WB_MODE_STREAM;
+
+	memset(d, 0, sizeof(*d));
+	if (stream) {
+		struct wb_vec *v = (struct wb_vec *)&run->m[id].v;
+
+		d->h = &run->m[id].h;
+		d->exact = true;
+		wb_sort_u64(v->v, v->n);
+		for (int i = 0; i < WB_NPCT; i++)
+			d->pct[i] = wb_pct_exact_sorted(v->v, v->n, wb_pct_permille[i]);
+	} else {
+		d->h = &run->khist[id];
+		for (int i = 0; i < WB_NPCT; i++)
+			d->pct[i] = wb_log2_pct_upper(d->h, wb_pct_permille[i]);
+	}
+}
+
+static void json_dist(struct wb_json *j, const struct wb_run *run, int id)
+{
+	struct dist d;
+	unsigned len;
+
+	make_dist(run, id, &d);
+	wb_json_obj(j, hist_names[id]);
+	wb_json_str(j, "unit", hist_units[id]);
+	wb_json_u64(j, "count", d.h->count);
+	wb_json_u64(j, "sum", d.h->sum);
+	if (d.h->count) {
+		wb_json_u64(j, "min", d.h->min);
+		wb_json_u64(j, "max", d.h->max);
+		wb_json_dbl(j, "mean", (double)d.h->sum / (double)d.h->count);
+		for (int i = 0; i < WB_NPCT; i++)
+			wb_json_u64(j, wb_pct_name[i], d.pct[i]);
+	} else {
+		wb_json_null(j, "mean");
+		for (int i = 0; i < WB_NPCT; i++)
+			wb_json_null(j, wb_pct_name[i]);
+	}
+	wb_json_str(j, "pct_method", d.exact ? "exact" : "hist_log2_upper");
+	wb_json_arr(j, "hist_log2");
+	len = wb_log2_len(d.h);
+	for (unsigned i = 0; i < len; i++)
+		wb_json_u64(j, NULL, d.h->slots[i]);
+	wb_json_arr_end(j);
+	wb_json_obj_end(j);
+}
+
+static const char *top_algo(const struct wb_run *run)
+{
+	unsigned best = 0;
+	uint64_t n = 0;
+
+	for (unsigned a = 0; a < 8; a++)
+		if (run->algo_clusters[a] > n) {
+			n = run->algo_clusters[a];
+			best = a;
+		}
+	return n ? wb_algo_name(best) : NULL;
+}
+
+static void json_site_list(struct wb_json *j, const struct wb_sel *sel)
+{
+	wb_json_arr(j, "probe_sites");
+	for (int i = 0; i < WB_S_NR; i++) {
+		const struct wb_site_def *d = &wb_site_defs[i];
+		const struct wb_site *s = &sel->site[i];
+
+		wb_json_obj(j, NULL);
+		wb_json_str(j, "probe", wb_probe_defs[d->probe].name);
+		wb_json_str(j, "target", d->target);
+		wb_json_str(j, "kind", d->kind == WB_KIND_FUNC ? "function" : "tracepoint");
+		wb_json_u64(j, "rank", d->rank);
+		wb_json_str(j, "status", wb_sstat_name(s->status));
+		wb_json_str(j, "mode", s->status == WB_SS_ATTACHED ? wb_pmode_name(s->mode) : NULL);
+		wb_json_str(j, "note", s->note[0] ? s->note : NULL);
+		wb_json_obj_end(j);
+	}
+	wb_json_arr_end(j);
+}
+
+static void json_probes(struct wb_json *j, const struct wb_sel *sel)
+{
+	wb_json_obj(j, "probes");
+	for (int p = 0; p < WB_P_NR; p++) {
+		int site;
+		enum wb_pmode m = wb_probe_mode(sel, p, &site);
+		bool exit_only = site >= 0 && !strcmp(wb_site_defs[site].entry, "none");
+
+		wb_json_str(j, wb_probe_defs[p].name,
+			    m != WB_M_NONE ? wb_pmode_schema(m, exit_only)
+			    : wb_probe_defs[p].required ? "failed" : "off");
+	}
+	wb_json_obj_end(j);
+}
+
+void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
+{
+	const uint64_t *c = run->counters;
+	struct wb_json j;
+	char why[512];
+	bool valid = wb_run_valid(run, why, sizeof(why));
+	const char *variant = getenv("WBTRACE_VARIANT");
+
+	wb_json_init(&j, f, pretty);
+	wb_json_obj(&j, NULL);
+	wb_json_str(&j, "schema", "wbtrace.trace/1");
+	wb_json_str(&j, "tool", "wbtrace-trace");
+	wb_json_str(&j, "version", wb_version);
+	wb_json_str(&j, "kernel", run->si ? run->si->release : NULL);
+	wb_json_str(&j, "module_build_id", run->si && run->si->build_id[0] ? run->si->build_id : NULL);
+	wb_json_str(&j, "module_srcversion",
+		    run->si && run->si->srcversion[0] ? run->si->srcversion : NULL);
+	wb_json_str(&j, "variant", variant && *variant ? variant : NULL);
+	wb_json_str(&j, "mode", run->env && run->env->mode == WB_MODE_HIST ? "hist" : "stream");
+	if (run->sel) {
+		json_probes(&j, run->sel);
+		json_site_list(&j, run->sel);
+	} else {
+		wb_json_obj(&j, "probes");
+		wb_json_obj_end(&j);
+	}
+	wb_json_u64(&j, "drops", run->drops_total);
+	wb_json_obj(&j, "drops_by_kind");
+	wb_json_u64(&j, "wp", run->drops[WB_EV_WP]);
+	wb_json_u64(&j, "folio", run->drops[WB_EV_FOLIO]);
+	wb_json_u64(&j, "bio", run->drops[WB_EV_BIO]);
+	wb_json_u64(&j, "cmp", run->drops[WB_EV_CLUSTER]);
+	wb_json_obj_end(&j);
+	wb_json_u64(&j, "events", run->events);
+	wb_json_dbl(&j, "drop_pct", wb_drop_pct(run->events, run->drops_total));
+	wb_json_dbl(&j, "max_drop_pct", run->env ? run->env->max_drop_pct : 0);
+	wb_json_bool(&j, "valid", valid);
+	wb_json_str(&j, "invalid_reason", valid ? NULL : why);
+	wb_json_u64(&j, "duration_ns", run->t_end > run->t_start ? run->t_end - run->t_start : 0);
+	wb_json_bool(&j, "interrupted", run->interrupted);
+	if (run->env && run->env->cmd) {
+		wb_json_arr(&j, "command");
+		for (int i = 0; i < run->env->cmd_argc; i++)
+			wb_json_str(&j, NULL, run->env->cmd[i]);
+		wb_json_arr_end(&j);
+		if (run->cmd_status >= 0 && WIFEXITED(run->cmd_status))
+			wb_json_i64(&j, "command_exit", WEXITSTATUS(run->cmd_status));
+		else if (run->cmd_status >= 0 && WIFSIGNALED(run->cmd_status))
+			wb_json_i64(&j, "command_exit", 128 + WTERMSIG(run->cmd_status));
+		else
+			wb_json_null(&j, "command_exit");
+	}
+	wb_json_obj(&j, "filters");
+	if (run->dev_filter)
+		wb_json_str(&j, "dev", run->env->dev);
+	if (run->env && run->env->pid)
+		wb_json_u64(&j, "pid", run->env->pid);
+	if (run->env && run->env->ino)
+		wb_json_u64(&j, "ino", run->env->ino);
+	if (run->env && run->env->cgroup)
+		wb_json_str(&j, "cgroup", run->env->cgroup);
+	wb_json_obj_end(&j);
+
+	wb_json_obj(&j, "counts");
+	for (int i = 0; i < WB_C_NR; i++)
+		wb_json_u64(&j, counter_names[i], c[i]);
+	wb_json_obj_end(&j);
+
+	wb_json_obj(&j, "bio");
+	for (int t = 0; t < WB_PT_NR; t++) {
+		wb_json_obj(&j, wb_ptype_name(t));
+		wb_json_u64(&j, "count", c[WB_C_BIO_DATA + t]);
+		wb_json_u64(&j, "bytes", c[WB_C_BIO_DATA_BYTES + t]);
+		if (t == WB_PT_DATA) {
+			for (int k = 0; k < WB_TEMP_NR; k++)
+				wb_json_u64(&j, wb_temp_name(k), c[WB_C_BIO_DATA_HOT + k]);
+			wb_json_u64(&j, "ipu", c[WB_C_BIO_DATA_IPU]);
+			wb_json_u64(&j, "opu", c[WB_C_BIO_DATA_OPU]);
+		}
+		wb_json_obj_end(&j);
+	}
+	wb_json_obj_end(&j);
+
+	wb_json_obj(&j, "metrics");
+	for (int i = 0; i < WB_H_NR; i++)
+		json_dist(&j, run, i);
+	wb_json_obj(&j, "compress");
+	wb_json_u64(&j, "clusters", c[WB_C_CLUSTER_TRIED]);
+	wb_json_u64(&j, "raw_bytes", c[WB_C_CLUSTER_RAW_BYTES]);
+	wb_json_u64(&j, "compressed_bytes", c[WB_C_CLUSTER_CLEN]);
+	if (c[WB_C_CLUSTER_TRIED] && c[WB_C_CLUSTER_CLEN])
+		wb_json_dbl(&j, "ratio", (double)c[WB_C_CLUSTER_RAW_BYTES] /
+					 (double)c[WB_C_CLUSTER_CLEN]);
+	else
+		wb_json_null(&j, "ratio");
+	wb_json_u64(&j, "not_compressed", c[WB_C_CLUSTER_NOT_WORTH]);
+	wb_json_u64(&j, "written_blocks", c[WB_C_COMPR_WRITTEN_BLK]);
+	wb_json_u64(&j, "saved_blocks", c[WB_C_COMPR_SAVED_BLK]);
+	wb_json_str(&j, "algorithm", top_algo(run));
+	if (run->cluster_pages)
+		wb_json_u64(&j, "cluster_pages", run->cluster_pages);
+	else
+		wb_json_null(&j, "cluster_pages");
+	wb_json_obj_end(&j);
+	wb_json_obj_end(&j);	/* metrics */
+	wb_json_obj_end(&j);
+	fputc('\n', f);
+}
+
+static void fmt_ns(char *buf, size_t n, uint64_t v)
+{
+	if (v >= 10000000000ULL)
+		snprintf(buf, n, "%.1f s", v / 1e9);
+	else if (v >= 10000000ULL)
+		snprintf(buf, n, "%.1f ms", v / 1e6);
+	else if (v >= 10000ULL)
+		snprintf(buf, n, "%.1f us", v / 1e3);
+	else
+		snprintf(buf, n, "%llu ns", (unsigned long long)v);
+}
+
+static void text_dist(const struct wb_run *run, FILE *f, int id, const char *title)
+{
+	struct dist d;
+	char p[WB_NPCT][32], mean[32];
+
+	make_dist(run, id, &d);
+	if (!d.h->count)
+		return;
+	fprintf(f, "\n%s (%s): count %llu", title, hist_names[id], (unsigned long long)d.h->count);
+	for (int i = 0; i < WB_NPCT; i++) {
+		if (!strcmp(hist_units[id], "ns"))
+			fmt_ns(p[i], sizeof(p[i]), d.pct[i]);
+		else
+			snprintf(p[i], sizeof(p[i]), "%llu", (unsigned long long)d.pct[i]);
+	}
+	if (!strcmp(hist_units[id], "ns"))
+		fmt_ns(mean, sizeof(mean), d.h->sum / d.h->count);
+	else
+		snprintf(mean, sizeof(mean), "%llu", (unsigned long long)(d.h->sum / d.h->count));
+	fprintf(f, ", mean %s, p50 %s, p90 %s, p99 %s, p99.9 %s%s\n", mean, p[0], p[1], p[2],
+		p[3], d.exact ? "" : " (log2 upper bounds)");
+	wb_log2_print(f, d.h, hist_units[id]);
+}
+
+void wb_summary_text(const struct wb_run *run, FILE *f)
+{
+	const uint64_t *c = run->counters;
+	char why[512];
+	bool valid = wb_run_valid(run, why, sizeof(why));
+	double secs = (run->t_end > run->t_start ? run->t_end - run->t_start : 0) / 1e9;
+
+	fprintf(f, "wbtrace-trace: %.1f s, %s mode, kernel %s%s%s\n", secs,
+		run->env && run->env->mode == WB_MODE_HIST ? "hist" : "stream",
+		run->si ? run->si->release : "?", getenv("WBTRACE_VARIANT") ? ", variant " : "",
+		getenv("WBTRACE_VARIANT") ? getenv("WBTRACE_VARIANT") : "");
+	if (run->sel) {
+		fprintf(f, "probes:\n");
+		for (int p = 0; p < WB_P_NR; p++) {
+			int site;
+			enum wb_pmode m = wb_probe_mode(run->sel, p, &site);
+
+			fprintf(f, "  %-10s %-8s", wb_probe_defs[p].name,
+				m != WB_M_NONE ? wb_pmode_name(m)
+				: wb_probe_defs[p].required ? "FAILED" : "off");
+			for (int i = 0, n = 0; i < WB_S_NR; i++)
+				if (wb_site_defs[i].probe == p &&
+				    run->sel->site[i].status == WB_SS_ATTACHED)
+					fprintf(f, "%s%s", n++ ? ", " : " ", wb_site_defs[i].target);
+			fputc('\n', f);
+		}
+	}
+	fprintf(f, "writepages: %llu passes (%llu entry-only), %llu loops\n",
+		(unsigned long long)(c[WB_C_WP] + c[WB_C_WP_NO_EXIT]),
+		(unsigned long long)c[WB_C_WP_NO_EXIT], (unsigned long long)c[WB_C_LOOP]);
+	fprintf(f, "folios: %llu written (%.1f MiB), %llu redirtied, %llu skipped, %llu error, "
+		"%llu unknown; %llu hand-outs; %llu ipu, %llu opu\n",
+		(unsigned long long)c[WB_C_FOLIO_WRITTEN], c[WB_C_FOLIO_BYTES] / 1048576.0,
+		(unsigned long long)c[WB_C_FOLIO_REDIRTIED], (unsigned long long)c[WB_C_FOLIO_SKIPPED],
+		(unsigned long long)c[WB_C_FOLIO_ERROR], (unsigned long long)c[WB_C_FOLIO_UNKNOWN],
+		(unsigned long long)c[WB_C_HANDOUT], (unsigned long long)c[WB_C_FOLIO_IPU],
+		(unsigned long long)c[WB_C_FOLIO_OPU]);
+	for (int t = 0; t < WB_PT_NR; t++) {
+		uint64_t n = c[WB_C_BIO_DATA + t], b = c[WB_C_BIO_DATA_BYTES + t];
+
+		if (!n)
+			continue;
+		fprintf(f, "bios %-5s %llu, %.1f MiB, mean %.1f KiB", wb_ptype_name(t),
+			(unsigned long long)n, b / 1048576.0, b / 1024.0 / n);
+		if (t == WB_PT_DATA)
+			fprintf(f, " (hot %llu, warm %llu, cold %llu, ?temp %llu; ipu %llu, opu %llu)",
+				(unsigned long long)c[WB_C_BIO_DATA_HOT],
+				(unsigned long long)c[WB_C_BIO_DATA_WARM],
+				(unsigned long long)c[WB_C_BIO_DATA_COLD],
+				(unsigned long long)c[WB_C_BIO_DATA_UNKNOWN_TEMP],
+				(unsigned long long)c[WB_C_BIO_DATA_IPU],
+				(unsigned long long)c[WB_C_BIO_DATA_OPU]);
+		fputc('\n', f);
+	}
+	if (c[WB_C_CLUSTER]) {
+		fprintf(f, "clusters: %llu (%llu compressed, %llu not worth it, %llu raw, %llu error, "
+			"%llu unknown); %llu blocks written, %llu saved",
+			(unsigned long long)c[WB_C_CLUSTER],
+			(unsigned long long)c[WB_C_CLUSTER_COMPRESSED],
+			(unsigned long long)c[WB_C_CLUSTER_NOT_WORTH],
+			(unsigned long long)c[WB_C_CLUSTER_RAW],
+			(unsigned long long)c[WB_C_CLUSTER_ERROR],
+			(unsigned long long)c[WB_C_CLUSTER_UNKNOWN],
+			(unsigned long long)c[WB_C_COMPR_WRITTEN_BLK],
+			(unsigned long long)c[WB_C_COMPR_SAVED_BLK]);
+		if (c[WB_C_CLUSTER_CLEN])
+			fprintf(f, "; ratio %.2f", (double)c[WB_C_CLUSTER_RAW_BYTES] /
+						   (double)c[WB_C_CLUSTER_CLEN]);
+		fputc('\n', f);
+	}
+	text_dist(run, f, WB_H_WP_NS, "writepages pass");
+	text_dist(run, f, WB_H_LOOP_NS, "writeback loop");
+	text_dist(run, f, WB_H_FOLIO_ITER_NS, "per-folio loop cycle");
+	text_dist(run, f, WB_H_FOLIO_WRITE_NS, "per-folio write function");
+	text_dist(run, f, WB_H_FOLIO_HANDOUT_NS, "writeback_iter hand-out -> write return");
+	text_dist(run, f, WB_H_BIO_BYTES, "data bio size");
+	text_dist(run, f, WB_H_CLUSTER_NS, "cluster write");
+	text_dist(run, f, WB_H_COMPRESS_NS, "cluster compression");
+	fprintf(f, "\nevents %llu, drops %llu (%.3f%%): run %s%s%s\n",
+		(unsigned long long)run->events, (unsigned long long)run->drops_total,
+		wb_drop_pct(run->events, run->drops_total), valid ? "VALID" : "INVALID",
+		valid ? "" : ": ", valid ? "" : why);
+}

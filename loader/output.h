@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Run state, event accounting, JSON Lines events and the summary (text and
+ * JSON, schema wbtrace.trace/1 of analysis/SCHEMA.md).  No BPF calls here:
+ * the loader fills `counters`, `drops` and `khist` from the maps.
+ */
+#ifndef WB_OUTPUT_H
+#define WB_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "wbtrace.h"
+#include "args.h"
+#include "hist.h"
+#include "util.h"
+
+struct wb_sel;
+struct wb_sysinfo;
+
+struct wb_metric {
+	struct wb_log2 h;		/* from the stream */
+	struct wb_vec v;		/* every value, for exact percentiles */
+};
+
+struct wb_run {
+	const struct wb_env *env;
+	const struct wb_sysinfo *si;
+	const struct wb_sel *sel;
+	FILE *ev;			/* JSON Lines events, or NULL */
+	int ev_error;			/* errno of the first failed write */
+	uint64_t events, ev_by_type[WB_EV_TYPES];
+	struct wb_metric m[WB_H_NR];
+	uint64_t algo_clusters[8];
+	uint32_t cluster_pages;
+	/* filled by the loader after detaching */
+	uint64_t counters[WB_C_NR];
+	uint64_t drops[WB_EV_TYPES], drops_total;
+	struct wb_log2 khist[WB_H_NR];
+	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns: attach -> detach */
+	int cmd_status;			/* wait status, -1 = no command */
+	bool cmd_started;
+	bool interrupted;
+	uint32_t dev_filter;
+	uint64_t cgid_filter;
+};
+
+void wb_run_init(struct wb_run *run);
+void wb_run_free(struct wb_run *run);
+
+/* Account one ring-buffer record (metrics + JSON line when run->ev). */
+void wb_run_event(struct wb_run *run, const struct wb_event *e);
+/* One event as one JSON line (with newline). */
+void wb_event_jsonl(FILE *f, const struct wb_event *e);
+
+/* Drop percentage over delivered + dropped events. */
+double wb_drop_pct(uint64_t delivered, uint64_t dropped);
+/* Is the run valid?  Fills `why` with the reasons when not. */
+bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz);
+
+void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty);
+void wb_summary_text(const struct wb_run *run, FILE *f);
+
+const char *wb_outcome_name(unsigned o);
+const char *wb_cl_outcome_name(unsigned o);
+const char *wb_temp_name(unsigned t);
+const char *wb_ptype_name(unsigned t);
+const char *wb_algo_name(unsigned a);
+
+#endif /* WB_OUTPUT_H */

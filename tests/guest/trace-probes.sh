@@ -1,0 +1,108 @@
+#!/bin/bash
+# Guest test (run inside the lab VM on each f2fs variant): the tracer's BPF
+# object passes the verifier and every probe attaches, in the preferred modes
+# and in the forced fallback modes; bad environments give their exit codes.
+. "$(dirname "$0")/lib.sh"
+
+TRACE=${WBTRACE_TRACE:-$(cd "$(dirname "$0")/../.." && pwd)/loader/build/wbtrace-trace}
+[ -x "$TRACE" ] || { echo "  FAIL: $TRACE not built (make -C loader)"; exit 1; }
+PY=/usr/bin/python3
+out=$(mktemp -d /tmp/trace-probes.XXXXXX)
+
+# check_json FILE "<python expression over s (the summary) that must hold>" "what"
+check_json() {
+	if ! "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; then
+		fail "$3"
+		"$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("    probes:", s["probes"]); [print("    ", x) for x in s["probe_sites"]]' "$1" 2>/dev/null || true
+	fi
+}
+
+# 1. Preferred modes: everything loads and attaches.
+rc=0; "$TRACE" --check --json >"$out/check.json" 2>"$out/check.err" || rc=$?
+[ "$rc" = 0 ] || { fail "--check exited $rc: $(cat "$out/check.err")"; }
+log "preferred: $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["probes"])' "$out/check.json")"
+check_json "$out/check.json" 'all(v not in ("failed",) for v in s["probes"].values())' "a required probe failed"
+check_json "$out/check.json" 's["probes"]["writepages"] == "fentry" and s["probes"]["folio"] == "fentry"' \
+	"writepages/folio not on fentry"
+check_json "$out/check.json" 'all(s["probes"][p] == "tracepoint" for p in ("bio", "bio_path", "folio_io", "compress"))' \
+	"tracepoint probes not on tp_btf"
+check_json "$out/check.json" 's["probes"]["cluster"] == "fentry" and s["probes"]["handout"] == "fexit"' \
+	"cluster/handout not on fentry/fexit"
+# The loop: whichever of the two loop functions the module has must be attached.
+for fn in f2fs_write_cache_pages f2fs_write_cache_folios f2fs_write_cache_pages_compressed; do
+	if grep -qw "$fn" /proc/kallsyms; then
+		check_json "$out/check.json" "any(x['target'] == '$fn' and x['status'] == 'attached' for x in s['probe_sites'])" \
+			"$fn is in kallsyms but not attached"
+	else
+		log "$fn: not in this module ($WBTRACE_VARIANT)"
+	fi
+done
+
+# 2. Forced fallbacks: kprobe/kretprobe and raw_tp for every site that attached above.
+rc=0; "$TRACE" --check --json --no-fentry --no-tp-btf >"$out/fallback.json" 2>"$out/fallback.err" || rc=$?
+[ "$rc" = 0 ] || fail "--check --no-fentry --no-tp-btf exited $rc: $(cat "$out/fallback.err")"
+log "fallback: $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["probes"])' "$out/fallback.json")"
+check_json "$out/fallback.json" 'all(v in ("kprobe", "kretprobe", "raw_tracepoint") for v in s["probes"].values())' \
+	"fallback modes not used everywhere"
+"$PY" - "$out/check.json" "$out/fallback.json" <<'EOF' || fail "a site attached in one mode set but not the other"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+att = lambda s: {x["target"] for x in s["probe_sites"] if x["status"] == "attached"}
+sys.exit(0 if att(a) == att(b) else 1)
+EOF
+
+# 3. No function probes at all: writepages and folio fall back to their
+#    tracepoint sites (rank 1); optional function probes are off.
+rc=0; "$TRACE" --check --json --no-fentry --no-kprobe >"$out/tponly.json" 2>"$out/tponly.err" || rc=$?
+[ "$rc" = 0 ] || fail "--check --no-fentry --no-kprobe exited $rc: $(cat "$out/tponly.err")"
+check_json "$out/tponly.json" 's["probes"]["writepages"] == "tracepoint" and s["probes"]["folio"] == "tracepoint" and s["probes"]["loop"] == "off" and s["probes"]["cluster"] == "off"' \
+	"tracepoint-only fallback not used"
+
+# 4. Idle hist-mode run with a duration.
+rc=0; "$TRACE" -m hist -d 1 --json >"$out/hist.json" 2>"$out/hist.err" || rc=$?
+[ "$rc" = 0 ] || fail "-m hist -d 1 exited $rc: $(cat "$out/hist.err")"
+check_json "$out/hist.json" 's["mode"] == "hist" and s["valid"] and s["drops"] == 0' "idle hist run not valid"
+
+# 5. Ctrl-C: links detached, the summary written and marked interrupted.
+links_before=$(bpftool link show 2>/dev/null | grep -c '^[0-9]' || true)
+"$TRACE" -O "$out/intr" >"$out/intr.out" 2>"$out/intr.err" &
+tpid=$!
+for _ in $(seq 300); do grep -q "Tracing f2fs writeback" "$out/intr.err" && break; sleep 0.1; done
+links_during=$(bpftool link show 2>/dev/null | grep -c '^[0-9]' || true)
+kill -INT "$tpid"
+rc=0; wait "$tpid" || rc=$?
+links_after=$(bpftool link show 2>/dev/null | grep -c '^[0-9]' || true)
+[ "$rc" = 0 ] || fail "SIGINT: exit $rc: $(cat "$out/intr.err")"
+[ "$links_during" -gt "$links_before" ] || fail "no BPF links while tracing ($links_before -> $links_during)"
+[ "$links_after" = "$links_before" ] || fail "BPF links left after SIGINT ($links_before -> $links_after)"
+check_json "$out/intr/summary.json" 's["interrupted"] is True and s["valid"]' "SIGINT summary not written/valid"
+[ -f "$out/intr/events.jsonl" ] || fail "SIGINT: events.jsonl missing"
+log "SIGINT: exit $rc, links $links_before -> $links_during -> $links_after"
+
+# 6. Bad input and environments: one line on stderr, the documented exit code.
+expect_rc() { # expect_rc CODE "what" CMD...
+	local want=$1 what=$2 rc=0 lines; shift 2
+	"$@" >"$out/x.out" 2>"$out/x.err" || rc=$?
+	lines=$(grep -c . "$out/x.err" || true)
+	[ "$rc" = "$want" ] || fail "$what: exit $rc, want $want ($(head -2 "$out/x.err"))"
+	[ "$lines" -ge 1 ] || fail "$what: no message on stderr"
+	log "$what: exit $rc: $(head -1 "$out/x.err")"
+}
+expect_rc 2 "bad option" "$TRACE" --no-such-option
+expect_rc 2 "bad duration" "$TRACE" -d 0
+expect_rc 2 "bad dev" "$TRACE" -D /nonexistent --check
+expect_rc 3 "not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$TRACE" --check
+expect_rc 10 "command not found" "$TRACE" -q -- /nonexistent/cmd
+expect_rc 10 "command fails" "$TRACE" -q -- false
+expect_rc 6 "required probe without any mode" "$TRACE" --check --no-tp-btf --no-raw-tp
+if [ -n "${WBTRACE_MODULE:-}" ] && ! grep -q ' f2fs ' /proc/mounts; then
+	if rmmod f2fs 2>/dev/null; then
+		expect_rc 5 "f2fs not loaded" "$TRACE" --check
+		insmod "$WBTRACE_MODULE" || { fail "could not re-insert $WBTRACE_MODULE"; }
+	else
+		log "f2fs not loaded: skipped (rmmod refused)"
+	fi
+fi
+
+rm -rf "$out"
+finish

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include "wbt_test.h"
+#include "output.h"
+
+static char *jsonl(const struct wb_event *e)
+{
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&mem, &len);
+
+	wb_event_jsonl(f, e);
+	fclose(f);
+	return mem;
+}
+
+#define HAS(s, sub) CHECK(strstr((s), (sub)) != NULL)
+
+void test_output(void)
+{
+	struct wb_event e = {};
+	struct wb_env env;
+	struct wb_run run;
+	char *s, why[256];
+	size_t len = 0;
+	FILE *f;
+
+	e.ts = 123;
+	e.dev = (254u << 20) | 3;
+	e.ino = 12;
+	e.type = WB_EV_FOLIO;
+	e.flags = WB_F_OPU | WB_F_FIRST | WB_F_COMPR;
+	e.folio.index = 4096;
+	e.folio.size = 4096;
+	e.folio.iter_ns = 5321;
+	e.folio.write_ns = 4000;
+	e.folio.outcome = WB_OUT_REDIRTIED;
+	e.folio.ret = -11;
+	s = jsonl(&e);
+	HAS(s, "\"k\":\"folio\"");
+	HAS(s, "\"t\":123,");
+	HAS(s, "\"dev\":\"254:3\"");
+	HAS(s, "\"ino\":12,\"idx\":4096,");
+	HAS(s, "\"lat_ns\":5321,");
+	HAS(s, "\"outcome\":\"redirtied\"");
+	HAS(s, "\"ret\":-11,");
+	HAS(s, "\"io\":\"opu\"");
+	HAS(s, "\"first\":true");
+	HAS(s, "\"compr\":true");
+	CHECK(s[strlen(s) - 1] == '\n' && s[strlen(s) - 2] == '}');
+	free(s);
+
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_BIO;
+	e.flags = WB_F_IPU;
+	e.bio.bytes = 524288;
+	e.bio.ptype = WB_PT_DATA;
+	e.bio.temp = WB_TEMP_COLD;
+	s = jsonl(&e);
+	HAS(s, "\"k\":\"bio\",\"bytes\":524288,\"pages\":128,");
+	HAS(s, "\"type\":\"data\",\"temp\":\"cold\",\"io\":\"ipu\"");
+	free(s);
+
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_CLUSTER;
+	e.cl.cluster_idx = 17;
+	e.cl.cluster_size = 4;
+	e.cl.clen = 4012;
+	e.cl.algo = 1;
+	e.cl.outcome = WB_CL_COMPRESSED;
+	s = jsonl(&e);
+	HAS(s, "\"k\":\"cmp\"");
+	HAS(s, "\"cluster\":17,");
+	HAS(s, "\"raw\":16384,\"clen\":4012,");
+	HAS(s, "\"algo\":\"lz4\"");
+	HAS(s, "\"outcome\":\"compressed\"");
+	free(s);
+
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_WP;
+	e.flags = WB_F_NO_EXIT;
+	e.wp.nr_before = -1;
+	s = jsonl(&e);
+	HAS(s, "\"k\":\"wp\"");
+	HAS(s, "\"nr_before\":-1,");
+	HAS(s, "\"no_exit\":true");
+	free(s);
+
+	CHECK(wb_drop_pct(0, 0) == 0.0);
+	CHECK(wb_drop_pct(999, 1) > 0.0999 && wb_drop_pct(999, 1) < 0.1001);
+	CHECK(wb_drop_pct(0, 5) == 100.0);
+
+	/* accounting: stream metrics + validity by drop threshold */
+	wb_env_defaults(&env);
+	wb_run_init(&run);
+	run.env = &env;
+	for (int i = 1; i <= 100; i++) {
+		memset(&e, 0, sizeof(e));
+		e.type = WB_EV_FOLIO;
+		e.folio.iter_ns = i * 1000;
+		e.folio.write_ns = i;
+		wb_run_event(&run, &e);
+	}
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_FOLIO;
+	e.flags = WB_F_NO_EXIT;		/* tracepoint fallback: no write_ns, no iter_ns */
+	wb_run_event(&run, &e);
+	CHECK_EQ_U(run.events, 101);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].h.count, 100);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_WRITE_NS].h.count, 100);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].v.n, 100);
+	CHECK(wb_run_valid(&run, why, sizeof(why)));
+	run.drops_total = 1;		/* 1 / 102 ~ 0.98 % > 0.1 % */
+	CHECK(!wb_run_valid(&run, why, sizeof(why)));
+	HAS(why, "dropped");
+	env.max_drop_pct = 5;
+	CHECK(wb_run_valid(&run, why, sizeof(why)));
+	env.mode = WB_MODE_HIST;	/* hist mode streams nothing: drops do not apply */
+	env.max_drop_pct = 0;
+	CHECK(wb_run_valid(&run, why, sizeof(why)));
+	env.mode = WB_MODE_STREAM;
+	env.max_drop_pct = 5;
+
+	/* summary JSON: schema id, exact percentiles, hist sums to count */
+	f = open_memstream(&s, &len);
+	wb_summary_json(&run, f, false);
+	fclose(f);
+	HAS(s, "\"schema\":\"wbtrace.trace/1\"");
+	HAS(s, "\"folio_latency_ns\":{\"unit\":\"ns\",\"count\":100,\"sum\":5050000,\"min\":1000,"
+	       "\"max\":100000,\"mean\":50500.0,\"p50\":50000,\"p90\":90000,\"p99\":99000,"
+	       "\"p999\":100000,\"pct_method\":\"exact\"");
+	HAS(s, "\"drops\":1,");
+	HAS(s, "\"events\":101,");
+	HAS(s, "\"valid\":true");
+	HAS(s, "\"bio_bytes\":{\"unit\":\"bytes\",\"count\":0,\"sum\":0,\"mean\":null,\"p50\":null");
+	HAS(s, "\"compress\":{\"clusters\":0,\"raw_bytes\":0,\"compressed_bytes\":0,\"ratio\":null");
+	free(s);
+	wb_run_free(&run);
+
+	CHECK_STR(wb_outcome_name(WB_OUT_SKIPPED), "skipped");
+	CHECK_STR(wb_cl_outcome_name(WB_CL_NOT_WORTH), "not_worth");
+	CHECK_STR(wb_temp_name(WB_TEMP_HOT), "hot");
+	CHECK_STR(wb_algo_name(2), "zstd");
+	CHECK_STR(wb_algo_name(9), "unknown");
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Tiny test harness for the loader's pure parts: CHECK() counts, never aborts. */
+#ifndef WBT_TEST_H
+#define WBT_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int wbt_passed, wbt_failed;
+
+#define CHECK(cond) do {							\
+		if (cond) {							\
+			wbt_passed++;						\
+		} else {							\
+			wbt_failed++;						\
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+		}								\
+	} while (0)
+
+#define CHECK_EQ_U(a, b) do {							\
+		unsigned long long _a = (a), _b = (b);				\
+		if (_a == _b) {							\
+			wbt_passed++;						\
+		} else {							\
+			wbt_failed++;						\
+			fprintf(stderr, "FAIL %s:%d: %s == %s (%llu != %llu)\n",	\
+				__FILE__, __LINE__, #a, #b, _a, _b);		\
+		}								\
+	} while (0)
+
+#define CHECK_STR(a, b) do {							\
+		const char *_a = (a), *_b = (b);				\
+		if (_a && _b && !strcmp(_a, _b)) {				\
+			wbt_passed++;						\
+		} else {							\
+			wbt_failed++;						\
+			fprintf(stderr, "FAIL %s:%d: %s == \"%s\" (got \"%s\")\n",	\
+				__FILE__, __LINE__, #a, _b ? _b : "(null)",	\
+				_a ? _a : "(null)");				\
+		}								\
+	} while (0)
+
+void test_hist(void);
+void test_json(void);
+void test_args(void);
+void test_util(void);
+void test_sysinfo(void);
+void test_output(void);
+void test_probes_table(void);
+void test_preflight(void);
+
+#endif
