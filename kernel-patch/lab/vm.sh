@@ -25,7 +25,9 @@ Boot the lab kernel (Linux $WB_KVER) in QEMU and run CMD inside as root, in the
 current directory.  The host's / is visible read-only at the same paths; /tmp is
 a tmpfs; the repo's results/ and every --rw DIR are shared read-write.  The f2fs
 variant's module is loaded before CMD runs.  Inside, WBTRACE_GUEST=1,
-WBTRACE_VARIANT and WBTRACE_SCRATCH (=/dev/vda, a blank disk) are set.
+WBTRACE_VARIANT, WBTRACE_SCRATCH (=/dev/vda, a blank disk) and
+WBTRACE_MODULE_STOCK / WBTRACE_MODULE_PATCHED (to swap variants with
+rmmod + insmod in one boot) are set.
 
 Options:
   --variant stock|patched  f2fs module to load (default: stock)
@@ -93,9 +95,11 @@ command -v qemu-system-x86_64 >/dev/null || wb_die $EX_SETUP "qemu-system-x86_64
 eval "$("$WB_LAB/build.sh" ${flavor:+--debug} --print-paths)"
 module_var=MODULE_${variant^^}
 module=${!module_var}
-if [ ! -e "$KERNEL_DIR/.done" ] || [ ! -e "$(dirname "$module")/.done" ]; then
-	[ "$build" = 1 ] || wb_die $EX_SETUP "lab kernel or f2fs $variant module not built: run './wbtrace lab build${flavor:+ --debug}'"
-	"$WB_LAB/build.sh" ${flavor:+--debug} --variant "$variant" >&2 || wb_die $EX_SETUP "lab build failed"
+# Both modules are offered to the guest (an A/B run swaps them in one boot).
+if [ ! -e "$KERNEL_DIR/.done" ] || [ ! -e "$(dirname "$MODULE_STOCK")/.done" ] ||
+	[ ! -e "$(dirname "$MODULE_PATCHED")/.done" ]; then
+	[ "$build" = 1 ] || wb_die $EX_SETUP "lab kernel or f2fs modules not built: run './wbtrace lab build${flavor:+ --debug}'"
+	"$WB_LAB/build.sh" ${flavor:+--debug} >&2 || wb_die $EX_SETUP "lab build failed"
 fi
 
 # Per-run control directory, shared with the guest; removed on exit.
@@ -176,6 +180,8 @@ fi
 {
 	printf 'WB_CWD=%q\n' "$PWD"
 	printf 'WB_MODULE=%q\n' "$module"
+	printf 'WB_MODULE_STOCK=%q\n' "$MODULE_STOCK"
+	printf 'WB_MODULE_PATCHED=%q\n' "$MODULE_PATCHED"
 	printf 'WB_VARIANT=%q\n' "$variant"
 	printf 'WB_MODE=%q\n' "$mode"
 	printf 'WB_TERM=%q\n' "${TERM:-linux}"
