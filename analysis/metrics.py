@@ -188,8 +188,11 @@ def parse_btt(text: str) -> Dict[str, float]:
             continue
         parts = line.split()
         if in_all and len(parts) == 5 and parts[0].isalnum() and parts[0] != "ALL":
+            # btt takes virtio-blk (major 254 in the lab guest) for device-mapper
+            # and labels its queue-to-completion row "Q2Cdm": same quantity.
+            label = parts[0][:-2] if parts[0].endswith("dm") else parts[0]
             try:
-                out[parts[0]] = float(parts[2])
+                out.setdefault(label, float(parts[2]))
             except ValueError:
                 continue
     return out

@@ -183,6 +183,10 @@ def validate_meta(meta, path: str = META_FILE) -> dict:
         if s not in VERIFY_STATES:
             raise ResultsError(f"{path}: verify.{step} \"{s}\" is not one of "
                                f"{', '.join(VERIFY_STATES)}")
+    ph = meta.get("phases_s")                  # optional: seconds per runner phase
+    if ph is not None and (not isinstance(ph, dict) or not all(
+            isinstance(k, str) and _is_num(v) and v >= 0 for k, v in ph.items())):
+        raise ResultsError(f"{path}: phases_s must map phase names to seconds >= 0")
     return meta
 
 

@@ -28,6 +28,9 @@ run_suite() {
 	if grep -qE '^(not )?ok ' "$log"; then
 		p=$(grep -cE '^ok ' "$log" || true)
 		f=$(grep -cE '^not ok ' "$log" || true)
+	elif grep -qE '^[a-z-]+: (PASS|FAIL) ' "$log"; then
+		p=$(grep -cE '^[a-z-]+: PASS ' "$log" || true)
+		f=$(grep -cE '^[a-z-]+: FAIL ' "$log" || true)
 	else
 		p=$(grep -oE '[0-9]+ passed' "$log" | tail -1 | grep -oE '[0-9]+' || true)
 		f=$(grep -oE '[0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+' || true)
@@ -52,6 +55,11 @@ if [ -d tests/analysis ]; then
 	run_suite "analysis (pytest)" analysis.log "$PY" -m pytest -q -p no:cacheprovider tests/analysis
 else
 	skip "analysis" "tests/analysis not present"
+fi
+if [ -d tests/workloads ]; then
+	run_suite "workloads (pytest)" workloads.log "$PY" -m pytest -q -p no:cacheprovider tests/workloads
+else
+	skip "workloads" "tests/workloads not present"
 fi
 if [ -f loader/Makefile ]; then
 	run_suite "loader (C unit tests)" loader.log make -C loader test
@@ -90,14 +98,25 @@ for variant in stock patched; do
 	grep -E '^(ok|not ok) ' "$out/guest-$variant.log" | sed 's/^/    /'
 done
 
+# Whole `wbtrace run` invocations that need their own boots (reps, Ctrl-C).
+if [ -x tests/workloads/run-guest.sh ]; then
+	run_suite "workload runs (own guest boots)" wl-run-guest.log tests/workloads/run-guest.sh
+fi
+
 # 5. The patched f2fs once more on the verification kernel (lockdep, atomic
 #    sleep, KASAN): any splat fails the run.
 stamp "debug kernel build (cold: ~15 min more; cached afterwards)"
 if kernel-patch/lab/build.sh --debug >"$out/lab-build-debug.log" 2>&1; then
 	count 1 0
-	run_suite "guest tests [patched, debug kernel]" guest-patched-debug.log \
+	# The debug kernel is several times slower under TCG: run the tests that
+	# exercise the kernel series (lab-*, wb-*), not the whole suite again.
+	debug_tests=()
+	for t in "${guest_tests[@]}"; do
+		case "$t" in */lab-*|*/wb-*) debug_tests+=("$t") ;; esac
+	done
+	run_suite "guest tests [patched, debug kernel] (${#debug_tests[@]} scripts)" guest-patched-debug.log \
 		kernel-patch/lab/vm.sh run --debug --variant patched --disk-size 4G --timeout 3600 \
-		--log-dir "$out/guest-patched-debug" -- tests/guest/run-inside.sh "${guest_tests[@]}"
+		--log-dir "$out/guest-patched-debug" -- tests/guest/run-inside.sh "${debug_tests[@]}"
 	grep -E '^(ok|not ok) ' "$out/guest-patched-debug.log" | sed 's/^/    /'
 else
 	count 0 1

@@ -13,6 +13,7 @@
 # kernel builds, the compiler, the patches of the prefix and this script, so a
 # rerun is instant; --no-cache redoes the work.
 set -euo pipefail
+# shellcheck disable=SC2034 # read by common.sh
 WB_TAG=check-series
 . "$(dirname "$0")/common.sh"
 

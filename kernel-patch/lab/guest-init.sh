@@ -45,6 +45,7 @@ hostname "${WB_HOSTNAME:-wbtrace-lab}"
 
 i=0
 for p in "${WB_RW_PATHS[@]}"; do
+	mkdir -p "$p" 2>/dev/null # a path under a guest tmpfs (/tmp, /run) does not exist yet
 	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "wbrw$i" "$p" ||
 		say "cannot mount read-write share $p"
 	i=$((i + 1))

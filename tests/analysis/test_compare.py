@@ -201,3 +201,10 @@ def test_btt_metrics(tmp_path):
     m = metrics.run_metrics(schema.load_run(d))
     assert m["blk.q2c_avg_ms"] == pytest.approx(37.609824)
     assert m["blk.d2c_avg_ms"] == pytest.approx(34.028080)
+
+
+def test_parse_btt_dm_labels():
+    # btt in the lab guest treats virtio-blk (major 254) as device-mapper.
+    dm = BTT.replace("Q2C ", "Q2Cdm ").replace("D2C ", "D2Cdm ")
+    assert dm != BTT
+    assert metrics.parse_btt(dm) == metrics.parse_btt(BTT)

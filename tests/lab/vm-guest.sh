@@ -56,8 +56,11 @@ ctrl_c_tears_down() {
 	mkdir -p "$marker"
 	# Job control gives the runner its own process group with SIGINT not
 	# ignored, as for a command a user started in a terminal.
+	# A shell started with SIGINT ignored (nohup, CI) cannot trap it, so the
+	# runner is started with SIGINT reset to its default.
 	set -m
-	"$vm" run -q --rw "$marker" -- sh -c "touch '$marker/up'; sleep 600" &
+	/usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+		"$vm" run -q --rw "$marker" -- sh -c "touch '$marker/up'; sleep 600" &
 	pid=$!
 	set +m
 	for _ in $(seq 120); do [ -e "$marker/up" ] && break; sleep 1; done

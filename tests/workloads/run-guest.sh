@@ -1,0 +1,64 @@
+#!/bin/bash
+# Whole-run tests of `./wbtrace run` from the host, each with its own lab guest boot(s):
+#   1. stock, 2 reps of fio-randwrite in ONE boot: both run dirs validate and pass
+#   2. patched, fio-compress at 16-page clusters: passes, compression traced
+#   3. Ctrl-C while the guest runs: exit 130, no QEMU left, nothing kept
+# About 3-4 minutes under TCG.  Prints "ok/not ok" lines and "N passed, M failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+PY=/usr/bin/python3
+mkdir -p "$top/tests/out"
+out=$(mktemp -d "$top/tests/out/wl-run-guest.XXXXXX")   # not /tmp: the guest has its own
+pass=0 failn=0 n=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $*"; }
+notok() { n=$((n + 1)); failn=$((failn + 1)); echo "not ok $n $*"; }
+meta() { $PY -c 'import json,sys; m=json.load(open(sys.argv[1]+"/meta.json")); print(eval(sys.argv[2]))' "$@"; }
+
+# 1. two reps, one boot
+t0=$SECONDS
+./wbtrace run fio-randwrite --variant stock --reps 2 --size 4M -o "$out/reps" >"$out/reps.log" 2>&1
+rc=$?
+boots=$(grep -c '^\[vm\] booting' "$out/reps.log")
+if [ "$rc" = 0 ] && [ "$boots" = 1 ] && $PY -m analysis validate "$out/reps" >/dev/null &&
+	[ "$(meta "$out/reps/rep-02" 'm["rep"], m["variant"], m["target"], m["verify"]["after_remount"]')" = "(2, 'stock', 'vm', 'pass')" ] &&
+	[ "$(meta "$out/reps/rep-01" 'bool(m["kernel"].get("f2fs_module_sha256")) and bool(m["host"].get("accel")) and "revision" in m["git"] and bool(m["tracer"].get("version"))')" = True ]; then
+	ok "2 reps of fio-randwrite on stock in one boot ($((SECONDS - t0)) s)"
+else
+	notok "2 reps on stock: exit $rc, $boots boot(s)"; tail -15 "$out/reps.log" | sed 's/^/# /'
+fi
+
+# 2. patched, another cluster size
+t0=$SECONDS
+./wbtrace run fio-compress --variant patched --size 4M --fs-opts compress_log_size=4 -o "$out/c16" --quiet >"$out/c16.log" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && $PY -m analysis validate "$out/c16" >/dev/null &&
+	[ "$(meta "$out/c16" 'm["variant"], "compress_log_size=4" in m["f2fs"]["mount_options"]')" = "('patched', True)" ] &&
+	[ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["clusters_compressed"] > 0)' "$out/c16/trace/summary.json")" = True ]; then
+	ok "fio-compress, 16-page clusters, on patched ($((SECONDS - t0)) s)"
+else
+	notok "fio-compress on patched: exit $rc"; tail -15 "$out/c16.log" | sed 's/^/# /'
+fi
+
+# 3. Ctrl-C: SIGINT to the process group, as a terminal sends it
+t0=$SECONDS
+set -m
+./wbtrace run fio-seqwrite --size 64M -o "$out/intr" >"$out/intr.log" 2>&1 &
+pid=$!
+set +m
+for _ in $(seq 1 300); do grep -q 'guest up' "$out/intr.log" && break; sleep 0.5; done
+sleep 5
+kill -INT -- -"$pid"
+rc=0; wait "$pid" || rc=$?
+sleep 2
+left=$(pgrep -fa "qemu-system.*$out/intr|vm.sh run .*$out/intr" || true)
+if [ "$rc" = 130 ] && [ -z "$left" ] && [ ! -e "$out/intr" ]; then
+	ok "Ctrl-C with the guest running: exit 130, guest gone, nothing kept ($((SECONDS - t0)) s)"
+else
+	notok "Ctrl-C: exit $rc, left running: ${left:-none}, dir: $(ls -A "$out/intr" 2>&1 | head -3)"
+	tail -8 "$out/intr.log" | sed 's/^/# /'
+fi
+
+[ "$failn" = 0 ] && rm -rf "$out" || echo "# logs kept in $out"
+echo "$pass passed, $failn failed"
+[ "$failn" = 0 ]
