@@ -38,7 +38,8 @@ nothing_left() { # what: no f2fs mount, no helper process, bdi restored, no stag
 	for p in wbtrace-trace blktrace fio; do
 		pgrep -x "$p" >/dev/null && fail "$1: $p still running"
 	done
-	local b=/sys/class/block/$(basename "$WBTRACE_SCRATCH")/bdi
+	local b
+	b=/sys/class/block/$(basename "$WBTRACE_SCRATCH")/bdi
 	[ "$(cat "$b/strict_limit")" = "$bdi_strict" ] || fail "$1: bdi strict_limit not restored"
 	[ "$(cat "$b/max_ratio")" = "$bdi_max" ] || fail "$1: bdi max_ratio not restored"
 	ls -d /tmp/wbtrace-* >/dev/null 2>&1 && fail "$1: staging dir left: $(ls -d /tmp/wbtrace-*)"
