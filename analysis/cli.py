@@ -220,6 +220,21 @@ def _parse_ts(ts: str):
             from None
 
 
+def cmd_collapse_perf(args) -> int:
+    from . import folded
+    try:
+        with open(args.input, "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        raise WbtraceError(f"{args.input}: cannot read: {e}") from None
+    stacks = folded.collapse_perf_script(text, args.input)
+    if not stacks:
+        raise WbtraceError(f"{args.input}: no samples with call chains (perf record -g?)")
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(folded.to_text(stacks))
+    return 0
+
+
 def cmd_new_cmp(args) -> int:
     if args.baseline == args.candidate:
         raise WbtraceError("--baseline and --candidate must differ (for A/A runs give two "
@@ -388,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--candidate", default="patched", choices=schema.VARIANTS)
     n.add_argument("--order", default="interleaved", choices=("interleaved", "blocked"))
     n.set_defaults(func=cmd_new_cmp)
+
+    k = sub.add_parser(
+        "collapse-perf", formatter_class=_Fmt,
+        help="(runner plumbing) fold `perf script` output into stacks.folded",
+        description=_d("Fold the text of `perf script` (from perf record -g) into FlameGraph "
+                       "folded stacks, root first, command name as the root frame."))
+    k.add_argument("input", metavar="PERF_SCRIPT_TXT")
+    k.add_argument("output", metavar="STACKS_FOLDED")
+    k.set_defaults(func=cmd_collapse_perf)
     return p
 
 

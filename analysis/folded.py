@@ -41,6 +41,51 @@ def parse_folded(text: str, source: str = "<folded>") -> Stacks:
     return out
 
 
+def collapse_perf_script(text: str, source: str = "<perf script>") -> Stacks:
+    """Fold the default output of `perf script` (perf record -g) into stacks.
+
+    Each sample is a header line ("comm pid [cpu] time: period event:") followed
+    by one line per frame, leaf first ("\taddr symbol+0xoff (dso)"), and a blank
+    line.  Frames come out root first with the command name as the root frame,
+    offsets dropped, as FlameGraph's stackcollapse-perf does."""
+    out: Stacks = Counter()
+    comm = None
+    frames = []
+
+    def flush():
+        if comm is not None:
+            out[tuple([comm] + frames[::-1])] += 1
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            flush()
+            comm, frames = None, []
+            continue
+        if raw[0] not in " \t":
+            flush()
+            frames = []
+            head = raw.split()
+            # "comm pid/tid [cpu] time: ..." -- comm may contain spaces: take what
+            # precedes the first all-digit (or digit/digit) field.
+            i = next((k for k, w in enumerate(head) if w.replace("/", "").isdigit()), None)
+            if not i:
+                raise ResultsError(f"{source}:{lineno}: not a perf script sample header: "
+                                   f"{raw[:80]!r}")
+            comm = "-".join(head[:i]).replace(";", ":")
+            continue
+        if comm is None:
+            raise ResultsError(f"{source}:{lineno}: stack frame before any sample header")
+        parts = raw.split(None, 1)
+        sym = parts[1] if len(parts) > 1 else "[unknown]"
+        if sym.endswith(")") and " (" in sym:
+            sym = sym[:sym.rindex(" (")]
+        if "+0x" in sym:
+            sym = sym[:sym.rindex("+0x")]
+        frames.append(sym.replace(";", ":") or "[unknown]")
+    flush()
+    return out
+
+
 def read_folded(path: str) -> Stacks:
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:

@@ -77,7 +77,7 @@ check "build: debug kernel has its own key" bash -c "[ \"\$('$lab/build.sh' --pr
 
 # Lint every shell script we ship.
 if command -v shellcheck >/dev/null; then
-	mapfile -t scripts < <(cd "$top" && ls wbtrace kernel-patch/lab/*.sh tests/*.sh tests/lab/*.sh tests/guest/*.sh workloads/*.sh 2>/dev/null)
+	mapfile -t scripts < <(cd "$top" && ls wbtrace kernel-patch/lab/*.sh tests/*.sh tests/lab/*.sh tests/guest/*.sh tests/workloads/*.sh workloads/*.sh loader/*.sh .ci/run 2>/dev/null)
 	check "shellcheck (${#scripts[@]} scripts)" bash -c "cd '$top' && shellcheck -x -S warning ${scripts[*]}"
 fi
 
