@@ -49,6 +49,7 @@ PY = "/usr/bin/python3"
 if TOP not in sys.path:
     sys.path.insert(0, TOP)
 from analysis import schema  # noqa: E402  (the results schema, single source of truth)
+from analysis import folded  # noqa: E402  (perf script -> stacks.folded)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_DEVICE, EXIT_INTR = 0, 1, 2, 3, 4, 130
 HEADER_KEYS = ("purpose", "size", "mkfs", "mount", "sysfs", "bdi", "driver")
@@ -827,6 +828,7 @@ class Rep:
         phase_cmd = [PY, WBRUN_EXE, "_phase", spec_path]
 
         self._blktrace_start()
+        self._profile_start()
         self.phases_wl_t0 = time.monotonic()
         if self.tracer_mode != "off":
             tdir = os.path.join(stage, "trace")
@@ -851,6 +853,7 @@ class Rep:
         if self.tracer_mode == "off":
             self._run_bg(phase_cmd, os.path.join(stage, "phase.out"), "workload")
             self.log.run(["sync"], what="sync", timeout=1800)
+        self._profile_stop()
         self._blktrace_stop()
         try:
             shutil.copyfile("/sys/kernel/debug/f2fs/status",
@@ -910,6 +913,53 @@ class Rep:
                 if rc is None or rc < 0:
                     subprocess.run(["blktrace", "-k", "-d", self.ctx.dev], capture_output=True)
         self.blk_token = self.cleanup.push("stop blktrace", stop)
+
+    # On-CPU stacks of the whole machine during the workload, for flamegraphs.
+    # cpu-clock is a software event, so it samples under TCG (no PMU) too.
+    def _profile_start(self):
+        self.prof = None
+        if not self.ctx.stacks:
+            return
+        cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "99", "-a", "-g",
+               "-o", os.path.join(self.stage, "perf.data")]
+        self.log(f"$ {' '.join(cmd)} &")
+        with open(os.path.join(self.stage, "perf.log"), "w") as out:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, process_group=0)
+        time.sleep(0.5)
+        if p.poll() is not None:
+            self.notes.append(f"perf record did not start (exit {p.returncode}); no stacks")
+            return
+        self.prof = p
+        self.prof_token = self.cleanup.push(
+            "stop perf record", lambda: stop_proc(p, signal.SIGINT, timeout=30))
+
+    def _profile_stop(self):
+        if not self.prof:
+            return
+        self.cleanup.pop(self.prof_token)
+        stop_proc(self.prof, signal.SIGINT, timeout=60)
+        data = os.path.join(self.stage, "perf.data")
+        text_path = os.path.join(self.stage, "perf-script.txt")
+        try:
+            with open(text_path, "w") as out:
+                subprocess.run(["perf", "script", "-i", data], stdout=out,
+                               stderr=subprocess.DEVNULL, timeout=600, check=True)
+            with open(text_path, errors="replace") as f:
+                stacks = folded.collapse_perf_script(f.read(), text_path)
+            if not stacks:
+                raise schema.ResultsError("no samples")
+            with open(os.path.join(self.stage, schema.STACKS_FILE), "w") as f:
+                f.write(folded.to_text(stacks))
+            self.log(f"stacks: {int(folded.total(stacks))} samples -> {schema.STACKS_FILE}")
+        except (OSError, subprocess.SubprocessError, schema.ResultsError) as e:
+            self.notes.append(f"on-CPU stacks not recorded: {e}")
+        finally:
+            for path in (data, text_path):  # large; the folded file is what is kept
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def _blktrace_stop(self):
         if not self.blk:
@@ -1108,7 +1158,7 @@ class Rep:
         os.makedirs(self.run_dir, exist_ok=True)
         st = self.stage
         keep = ["fio.json", "fio.log", "driver.log", "dmesg.txt", "run.log", "f2fs-status.txt",
-                "trace", "blktrace", "verify", "tracer.out"]
+                "trace", "blktrace", "verify", "tracer.out", schema.STACKS_FILE]
         for name in keep:
             src = os.path.join(st, name)
             if not os.path.exists(src):
@@ -1235,8 +1285,10 @@ def need_tools(names):
         raise SetupError(f"missing program(s): {', '.join(missing)}: run 'sudo ./wbtrace setup'")
 
 
-def run_local(args, wl, target, variant, context):
-    """Execute all reps here: in the lab guest (target vm) or on this machine (host)."""
+def run_local(args, wl, target, variant, context, rep_no=None):
+    """Execute all reps here: in the lab guest (target vm) or on this machine (host).
+
+    rep_no: run one rep, numbered rep_no, straight into -o DIR (a comparison's rep dir)."""
     if os.geteuid() != 0:
         raise SetupError("running a workload needs root (mkfs, mount, BPF, blktrace): "
                          f"sudo ./wbtrace run {wl.name} ...")
@@ -1251,7 +1303,11 @@ def run_local(args, wl, target, variant, context):
     image_created = None
     keep_image = False
     stamp = args._stamp or schema.utc_stamp()
-    top, layout = output_layout(args.output, wl.name, variant, args.reps, stamp)
+    if rep_no is None:
+        top, layout = output_layout(args.output, wl.name, variant, args.reps, stamp)
+    else:
+        top, _ = output_layout(args.output, wl.name, variant, 1, stamp)
+        layout = [(rep_no, top, schema.make_run_id(wl.name, variant, rep_no, stamp))]
     if context.get("share_marker") and not os.path.exists(os.path.join(top, SHARE_MARKER)):
         raise SetupError(f"{top} is not shared with the guest (results would be lost)")
 
@@ -1337,6 +1393,7 @@ def run_local(args, wl, target, variant, context):
             mount_opts=merge_mount_opts(wl.mount, args.fs_opts), tracer_mode=(
                 "off" if not trace else ("summary" if args.trace_mode == "hist" else "events")),
             tracer_version=tracer_version() if trace else None, blktrace=blk,
+            stacks=bool(trace and shutil.which("perf")),
             inject=args.inject_corruption, accel=context.get("accel"),
             git=context.get("git") or schema.git_info(TOP), kernel=kernel,
             tmp_root=os.environ.get("TMPDIR", "/tmp"))
@@ -1408,11 +1465,7 @@ def run_in_vm(args, wl, variant):
         raise UsageError("--device is for --target host; the guest uses its own scratch disk")
     stamp = schema.utc_stamp()
     top, _ = output_layout(args.output, wl.name, variant, args.reps, stamp)
-    rtop = os.path.realpath(top)
-    for d in GUEST_PRIVATE:
-        if rtop == d or rtop.startswith(d + "/"):
-            raise UsageError(f"-o {top}: {d} is private to the lab guest, results written there "
-                             f"would be lost; use a directory elsewhere (default: results/)")
+    _check_not_guest_private(top)
     module = lab_ready(variant)
     if not module:
         raise SetupError(f"this kernel has no f2fs and the lab (kernel + f2fs {variant} module) is "
@@ -1462,6 +1515,11 @@ def run_in_vm(args, wl, variant):
     progress = Progress(args.quiet, prefix="")
     progress.say(f"wbtrace: {wl.name}: booting the lab guest (f2fs {variant}) for {args.reps} "
                  f"rep(s) -> {top}")
+    return guest_session(cmd, top, args.quiet, progress, "wbtrace run")
+
+
+def guest_session(cmd, top, quiet, progress, prog):
+    """Run the vm.sh command `cmd`, relaying the guest's output; the exit status to return."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
                             process_group=0)
@@ -1480,14 +1538,14 @@ def run_in_vm(args, wl, variant):
             m = STATUS_LINE.match(line)
             if m:
                 progress.status(m.group(1))
-            elif line.startswith("[vm] ") and progress.tty and not args.quiet:
+            elif line.startswith("[vm] ") and progress.tty and not quiet:
                 progress.status(line[5:])
             else:
                 progress.say(line, always=True)
         rc = proc.wait()
     except KeyboardInterrupt:
         progress.clear()
-        print("wbtrace run: interrupted: stopping the guest", file=sys.stderr)
+        print(f"{prog}: interrupted: stopping the guest", file=sys.stderr)
         stop_proc(proc, signal.SIGINT, timeout=60)
         try:
             os.unlink(os.path.join(top, SHARE_MARKER))
@@ -1495,9 +1553,9 @@ def run_in_vm(args, wl, variant):
             pass
         if os.path.isdir(top) and not os.listdir(top):
             os.rmdir(top)
-            print("wbtrace run: interrupted before any rep finished; nothing kept", file=sys.stderr)
+            print(f"{prog}: interrupted before any rep finished; nothing kept", file=sys.stderr)
         else:
-            print(f"wbtrace run: interrupted; what was finished is in {top}", file=sys.stderr)
+            print(f"{prog}: interrupted; what was finished is in {top}", file=sys.stderr)
         return EXIT_INTR
     finally:
         stop.set()
@@ -1518,9 +1576,159 @@ def run_in_vm(args, wl, variant):
             122: "the guest died without reporting (panic or QEMU error)",
             125: "the guest could not load the f2fs module",
             EXIT_INTR: "interrupted"}.get(rc, f"the guest runner exited {rc}")
-    print(f"wbtrace run: FAILED: {what}; guest logs: see the [vm] lines above; results so far "
+    print(f"{prog}: FAILED: {what}; guest logs: see the [vm] lines above; results so far "
           f"in {top}", file=sys.stderr)
     return EXIT_INTR if rc == EXIT_INTR else EXIT_FAIL
+
+
+# ============================================================================ compare: A/B in one boot
+
+def _check_not_guest_private(top):
+    rtop = os.path.realpath(top)
+    for d in GUEST_PRIVATE:
+        if rtop == d or rtop.startswith(d + "/"):
+            raise UsageError(f"-o {top}: {d} is private to the lab guest, results written there "
+                             f"would be lost; use a directory elsewhere (default: results/)")
+
+
+def compare_plan(cmp_dir, workload, reps):
+    """Write cmp_dir/cmp.json through `python3 -m analysis new-cmp`; its run order."""
+    env = dict(os.environ, PYTHONPATH=TOP + (":" + os.environ["PYTHONPATH"]
+                                             if os.environ.get("PYTHONPATH") else ""))
+    p = subprocess.run([PY, "-m", "analysis", "new-cmp", cmp_dir, "--workload", workload,
+                        "--reps", str(reps), "--order", "interleaved"],
+                       capture_output=True, text=True, env=env, cwd=TOP)
+    if p.returncode != 0:
+        raise SetupError(f"analysis new-cmp failed: {tail(p.stderr, 1)}")
+    plan = []
+    for line in p.stdout.splitlines():
+        v, r, d = line.split(None, 2)
+        plan.append((v, int(r), d))
+    return plan
+
+
+def compare_in_vm(args, wl):
+    """Host side of `compare`: one guest boot, reps of stock and patched interleaved."""
+    size = args.size or wl.default_size
+    stamp = schema.utc_stamp()
+    top = os.path.abspath(args.output or os.path.join(RESULTS, f"cmp-{wl.name}-{stamp}"))
+    if os.path.exists(top) and (not os.path.isdir(top) or os.listdir(top)):
+        raise UsageError(f"{top} already exists and is not empty: give another -o DIR")
+    _check_not_guest_private(top)
+    modules = {v: lab_ready(v) for v in VARIANTS}
+    if not all(modules.values()):
+        raise SetupError("the lab (kernel + both f2fs modules) is not built or out of date: "
+                         "run './wbtrace lab build'")
+    if not args.no_trace and not os.access(TRACER, os.X_OK):
+        raise SetupError(f"the tracer is not built ({os.path.relpath(TRACER, TOP)}): run "
+                         f"'make -C {os.path.join(TOP, 'loader')}', or add --no-trace")
+    plan = compare_plan(top, wl.name, args.reps)
+    with open(os.path.join(top, SHARE_MARKER), "w") as f:
+        f.write("the lab guest checks that it sees this file, i.e. that -o DIR is shared\n")
+    accel = None
+    try:
+        p = subprocess.run([VM_SH, "accel"], capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        accel = p.stdout.strip().splitlines()[-1] if p.returncode == 0 and p.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    context = {"git": schema.git_info(TOP), "accel": accel,
+               "module_sha256": {v: sha256_file(m) for v, m in modules.items()}}
+    need = wl.need_device_bytes(size)
+    disk_mb = max(2048, (need + MiB - 1) // MiB)
+    inner = [WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
+             "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
+             "--_plan", json.dumps(plan, separators=(",", ":"))]
+    if args.fs_opts:
+        inner += ["--fs-opts", args.fs_opts]
+    if args.mkfs_opts is not None:
+        inner += ["--mkfs-opts", args.mkfs_opts]
+    if args.no_trace:
+        inner.append("--no-trace")
+    if args.trace_mode != "stream":
+        inner += ["--trace-mode", args.trace_mode]
+    if args.quiet:
+        inner.append("--quiet")
+    cmd = [VM_SH, "run", "--variant", plan[0][0], "--no-build", "--disk-size", f"{disk_mb}M",
+           "--timeout", str(args.timeout or max(3600, 600 + 900 * 2 * args.reps))]
+    if args.quiet:
+        cmd.append("-q")
+    if not (os.path.realpath(top) + "/").startswith(os.path.realpath(RESULTS) + "/"):
+        cmd += ["--rw", top]
+    cmd += ["--"] + inner
+    progress = Progress(args.quiet, prefix="")
+    progress.say(f"wbtrace: {wl.name}: booting the lab guest once for {args.reps} rep(s) of "
+                 f"stock and of patched, interleaved -> {top}")
+    rc = guest_session(cmd, top, args.quiet, progress, "wbtrace compare")
+    if rc != EXIT_OK:
+        if rc == EXIT_FAIL:
+            print(f"wbtrace compare: FAILED: a rep failed (see above); evidence in {top}",
+                  file=sys.stderr)
+        return rc
+    env = dict(os.environ, PYTHONPATH=TOP)
+    print(f"\nA/B table ({top}):", flush=True)
+    arc = subprocess.run([PY, "-m", "analysis", "compare", top], env=env, cwd=TOP).returncode
+    if arc != 0:
+        print(f"wbtrace compare: the analysis could not compare the runs (exit {arc}); "
+              f"results in {top}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"wbtrace compare: {args.reps} rep(s) each of stock and patched verified; "
+          f"comparison dir {top}")
+    return EXIT_OK
+
+
+def swap_guest_module(variant):
+    """In the guest: unload f2fs and load the lab's `variant` module instead."""
+    ko = os.environ.get(f"WBTRACE_MODULE_{variant.upper()}", "")
+    if not ko or not os.path.isfile(ko):
+        raise SetupError(f"WBTRACE_MODULE_{variant.upper()} is not set or missing in the guest")
+    for cmd in (["rmmod", "f2fs"], ["insmod", ko]):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SetupError(f"{' '.join(cmd)} failed: {tail(p.stderr or p.stdout, 1)}")
+
+
+def compare_in_guest(args, wl):
+    """Guest side of `compare`: the planned reps, swapping the f2fs module between them."""
+    try:
+        context = json.loads(args._context or "{}")
+        plan = json.loads(args._plan or "[]")
+    except ValueError:
+        raise UsageError("--_context/--_plan: not JSON") from None
+    top = os.path.abspath(args.output or "")
+    if not plan or not args.output:
+        raise UsageError("compare inside the guest is started by `./wbtrace compare` on the host")
+    if not os.path.exists(os.path.join(top, SHARE_MARKER)):
+        raise SetupError(f"{top} is not shared with the guest (results would be lost)")
+    sums = context.get("module_sha256") or {}
+    failed = 0
+    for variant, rep, run_dir in plan:
+        if loaded_guest_variant() != variant:
+            swap_guest_module(variant)
+            print(f"wbtrace compare: f2fs {variant} loaded", flush=True)
+        loaded = loaded_guest_variant()
+        if loaded != variant:
+            raise SetupError(f"loaded f2fs is {loaded or 'unknown'}, wanted {variant}")
+        os.environ["WBTRACE_MODULE"] = os.environ.get(f"WBTRACE_MODULE_{variant.upper()}", "")
+        os.environ["WBTRACE_VARIANT"] = variant       # the tracer labels summary.json with it
+        ctx = dict(context, module_sha256=sums.get(variant))
+        rargs = argparse.Namespace(**vars(args))
+        rargs.output = run_dir
+        rc = run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep)
+        if rc != EXIT_OK:
+            failed += 1
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_compare(args):
+    wl = resolve_workload(args.workload)
+    if args.reps < 1:
+        raise UsageError("--reps must be at least 1 (a verdict needs 3)")
+    if args.size is not None and args.size < MiB:
+        raise UsageError("--size must be at least 1M")
+    if in_guest():
+        return compare_in_guest(args, wl)
+    return compare_in_vm(args, wl)
 
 
 # ============================================================================ the _phase helper
@@ -1596,9 +1804,21 @@ or too small; 130 interrupted.
 """
 
 
+COMPARE_EPILOG = """\
+Output (analysis/SCHEMA.md): DIR/cmp.json (written by `analysis new-cmp`, which also
+gives the run order) and DIR/stock/rep-NN, DIR/patched/rep-NN, each a full verified
+run dir as `./wbtrace run` writes it.  Between reps the guest swaps the module
+(rmmod f2fs; insmod the other f2fs.ko); every rep is labelled by the build-id of
+the module actually loaded.  Each rep: fresh mkfs, caches dropped by verification.
+
+Exit status: 0 every rep verified and the table printed; 1 a rep failed or the
+analysis could not compare; 2 bad usage; 3 set-up missing; 130 interrupted.
+"""
+
+
 def build_parser():
     p = _Parser(prog="wbtrace", description="wbtrace workloads (fio jobs in workloads/)")
-    sub = p.add_subparsers(dest="cmd", metavar="list|run")
+    sub = p.add_subparsers(dest="cmd", metavar="list|run|compare")
     sub.required = True
     ls = sub.add_parser("list", help="list the workloads")
     ls.add_argument("--json", action="store_true", help="machine-readable list")
@@ -1623,7 +1843,8 @@ def build_parser():
                    help="mkfs.f2fs options instead of the job's")
     r.add_argument("--size", metavar="S", type=lambda s: parse_size(s, "--size"),
                    help="size per fio job (default: the job file's '; size:')")
-    r.add_argument("--no-trace", action="store_true", help="no BPF tracer and no blktrace")
+    r.add_argument("--no-trace", action="store_true",
+                   help="no BPF tracer, no blktrace, no on-CPU stack sampling")
     r.add_argument("--trace-mode", choices=("stream", "hist"), default="stream",
                    help="tracer mode: stream (events.jsonl, exact) or hist (in-kernel)")
     r.add_argument("-o", "--output", metavar="DIR", help="result directory")
@@ -1634,6 +1855,31 @@ def build_parser():
                    help=argparse.SUPPRESS)    # debug: dev|file[:FILE], proves verify can fail
     r.add_argument("--_stamp", help=argparse.SUPPRESS)
     r.add_argument("--_context", help=argparse.SUPPRESS)
+    c = sub.add_parser("compare", help="A/B: stock and patched interleaved in one guest boot",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run WORKLOAD on f2fs stock and patched, reps interleaved "
+                                   "(A B, B A, A B, ...) in ONE lab guest boot, each rep a full "
+                                   "verified run; then print the A/B table.", epilog=COMPARE_EPILOG)
+    c.add_argument("workload", metavar="WORKLOAD")
+    c.add_argument("--reps", type=int, default=3,
+                   help="reps per variant (default 3; a verdict needs at least 3)")
+    c.add_argument("--size", metavar="S", type=lambda s: parse_size(s, "--size"),
+                   help="size per fio job (default: the job file's '; size:')")
+    c.add_argument("--fs-opts", metavar="OPTS", default="", help="as for run")
+    c.add_argument("--mkfs-opts", metavar="OPTS", default=None, help="as for run")
+    c.add_argument("--no-trace", action="store_true",
+                   help="no BPF tracer, no blktrace, no on-CPU stack sampling")
+    c.add_argument("--trace-mode", choices=("stream", "hist"), default="stream",
+                   help="tracer mode (as for run)")
+    c.add_argument("-o", "--output", metavar="DIR",
+                   help="comparison dir (default results/cmp-<workload>-<UTC stamp>)")
+    c.add_argument("--timeout", type=int, default=None,
+                   help="guest time limit, s (default max(3600, 600 + 1800 per rep))")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
+    c.add_argument("--_stamp", help=argparse.SUPPRESS)
+    c.add_argument("--_context", help=argparse.SUPPRESS)
+    c.add_argument("--_plan", help=argparse.SUPPRESS)
+    c.set_defaults(target="vm", variant=None, device=None, image=None, inject_corruption=None)
     ph = sub.add_parser("_phase", help=argparse.SUPPRESS)
     ph.add_argument("spec")
     return p
@@ -1727,6 +1973,7 @@ def cmd_run(args):
         if lv and lv != gv:
             gv = lv                       # swapped since boot: label by what is loaded
             os.environ["WBTRACE_MODULE"] = os.environ.get(f"WBTRACE_MODULE_{lv.upper()}", "")
+            os.environ["WBTRACE_VARIANT"] = lv    # the tracer labels summary.json with it
             context = dict(context, module_sha256=None)
         if args.variant and args.variant != gv:
             raise UsageError(f"this guest runs f2fs {gv}; --variant {args.variant} needs its "
@@ -1761,7 +2008,7 @@ def _on_sigterm(signum, frame):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     sub = argv[0] if argv else ""
-    prog = f"wbtrace {sub}" if sub in ("list", "run") else "wbtrace-run"
+    prog = f"wbtrace {sub}" if sub in ("list", "run", "compare") else "wbtrace-run"
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = build_parser().parse_args(argv)
@@ -1769,6 +2016,8 @@ def main(argv=None):
             return cmd_list(args)
         if args.cmd == "_phase":
             return cmd_phase(args.spec)
+        if args.cmd == "compare":
+            return cmd_compare(args)
         return cmd_run(args)
     except WbError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

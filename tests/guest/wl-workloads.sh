@@ -25,6 +25,10 @@ check_run() {
 		{ fail "$d: analysis validate: $(cat "$out/validate.err")"; return 1; }
 	[ -s "$d/trace/summary.json" ] || { fail "$d: no trace/summary.json"; return 1; }
 	[ -s "$d/blktrace/btt.avg" ] || { fail "$d: no blktrace/btt.avg"; return 1; }
+	# On-CPU stacks, and a flamegraph can be drawn from them.
+	[ -s "$d/stacks.folded" ] || { fail "$d: no stacks.folded"; return 1; }
+	(cd "$top" && $PY -m analysis flamegraph "$d" -o "$out/fg.svg" >/dev/null 2>"$out/fg.err") ||
+		{ fail "$d: flamegraph: $(cat "$out/fg.err")"; return 1; }
 	return 0
 }
 

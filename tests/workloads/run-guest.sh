@@ -3,7 +3,9 @@
 #   1. stock, 2 reps of fio-randwrite in ONE boot: both run dirs validate and pass
 #   2. patched, fio-compress at 16-page clusters: passes, compression traced
 #   3. Ctrl-C while the guest runs: exit 130, no QEMU left, nothing kept
-# About 3-4 minutes under TCG.  Prints "ok/not ok" lines and "N passed, M failed".
+#   4. ./wbtrace compare, 2 reps a side in ONE boot: exit 0, cmp dir validates, reps run
+#      A B B A, each rep's label matches the module it traced, the A/B table is printed
+# About 6-7 minutes under TCG.  Prints "ok/not ok" lines and "N passed, M failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -57,6 +59,49 @@ if [ "$rc" = 130 ] && [ -z "$left" ] && [ ! -e "$out/intr" ]; then
 else
 	notok "Ctrl-C: exit $rc, left running: ${left:-none}, dir: $(ls -A "$out/intr" 2>&1 | head -3)"
 	tail -8 "$out/intr.log" | sed 's/^/# /'
+fi
+
+# 4. ./wbtrace compare: stock and patched interleaved in one boot, into a comparison dir
+t0=$SECONDS
+cmpd=$top/results/wl-run-guest-cmp-$(date -u +%Y%m%dT%H%M%SZ)-$$
+./wbtrace compare fio-randwrite --reps 2 --size 2M -o "$cmpd" >"$out/cmp.log" 2>&1
+rc=$?
+boots=$(grep -c '^\[vm\] booting' "$out/cmp.log")
+# every rep by start time: its variant, and whether the f2fs it traced (build-id) is that
+# variant's module; the lab's modules come from build.sh --print-paths
+order=$($PY - "$cmpd" <<'PYEOF' 2>&1
+import glob, json, os, re, subprocess, sys
+d = sys.argv[1]
+paths = dict(l.split("=", 1) for l in subprocess.run(
+    ["kernel-patch/lab/build.sh", "--print-paths"], capture_output=True, text=True,
+    check=True).stdout.split())
+bid = {}
+for v in ("stock", "patched"):
+    note = subprocess.run(["readelf", "-n", paths["MODULE_" + v.upper()]], capture_output=True,
+                          text=True, check=True).stdout
+    bid[v] = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+assert bid["stock"] != bid["patched"], "both modules have one build-id"
+reps = []
+for m in glob.glob(os.path.join(d, "*", "rep-*", "meta.json")):
+    meta = json.load(open(m))
+    s = json.load(open(os.path.join(os.path.dirname(m), "trace", "summary.json")))
+    where = os.path.relpath(os.path.dirname(m), d)
+    assert where.split("/")[0] == meta["variant"], f"{where}: meta says {meta['variant']}"
+    assert s.get("module_build_id") == bid[meta["variant"]], \
+        f"{where}: labelled {meta['variant']} but traced module {s.get('module_build_id')}"
+    assert all(x == "pass" for x in meta["verify"].values()), f"{where}: {meta['verify']}"
+    reps.append((meta["started"], meta["variant"]))
+print(" ".join(v for _, v in sorted(reps)))
+PYEOF
+)
+if [ "$rc" = 0 ] && [ "$boots" = 1 ] && $PY -m analysis validate "$cmpd" >/dev/null &&
+	[ "$order" = "stock patched patched stock" ] &&
+	grep -q 'fio.bw_MiBps' "$out/cmp.log" && grep -q 'A/B table' "$out/cmp.log"; then
+	ok "compare fio-randwrite, 2 reps a side interleaved in one boot, labels = loaded module ($((SECONDS - t0)) s)"
+	rm -rf "$cmpd"
+else
+	notok "compare: exit $rc, $boots boot(s), order/labels: $order; kept $cmpd"
+	tail -15 "$out/cmp.log" | sed 's/^/# /'
 fi
 
 [ "$failn" = 0 ] && rm -rf "$out" || echo "# logs kept in $out"

@@ -1,0 +1,60 @@
+"""`./wbtrace compare`: the dispatcher sends `compare WORKLOAD ...` to the workload runner
+(stock vs patched in the lab guest) and `compare RESULT...` to the analysis, as before.
+
+`--help` shows which program got the command line without booting anything: the runner's
+help has WORKLOAD and --reps, the analysis' has RESULT and --alpha."""
+import os
+import subprocess
+
+import pytest
+
+import wbrun
+
+WBTRACE = os.path.join(wbrun.TOP, "wbtrace")
+ENV = dict(os.environ, WBTRACE_GUEST="")
+
+
+def routed(*args, cwd=None):
+    p = subprocess.run([WBTRACE, "compare", "--help", *args], capture_output=True, text=True,
+                       env=ENV, timeout=120, cwd=cwd or wbrun.TOP)
+    assert p.returncode == 0, p.stderr
+    runner = "WORKLOAD" in p.stdout and "--reps" in p.stdout
+    analysis = "RESULT" in p.stdout and "--alpha" in p.stdout
+    assert runner != analysis, p.stdout
+    return "runner" if runner else "analysis"
+
+
+@pytest.mark.parametrize("args", [
+    ["fio-randwrite"],
+    ["fio-compress", "--reps", "5"],
+    ["--reps", "3", "fio-randwrite"],            # an option value is not the first argument
+    ["--size", "2M", "-o", "results/x", "fio-seqwrite", "--quiet"],
+    ["-q", "--", "fio-mmap"],
+])
+def test_workload_name_goes_to_the_runner(args):
+    assert routed(*args) == "runner"
+
+
+@pytest.mark.parametrize("args", [
+    ["results/cmp-a"],                           # one comparison dir
+    ["results/run-a", "results/run-b"],          # BASELINE CANDIDATE
+    ["results/cmp-x:stock", "results/cmp-x:patched"],
+    ["--json", "fio-randwrite", "results/a", "results/b"],   # --json's value, not a workload
+    ["--alpha", "0.1", "a", "b"],
+    ["workloads/fio-randwrite"],                 # a path, not a name
+    ["fio-nosuch"],                              # no such job file
+    [],
+])
+def test_result_dirs_go_to_the_analysis(args):
+    assert routed(*args) == "analysis"
+
+
+def test_a_workload_name_routes_from_any_cwd(tmp_path):
+    assert routed("fio-randwrite", cwd=str(tmp_path)) == "runner"
+
+
+def test_compare_workload_usage_errors_are_the_runners():
+    p = subprocess.run([WBTRACE, "compare", "fio-randwrite", "--reps", "0"], capture_output=True,
+                       text=True, env=ENV, timeout=120)
+    assert p.returncode == 2
+    assert "--reps must be at least 1" in p.stderr and "Traceback" not in p.stderr
