@@ -11,7 +11,6 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-PY=/usr/bin/python3
 t0=$(date +%s)
 wl=fio-randwrite
 size=${WBTRACE_DEMO_SIZE:-4M}     # small: six reps finish in a few minutes under TCG
