@@ -1,12 +1,14 @@
 """perf script -> folded stacks (the producer of stacks.folded in a run dir)."""
+import os
 import subprocess
 import sys
 
 import pytest
 
 from analysis import folded
-from conftest import ROOT
 from analysis.schema import ResultsError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PERF_SCRIPT = """\
 fio 1234 [000]  100.000001:   10101010 cpu-clock:
