@@ -1458,6 +1458,20 @@ def lab_ready(variant):
 STATUS_LINE = re.compile(r"^\[wbtrace\] (.*) \(\d+m\d\ds\)$")
 
 
+def rep_options(args):
+    """The per-rep options the host side hands on to the runner in the guest."""
+    out = []
+    if args.fs_opts:
+        out += ["--fs-opts", args.fs_opts]
+    if args.mkfs_opts is not None:
+        out += ["--mkfs-opts", args.mkfs_opts]
+    if args.no_trace:
+        out.append("--no-trace")
+    if args.trace_mode != "stream":
+        out += ["--trace-mode", args.trace_mode]
+    return out
+
+
 def run_in_vm(args, wl, variant):
     """Boot the lab guest once and run all reps inside it (this program, WBTRACE_GUEST=1)."""
     size = args.size or wl.default_size
@@ -1490,14 +1504,7 @@ def run_in_vm(args, wl, variant):
     inner = [WBRUN_EXE, "run", wl.name, "--target", "vm", "--variant", variant,
              "--reps", str(args.reps), "--size", str(size), "-o", top, "--_stamp", stamp,
              "--_context", json.dumps(context, separators=(",", ":"))]
-    if args.fs_opts:
-        inner += ["--fs-opts", args.fs_opts]
-    if args.mkfs_opts is not None:
-        inner += ["--mkfs-opts", args.mkfs_opts]
-    if args.no_trace:
-        inner.append("--no-trace")
-    if args.trace_mode != "stream":
-        inner += ["--trace-mode", args.trace_mode]
+    inner += rep_options(args)
     if args.inject_corruption:
         inner.append(f"--inject-corruption={args.inject_corruption}")
     cmd = [VM_SH, "run", "--variant", variant, "--no-build", "--disk-size", f"{disk_mb}M",
@@ -1639,14 +1646,7 @@ def compare_in_vm(args, wl):
     inner = [WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
              "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
              "--_plan", json.dumps(plan, separators=(",", ":"))]
-    if args.fs_opts:
-        inner += ["--fs-opts", args.fs_opts]
-    if args.mkfs_opts is not None:
-        inner += ["--mkfs-opts", args.mkfs_opts]
-    if args.no_trace:
-        inner.append("--no-trace")
-    if args.trace_mode != "stream":
-        inner += ["--trace-mode", args.trace_mode]
+    inner += rep_options(args)
     if args.quiet:
         inner.append("--quiet")
     cmd = [VM_SH, "run", "--variant", plan[0][0], "--no-build", "--disk-size", f"{disk_mb}M",

@@ -44,8 +44,11 @@ fi
 
 # 3. Ctrl-C: SIGINT to the process group, as a terminal sends it
 t0=$SECONDS
+# A process started with SIGINT ignored (nohup, some CI runners) keeps it
+# ignored, so start the run with SIGINT reset to its default, as a terminal would.
 set -m
-./wbtrace run fio-seqwrite --size 64M -o "$out/intr" >"$out/intr.log" 2>&1 &
+$PY -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+	./wbtrace run fio-seqwrite --size 64M -o "$out/intr" >"$out/intr.log" 2>&1 &
 pid=$!
 set +m
 for _ in $(seq 1 300); do grep -q 'guest up' "$out/intr.log" && break; sleep 0.5; done
