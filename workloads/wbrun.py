@@ -55,12 +55,9 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_DEVICE, EXIT_INTR = 0, 1, 2, 3,
 HEADER_KEYS = ("purpose", "size", "mkfs", "mount", "sysfs", "bdi", "driver")
 VARIANTS = ("stock", "patched")
 MiB = 1 << 20
-# Kernel log lines that fail a run (the lab's vm.sh uses the same list), plus I/O errors.
-SPLAT_RE = re.compile(
-    r"WARNING:|BUG:|BUG |Oops|general protection fault|Kernel panic|possible circular locking|"
-    r"possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN:|UBSAN:|"
-    r"hung_task|soft lockup|F2FS-fs \(.*\): .*(inconsistent|corrupt|Need to run fsck)|"
-    r"I/O error")
+# Kernel log lines that fail a run: the lab's one list (vm.sh greps it too), plus I/O errors.
+with open(os.path.join(TOP, "kernel-patch", "lab", "splat.ere")) as _f:
+    SPLAT_RE = re.compile(_f.read().strip() + r"|I/O error")
 # Tracer exit codes that mean "could not start tracing" (the command never ran).
 TRACER_SETUP_EXITS = {2: "bad command line", 3: "not root", 4: "kernel has no BTF",
                       5: "f2fs or its module BTF missing", 6: "a required probe has no site",

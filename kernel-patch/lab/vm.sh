@@ -254,8 +254,8 @@ if [ -n "$log_dir" ]; then
 fi
 
 # A kernel splat fails the run, whatever the command said.
-splat_re='WARNING:|BUG:|BUG |Oops|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN:|UBSAN:|hung_task|soft lockup|F2FS-fs \(.*\): .*(inconsistent|corrupt|Need to run fsck)'
-splats=$(grep -E "$splat_re" "$run/console.log" 2>/dev/null | grep -v 'guest-init:' || true)
+# The one list of kernel-log lines that fail a run (wbrun.py reads it too).
+splats=$(grep -E -f "$WB_LAB/splat.ere" "$run/console.log" 2>/dev/null | grep -v 'guest-init:' || true)
 
 if [ "$timed_out" = 1 ]; then
 	tail -20 "$run/console.log" >&2 || true
