@@ -1455,6 +1455,26 @@ def lab_ready(variant):
 STATUS_LINE = re.compile(r"^\[wbtrace\] (.*) \(\d+m\d\ds\)$")
 
 
+def guest_prep(args, top, wl, size):
+    """What every guest session needs first: the tracer (unless --no-trace), the marker
+    proving -o DIR is shared, the accelerator vm.sh will use, the scratch disk size."""
+    if not args.no_trace and not os.access(TRACER, os.X_OK):
+        raise SetupError(f"the tracer is not built ({os.path.relpath(TRACER, TOP)}): run "
+                         f"'make -C {os.path.join(TOP, 'loader')}', or add --no-trace")
+    os.makedirs(top, exist_ok=True)
+    with open(os.path.join(top, SHARE_MARKER), "w") as f:
+        f.write("the lab guest checks that it sees this file, i.e. that -o DIR is shared\n")
+    accel = None
+    try:
+        p = subprocess.run([VM_SH, "accel"], capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        accel = p.stdout.strip().splitlines()[-1] if p.returncode == 0 and p.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    need = wl.need_device_bytes(size)
+    return accel, max(2048, (need + MiB - 1) // MiB)
+
+
 def rep_options(args):
     """The per-rep options the host side hands on to the runner in the guest."""
     out = []
@@ -1481,23 +1501,9 @@ def run_in_vm(args, wl, variant):
     if not module:
         raise SetupError(f"this kernel has no f2fs and the lab (kernel + f2fs {variant} module) is "
                          f"not built or out of date: run './wbtrace lab build'")
-    if not args.no_trace and not os.access(TRACER, os.X_OK):
-        raise SetupError(f"the tracer is not built ({os.path.relpath(TRACER, TOP)}): run "
-                         f"'make -C {os.path.join(TOP, 'loader')}', or add --no-trace")
-    os.makedirs(top, exist_ok=True)
-    with open(os.path.join(top, SHARE_MARKER), "w") as f:
-        f.write("the lab guest checks that it sees this file, i.e. that -o DIR is shared\n")
-    accel = None
-    try:
-        p = subprocess.run([VM_SH, "accel"], capture_output=True, text=True, timeout=120,
-                           stdin=subprocess.DEVNULL)
-        accel = p.stdout.strip().splitlines()[-1] if p.returncode == 0 and p.stdout.strip() else None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    accel, disk_mb = guest_prep(args, top, wl, size)
     context = {"git": schema.git_info(TOP), "accel": accel, "module_sha256": sha256_file(module),
                "share_marker": True}
-    need = wl.need_device_bytes(size)
-    disk_mb = max(2048, (need + MiB - 1) // MiB)
     inner = [WBRUN_EXE, "run", wl.name, "--target", "vm", "--variant", variant,
              "--reps", str(args.reps), "--size", str(size), "-o", top, "--_stamp", stamp,
              "--_context", json.dumps(context, separators=(",", ":"))]
@@ -1627,19 +1633,9 @@ def compare_in_vm(args, wl):
         raise SetupError(f"the tracer is not built ({os.path.relpath(TRACER, TOP)}): run "
                          f"'make -C {os.path.join(TOP, 'loader')}', or add --no-trace")
     plan = compare_plan(top, wl.name, args.reps)
-    with open(os.path.join(top, SHARE_MARKER), "w") as f:
-        f.write("the lab guest checks that it sees this file, i.e. that -o DIR is shared\n")
-    accel = None
-    try:
-        p = subprocess.run([VM_SH, "accel"], capture_output=True, text=True, timeout=120,
-                           stdin=subprocess.DEVNULL)
-        accel = p.stdout.strip().splitlines()[-1] if p.returncode == 0 and p.stdout.strip() else None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    accel, disk_mb = guest_prep(args, top, wl, size)
     context = {"git": schema.git_info(TOP), "accel": accel,
                "module_sha256": {v: sha256_file(m) for v, m in modules.items()}}
-    need = wl.need_device_bytes(size)
-    disk_mb = max(2048, (need + MiB - 1) // MiB)
     inner = [WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
              "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
              "--_plan", json.dumps(plan, separators=(",", ":"))]
