@@ -87,13 +87,53 @@ if [ "${WBTRACE_VARIANT:-stock}" = stock ]; then
 	[ "$rc" = 4 ] && grep -q "mounted on /tmp/wl-mnt" <<<"$msg" && echo "  ok mounted device refused: $msg" ||
 		fail "mounted device: exit $rc: $msg"
 	umount /tmp/wl-mnt; umount /tmp/wl-mnt 2>/dev/null
-	msg=$("$run" run fio-fsync --target host --image /tmp/wl-img.img -o "$out/img" 2>&1); rc=$?
-	if [ -e /dev/loop-control ]; then
-		echo "  note: loop devices present, --image run exit $rc"
+	# --image: the tool makes the image, attaches it to a loop device, runs, verifies
+	# and removes both; refusals leave a user's image untouched; a failed run keeps
+	# the image as evidence but still detaches it.  The lab kernel has loop built in.
+	no_loop() { # what: no loop device attached, no f2fs mount
+		[ -z "$(losetup -a)" ] || fail "$1: loop device left: $(losetup -a)"
+		grep -q ' f2fs ' /proc/mounts && fail "$1: f2fs still mounted"
+		return 0
+	}
+	if [ ! -e /dev/loop-control ]; then
+		fail "the lab kernel has no loop device (CONFIG_BLK_DEV_LOOP missing from lab.config?)"
 	else
-		[ "$rc" = 3 ] && [ ! -e /tmp/wl-img.img ] && [ ! -e "$out/img" ] &&
-			echo "  ok --image without loop support: exit 3, nothing left ($msg)" ||
-			fail "--image without loop: exit $rc, image $(ls /tmp/wl-img.img 2>&1): $msg"
+		img=/tmp/wl-img.img d=$out/img
+		if "$run" run fio-fsync --target host --image "$img" --size 2M -o "$d" --quiet >"$d.log" 2>&1; then
+			t=$(meta "$d" 'm["target"], m["verify"]["after_remount"], m["verify"]["fsck"], m["drops"], m["tracer"]["mode"] != "off"')
+			dl=$(meta "$d" 'm["f2fs"]["device"]')
+			if [ "$t" = "('host', 'pass', 'pass', 0, True)" ] && grep -q "/dev/loop" <<<"$dl" && [ ! -e "$img" ]; then
+				echo "  ok --image: traced run on $dl verified, image removed: $t"
+			else
+				fail "--image run: $t, device $dl, image $(ls "$img" 2>&1)"
+			fi
+		else
+			fail "--image run failed"; tail -8 "$d.log"
+		fi
+		no_loop "after the --image run"
+		# A user's image that is too small: refused, left as it was.
+		head -c 1M /dev/zero >"$img"
+		msg=$("$run" run fio-fsync --target host --image "$img" -o "$out/small" 2>&1); rc=$?
+		[ "$rc" = 4 ] && grep -q "too small" <<<"$msg" && [ "$(stat -c %s "$img")" = 1048576 ] &&
+			echo "  ok too-small image refused and kept: $msg" || fail "small image: exit $rc: $msg"
+		# An image already attached elsewhere: refused, the other attachment untouched.
+		truncate -s 1G "$img"
+		ld=$(losetup --find --show "$img")
+		msg=$("$run" run fio-fsync --target host --image "$img" -o "$out/busy" 2>&1); rc=$?
+		[ "$rc" = 4 ] && grep -q "already attached" <<<"$msg" && [ "$(losetup -j "$img" | cut -d: -f1)" = "$ld" ] &&
+			echo "  ok attached image refused: $msg" || fail "attached image: exit $rc: $msg"
+		losetup -d "$ld"
+		rm -f "$img"
+		# A failed verification: the tool-made image is kept as evidence, the loop device is not.
+		d=$out/img-corrupt
+		rc=0
+		"$run" run fio-fsync --target host --image "$img" --size 2M --no-trace -o "$d" --quiet \
+			--inject-corruption=dev >"$d.log" 2>&1 || rc=$?
+		[ "$rc" = 1 ] && [ -s "$img" ] && grep -q "kept as evidence: $img" "$d.log" &&
+			echo "  ok failed --image run: exit 1, image kept as evidence" ||
+			{ fail "failed --image run: exit $rc, image $(ls -s "$img" 2>&1)"; tail -5 "$d.log"; }
+		no_loop "after the failed --image run"
+		rm -f "$img"
 	fi
 else
 	echo "  (runner failure paths are variant-independent: full set on stock only)"
