@@ -56,6 +56,21 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_digest(args) -> int:
+    from .compare import DIGEST_METRICS, compare_groups, digest_markdown
+    metrics = args.metrics.split(",") if args.metrics else list(DIGEST_METRICS)
+    docs = []
+    for d in args.results:
+        a, b = schema.resolve_pair([d])
+        docs.append(compare_groups(a, b, min_effect_pct=args.min_effect))
+    if args.json:
+        _write_out(args.json, json.dumps(_finite({"schema": "wbtrace.digest/1",
+                                                  "metrics": metrics, "comparisons": docs}),
+                                         indent=2) + "\n")
+    sys.stdout.write(digest_markdown(docs, metrics))
+    return 0
+
+
 def _finite(doc):
     """JSON has no inf: open CI ends become null."""
     if isinstance(doc, float):
@@ -403,6 +418,22 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--candidate", default="patched", choices=schema.VARIANTS)
     n.add_argument("--order", default="interleaved", choices=("interleaved", "blocked"))
     n.set_defaults(func=cmd_new_cmp)
+
+    dg = sub.add_parser(
+        "digest", formatter_class=_Fmt, help="one Markdown table over several comparisons",
+        description=_d("Compare each comparison dir (as `compare` does) and print one Markdown "
+                       "table of the chosen metrics over all of them, one block per workload: "
+                       "the form a benchmark summary or a cover letter wants."),
+        epilog="Example:\n  wbtrace digest results/bench-X/fio-randwrite results/bench-X/fio-seqwrite\n"
+               "Exit status: 0 table printed, 2 bad or mismatched input.")
+    dg.add_argument("results", nargs="+", metavar="CMP_DIR", help="comparison dirs (with cmp.json)")
+    dg.add_argument("--metrics", metavar="M1,M2", help="metric names (default: throughput, "
+                    "sys CPU per MiB, p99 latency, bio size, data temperature and IPU shares, "
+                    "compression ratio)")
+    dg.add_argument("--min-effect", type=float, default=1.0, metavar="PCT",
+                    help="noise floor as for compare (default 1)")
+    dg.add_argument("--json", metavar="FILE", help="also write all comparisons as JSON")
+    dg.set_defaults(func=cmd_digest)
 
     k = sub.add_parser(
         "collapse-perf", formatter_class=_Fmt,

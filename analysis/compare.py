@@ -236,3 +236,31 @@ def format_table(doc: dict) -> str:
     if notes:
         text += "\nnotes:\n" + "\n".join(notes)
     return text
+
+
+# Metrics a benchmark summary of the series shows by default: throughput, CPU
+# cost, bio merging and which log (temperature, IPU) data goes to.
+DIGEST_METRICS = ("fio.bw_MiBps", "fio.sys_cpu_ms_per_MiB", "fio.clat_p99_us",
+                  "trace.bio_mean_bytes", "trace.bio_hot_pct", "trace.bio_warm_pct",
+                  "trace.bio_cold_pct", "trace.bio_ipu_pct", "trace.compress_ratio")
+
+
+def digest_markdown(docs: Sequence[dict], metrics: Sequence[str] = DIGEST_METRICS) -> str:
+    """One Markdown table over several comparisons (one per workload), only the
+    given metrics, skipping those a workload did not measure on either side."""
+    if not docs:
+        raise ResultsError("digest: no comparison given")
+    a0, b0 = docs[0]["a"]["label"], docs[0]["b"]["label"]
+    head = ["workload", "metric", a0, b0, "delta", "95% CI of delta", "p", "n", "verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for doc in docs:
+        rows = {r["metric"]: r for r in doc["rows"]}
+        for name in metrics:
+            r = rows.get(name)
+            if r is None or (r["a"] is None and r["b"] is None):
+                continue
+            cells = [doc["workload"], f"{name} ({r['unit']})", fmt_num(r["a"]), fmt_num(r["b"]),
+                     fmt_pct(r["delta_pct"]), fmt_ci(r["ci_pct"]), fmt_p(r["p"]),
+                     f"{r['n_a']}/{r['n_b']}", r["verdict"]]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

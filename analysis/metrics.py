@@ -45,6 +45,10 @@ _DEFS = [
     Metric("trace.bio_p50_bytes", "B", +1, "level", "median write bio size"),
     Metric("trace.writepages_mean_ns", "ns", -1, "level", "->writepages pass duration, mean"),
     Metric("trace.writepages_p99_ns", "ns", -1, "level", "->writepages pass duration, p99"),
+    Metric("trace.bio_hot_pct", "%", 0, "level", "share of data bios of hot temperature"),
+    Metric("trace.bio_warm_pct", "%", 0, "level", "share of data bios of warm temperature"),
+    Metric("trace.bio_cold_pct", "%", 0, "level", "share of data bios of cold temperature"),
+    Metric("trace.bio_ipu_pct", "%", 0, "level", "share of data bios that are in-place updates"),
     Metric("trace.compress_ratio", "x", +1, "level", "raw / compressed bytes"),
     Metric("trace.drops", "events", -1, "level", "ring-buffer events lost"),
     Metric("blk.q2c_avg_ms", "ms", -1, "level", "btt: queue to completion, mean (all devices)"),
@@ -155,6 +159,16 @@ def _trace_metrics(run: Run) -> Dict[str, Optional[float]]:
         out["trace.drops"] = float(drops)
         return out
     out["trace.drops"] = float(max(drops, s["drops"]))
+    # Temperature and IPU shares of data bios: the series must not change
+    # which log a folio goes to.  A run without data bios has no share.
+    counts = s.get("counts") or {}
+    n = counts.get("bios_data", 0)
+    for key, metric in (("bios_data_hot", "trace.bio_hot_pct"),
+                        ("bios_data_warm", "trace.bio_warm_pct"),
+                        ("bios_data_cold", "trace.bio_cold_pct"),
+                        ("bios_data_ipu", "trace.bio_ipu_pct")):
+        if key in counts:
+            out[metric] = 100.0 * _num(counts[key], f"counts.{key}") / n if n > 0 else None
     m = s["metrics"]
     for name, d in m.items():
         if name == "compress":

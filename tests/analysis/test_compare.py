@@ -208,3 +208,73 @@ def test_parse_btt_dm_labels():
     dm = BTT.replace("Q2C ", "Q2Cdm ").replace("D2C ", "D2Cdm ")
     assert dm != BTT
     assert metrics.parse_btt(dm) == metrics.parse_btt(BTT)
+
+
+def test_data_bio_shares(tmp_path):
+    d = synth.make_run(str(tmp_path / "r"))
+    sp = os.path.join(d, "trace", "summary.json")
+    with open(sp) as f:
+        s = json.load(f)
+    s["counts"] = {"bios_data": 8, "bios_data_hot": 2, "bios_data_warm": 5,
+                   "bios_data_cold": 1, "bios_data_ipu": 4}
+    with open(sp, "w") as f:
+        json.dump(s, f)
+    m = metrics.run_metrics(schema.load_run(d))
+    assert m["trace.bio_hot_pct"] == 25.0 and m["trace.bio_warm_pct"] == 62.5
+    assert m["trace.bio_cold_pct"] == 12.5 and m["trace.bio_ipu_pct"] == 50.0
+    # no data bio at all: no share rather than 0 %
+    s["counts"] = {"bios_data": 0, "bios_data_hot": 0}
+    with open(sp, "w") as f:
+        json.dump(s, f)
+    m = metrics.run_metrics(schema.load_run(d))
+    assert m["trace.bio_hot_pct"] is None and "trace.bio_cold_pct" not in m
+    # a temperature shift between variants is reported as a change
+    for name, hot in (("a", 1), ("b", 7)):
+        for i in range(1, 5):
+            rd = synth.make_run(str(tmp_path / name / f"rep-{i:02d}"), rep=i,
+                                variant="stock" if name == "a" else "patched")
+            p = os.path.join(rd, "trace", "summary.json")
+            with open(p) as f:
+                s = json.load(f)
+            s["counts"] = {"bios_data": 8, "bios_data_hot": hot + (i % 2),
+                           "bios_data_warm": 8 - hot - (i % 2)}
+            with open(p, "w") as f:
+                json.dump(s, f)
+    doc = compare.compare_dirs(sorted(str(p) for p in (tmp_path / "a").iterdir()),
+                               sorted(str(p) for p in (tmp_path / "b").iterdir()))
+    row = _row(doc, "trace.bio_hot_pct")
+    assert row["a"] == pytest.approx(100 * 1.5 / 8) and row["b"] == pytest.approx(100 * 7.5 / 8)
+    assert row["note"].startswith("changed")
+
+
+def test_digest_table(tmp_path):
+    docs = []
+    for wl, slow in (("seqwrite", 1.0), ("randwrite", 1.3)):
+        a = _group(tmp_path, f"{wl}-a", "stock", [dict(workload=wl, bw_mibps=100 + i) for i in range(4)])
+        b = _group(tmp_path, f"{wl}-b", "patched",
+                   [dict(workload=wl, bw_mibps=(100 + i) / slow) for i in range(4)])
+        docs.append(compare.compare_groups(a, b))
+    text = compare.digest_markdown(docs, ["fio.bw_MiBps", "trace.no_such_metric"])
+    lines = text.splitlines()
+    assert lines[0].startswith("| workload | metric | stock | patched |")
+    body = [ln for ln in lines[2:]]
+    assert len(body) == 2                      # unknown metric skipped, one row per workload
+    assert body[0].startswith("| seqwrite | fio.bw_MiBps (MiB/s) |") and "| same |" in body[0]
+    assert body[1].startswith("| randwrite |") and "| worse |" in body[1]
+    with pytest.raises(ResultsError):
+        compare.digest_markdown([])
+
+
+def test_digest_cli(tmp_path):
+    from analysis import cli
+    for i in range(1, 4):
+        for v in ("stock", "patched"):
+            synth.make_run(str(tmp_path / "cmp" / v / f"rep-{i:02d}"), variant=v, rep=i)
+    subprocess.run(["/usr/bin/python3", "-m", "analysis", "new-cmp", str(tmp_path / "cmp"),
+                    "--workload", "seqwrite", "--reps", "3"], check=True,
+                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    rc = cli.main(["digest", str(tmp_path / "cmp"), "--json", str(tmp_path / "d.json")])
+    assert rc == 0
+    d = json.load(open(tmp_path / "d.json"))
+    assert d["schema"] == "wbtrace.digest/1" and len(d["comparisons"]) == 1
+    assert cli.main(["digest", str(tmp_path / "nothing-here")]) == 2

@@ -58,3 +58,22 @@ def test_compare_workload_usage_errors_are_the_runners():
                        text=True, env=ENV, timeout=120)
     assert p.returncode == 2
     assert "--reps must be at least 1" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["fio-nosuch"], "unknown workload 'fio-nosuch'"),
+    (["--reps", "x"], "--reps needs a number"),
+    (["--frobnicate"], "unknown option --frobnicate"),
+])
+def test_bench_bad_input(args, msg, tmp_path):
+    """`wbtrace bench` refuses bad input before it boots anything or makes a dir."""
+    out = tmp_path / "bench"
+    p = subprocess.run([WBTRACE, "bench", "-o", str(out), *args], capture_output=True,
+                       text=True, env=ENV, timeout=60)
+    assert p.returncode == 2 and msg in p.stderr, (p.returncode, p.stderr)
+    assert not out.exists()
+
+
+def test_bench_help():
+    p = subprocess.run([WBTRACE, "bench", "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "digest" in p.stdout and "--reps" in p.stdout
