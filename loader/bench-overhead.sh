@@ -1,81 +1,372 @@
 #!/bin/bash
-# Self-overhead of the tracer: the same buffered write + fsync, untraced, under
-# hist mode and under stream mode, interleaved, REPS times each.  Prints one
-# JSON object per configuration (median wall time and system CPU time of the
-# writer, per folio written) and the overhead vs. untraced per folio.  The
-# fsync makes the writer run the writeback itself, so probe cost lands in its
-# system time.
+# Self-overhead benchmark of the tracer (a measurement, not a pass/fail test).
 #
-# Runs where f2fs is mounted (e.g. inside the lab guest):
-#   loader/bench-overhead.sh MOUNTPOINT [MIB] [REPS]
-# Under TCG the numbers are noisy and inflated; compare configurations run in
-# the same boot only.
+# The same fio job -- 4 KiB random buffered writes into one file, end_fsync, so
+# the writeback runs in fio's own context -- is run with the probes detached
+# ("none"), under `wbtrace-trace -m hist`, under `wbtrace-trace` (stream mode,
+# default 8 MiB ring buffer, events written to a file on tmpfs) and under
+# loader/wbtrace.bt (the same probe sites as a plain bpftrace script: the
+# anchor); optionally "idle": no probes, only a process that wakes every
+# 100 ms like the tracer's ring-buffer poll (a control for the baseline:
+# under a loaded TCG host a periodically waking task changes the timing of
+# everything).  Configurations are interleaved within each repetition (the order
+# rotates per repetition) in one boot; the tracer is attached before the timed
+# window and detached after it, so start-up and tear-down are not counted.
+#
+# Per run: wall time of fio (throughput = SIZE / wall, fsync included),
+# system-wide busy CPU time (/proc/stat: everything, the tracer's reader too),
+# fio's own system time, the tracer's event counts and ring-buffer drops.
+# Per configuration vs "none", paired by repetition: throughput change with a
+# 95 % t-interval (analysis/stats.py mean_ci over the per-repetition relative
+# differences; Welch's interval on the raw values is reported as well), extra
+# CPU per event, drops.  Writes OUTDIR/report.json (+ runs.jsonl, table.txt)
+# and prints the table.
+#
+# Inside the lab guest (the host side: `make -C loader bench`):
+#   loader/bench-overhead.sh [-r REPS] [-s MIB] [-C "none [idle] hist stream bpftrace"]
+#                            [-o OUTDIR] [-w SETTLE_SEC] [-N] [MOUNTPOINT]
+# Without MOUNTPOINT a fresh f2fs is made on $WBTRACE_SCRATCH (destroyed;
+# mounted nodiscard,background_gc=off).  Every timed run starts after the
+# probes are attached, a sync and SETTLE_SEC (default 5) of quiet.
+# After the timed repetitions, one probe-cost run per traced configuration with
+# kernel.bpf_stats_enabled=1 (time inside the BPF programs; -N skips it).
+# Default OUTDIR: results/bench-overhead/<UTC time>-<variant>/.
+# Under TCG every instruction (BPF included) is emulated: numbers are an
+# upper bound and only comparable within one boot.
 set -euo pipefail
-MNT=${1:?usage: bench-overhead.sh MOUNTPOINT [MIB] [REPS]}
-MIB=${2:-32}
-REPS=${3:-5}
-TRACE=${WBTRACE_TRACE:-$(cd "$(dirname "$0")" && pwd)/build/wbtrace-trace}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TRACE=${WBTRACE_TRACE:-$TOP/loader/build/wbtrace-trace}
+BT=$TOP/loader/wbtrace.bt
 PY=/usr/bin/python3
+REPS=5 MIB=32 CONFIGS="none hist stream bpftrace" OUT="" MNT="" STATS=1 SETTLE=5
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while getopts "r:s:C:o:w:Nh" o; do
+	case "$o" in
+	r) REPS=$OPTARG ;;
+	s) MIB=$OPTARG ;;
+	C) CONFIGS=$OPTARG ;;
+	o) OUT=$OPTARG ;;
+	N) STATS=0 ;;
+	w) SETTLE=$OPTARG ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+MNT=${1:-}
+if ! [[ "$REPS" =~ ^[0-9]+$ ]] || [ "$REPS" -lt 2 ]; then echo "bench: -r needs >= 2" >&2; exit 2; fi
+if ! [[ "$MIB" =~ ^[0-9]+$ ]] || [ "$MIB" -lt 1 ]; then echo "bench: bad -s $MIB" >&2; exit 2; fi
+for c in $CONFIGS; do
+	case "$c" in none | idle | hist | stream | bpftrace) ;; *) echo "bench: unknown config $c" >&2; exit 2 ;; esac
+done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 3; }
+[ -x "$TRACE" ] || { echo "bench: $TRACE not built (make -C loader)" >&2; exit 3; }
+command -v fio >/dev/null || { echo "bench: fio not installed" >&2; exit 3; }
+case " $CONFIGS " in *" bpftrace "*) command -v bpftrace >/dev/null || { echo "bench: bpftrace not installed" >&2; exit 3; } ;; esac
+
 work=$(mktemp -d /tmp/wbbench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-head -c $((MIB << 20)) /dev/urandom >"$work/src"
-
-# one_run: write the file with fsync; print "wall_ns sys_ns" of the writer
-one_run() {
-	local f="$MNT/bench.$RANDOM" t0 t1
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	t0=$(date +%s%N)
-	/usr/bin/time -f "%S" -o "$work/time" dd if="$work/src" of="$f" bs=1M conv=fsync status=none
-	t1=$(date +%s%N)
-	echo "$((t1 - t0)) $(awk '{printf "%d", $1 * 1e9}' "$work/time")"
-	rm -f "$f"
+own_mnt=""
+cleanup() {
+	[ -n "${tracer:-}" ] && kill -INT "$tracer" 2>/dev/null && wait "$tracer" 2>/dev/null
+	[ -n "$own_mnt" ] && mountpoint -q "$own_mnt" && umount "$own_mnt"
+	rm -rf "$work"
 }
+trap cleanup EXIT
+if [ -z "$MNT" ]; then
+	: "${WBTRACE_SCRATCH:?no MOUNTPOINT and not in the lab guest (WBTRACE_SCRATCH)}"
+	own_mnt=/tmp/wbbench-mnt MNT=$own_mnt
+	mkdir -p "$MNT"
+	mkfs.f2fs -q -f "$WBTRACE_SCRATCH" >/dev/null
+	# no background discard / GC: they would run into the next timed run
+	mount -t f2fs -o nodiscard,background_gc=off "$WBTRACE_SCRATCH" "$MNT"
+fi
+grep -q " $MNT f2fs " /proc/mounts || { echo "bench: $MNT is not an f2fs mount" >&2; exit 2; }
+variant=${WBTRACE_VARIANT:-unknown}
+[ -n "$OUT" ] || OUT=$TOP/results/bench-overhead/$(date -u +%Y%m%dT%H%M%SZ)-$variant
+mkdir -p "$OUT"
+: >"$OUT/runs.jsonl"
+FIO=(fio --name=randwrite --directory="$MNT" --filename=bench.dat --rw=randwrite --bs=4k
+	--size="${MIB}M" --ioengine=psync --fallocate=none --end_fsync=1 --randrepeat=1
+	--randseed=4242 --output-format=json)
 
-# Start the tracer and wait until it has attached (its "Tracing ..." line).
-start_tracer() { # MODE_ARGS...
-	"$TRACE" "$@" >"$work/trace.out" 2>"$work/trace.err" &
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# utime + stime of the tracer process (its reader; probes run in other tasks)
+tracer_ticks() { if [ -n "$tracer" ]; then awk '{ print $14 + $15 }' "/proc/$tracer/stat"; else echo 0; fi; }
+
+# start CFG: attach the probes of CFG (nothing for none) and wait until attached.
+tracer="" killed=0
+start() {
+	local cfg=$1 ready
+	case "$cfg" in
+	none) return 0 ;;
+	idle) (trap 'exit 0' TERM; echo "idle: attached"; while :; do sleep 0.1; done) >"$work/t.out" 2>"$work/t.err" &
+		ready="idle: attached" ;;
+	hist) "$TRACE" -m hist -s "$work/sum.json" >"$work/t.out" 2>"$work/t.err" &
+		ready="Tracing f2fs writeback" ;;
+	stream) "$TRACE" -s "$work/sum.json" -o "$work/events.jsonl" >"$work/t.out" 2>"$work/t.err" &
+		ready="Tracing f2fs writeback" ;;
+	bpftrace) bpftrace -B none "$BT" >"$work/t.out" 2>"$work/t.err" &
+		ready="wbtrace.bt: attached" ;;
+	esac
 	tracer=$!
-	for _ in $(seq 600); do
-		grep -q "Tracing f2fs writeback" "$work/trace.err" && return 0
-		kill -0 "$tracer" 2>/dev/null || { cat "$work/trace.err" >&2; exit 1; }
+	for _ in $(seq 1800); do
+		grep -q "$ready" "$work/t.out" "$work/t.err" && return 0
+		kill -0 "$tracer" 2>/dev/null || { echo "bench: $cfg exited before attaching:" >&2; cat "$work/t.err" >&2; exit 1; }
 		sleep 0.1
 	done
-	echo "bench: tracer did not attach" >&2; exit 1
+	echo "bench: $cfg did not attach in 180 s" >&2; exit 1
 }
-stop_tracer() { kill -INT "$tracer"; wait "$tracer" || true; }
+stop() {
+	[ -n "$tracer" ] || return 0
+	if [ "$1" = idle ]; then kill -TERM "$tracer"; else kill -INT "$tracer"; fi
+	# bpftrace 0.17 has been seen not to exit on SIGINT under TCG: bounded wait
+	local _ rc=0
+	for _ in $(seq 1200); do kill -0 "$tracer" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$tracer" 2>/dev/null; then
+		echo "bench: $1 did not exit 120 s after SIGINT: killed, run kept without its counts" >&2
+		kill -KILL "$tracer" 2>/dev/null || true
+		killed=1
+	fi
+	wait "$tracer" || rc=$?
+	tracer=""
+	[ "$killed" = 0 ] || return 0
+	# 9 = drops above --max-drop-pct: still a result (the drops are reported)
+	[ "$rc" = 0 ] || [ "$rc" = 9 ] || { echo "bench: tracer exited $rc:" >&2; cat "$work/t.err" >&2; exit 1; }
+}
 
-# Interleaved: each rep runs none, hist, stream; the tracer is attached before
-# the write starts and detached after it, so its start-up is not counted.  One
-# warm-up write first, discarded.
-for cfg in none hist stream; do : >"$work/$cfg"; done
-one_run >/dev/null
+# one CFG REP POS: one timed fio run; appends one JSON line to runs.jsonl.
+one() {
+	local cfg=$1 rep=$2 pos=$3 dest=${4:-$OUT/runs.jsonl} t0 t1 b0 b1 c0 c1
+	echo "[]" >"$work/progs.json"
+	rm -f "$MNT/bench.dat" "$work/sum.json" "$work/events.jsonl" "$work/t.out" "$work/t.err"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	killed=0
+	start "$cfg"
+	# The same quiet gap before every timed run, whatever the attach took
+	# (without it "none" runs right into the checkpoint/discard work of the
+	# previous run's delete and the traced configs do not).
+	sync
+	sleep "$SETTLE"
+	c0=$(tracer_ticks) b0=$(busy_ticks) t0=$(date +%s%N)
+	/usr/bin/time -f "%S %U" -o "$work/time" "${FIO[@]}" --output="$work/fio.json"
+	t1=$(date +%s%N) b1=$(busy_ticks) c1=$(tracer_ticks)
+	if [ "$dest" != "$OUT/runs.jsonl" ] && [ -n "$tracer" ]; then
+		bpftool prog show -j >"$work/progs.json" 2>/dev/null || echo "[]" >"$work/progs.json"
+	fi
+	stop "$cfg"
+	"$PY" - "$work" "$cfg" "$rep" "$pos" "$((t1 - t0))" "$((b1 - b0))" "$((c1 - c0))" "$(getconf CLK_TCK)" "$MIB" "$killed" \
+		>>"$dest" <<'EOF'
+import json, os, re, sys
+w, cfg, rep, pos, wall, ticks, tticks, hz, mib, killed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+sys_s, usr_s = map(float, open(f"{w}/time").read().split()[-2:])
+fio = json.load(open(f"{w}/fio.json"))["jobs"][0]["write"]
+row = {"config": cfg, "rep": rep, "pos": pos, "mib": mib, "wall_ns": wall,
+       "mib_s": mib / (wall / 1e9), "cpu_busy_ns": ticks * 10**9 // hz,
+       "tracer_cpu_ns": tticks * 10**9 // hz,
+       "writer_sys_ns": round(sys_s * 1e9), "writer_user_ns": round(usr_s * 1e9),
+       "fio_bw_mib_s": fio["bw_bytes"] / 2**20, "fio_ios": fio["total_ios"]}
+if killed:
+    row.update(killed=True)
+elif cfg in ("hist", "stream"):
+    s = json.load(open(f"{w}/sum.json")); c = s["counts"]
+    folios = sum(c[k] for k in ("folios_written", "folios_redirtied", "folios_skipped",
+                                "folios_error", "folios_unknown"))
+    bios = sum(c[k] for k in ("bios_data", "bios_node", "bios_meta", "bios_other"))
+    row.update(events=c["writepages"] + c["writepages_no_exit"] + folios + bios + c["clusters"],
+               folios=folios, bios=bios, writepages=c["writepages"], handouts=c["handouts"],
+               delivered=s["events"], drops=s["drops"], valid=s["valid"],
+               folio_bytes_written=c["folio_bytes_written"], probes=s["probes"])
+elif cfg == "bpftrace":
+    m = {k: int(v) for k, v in re.findall(r"^@(n_\w+): (\d+)$", open(f"{w}/t.out").read(), re.M)}
+    row.update(events=sum(m.get(k, 0) for k in ("n_wp", "n_folio", "n_bio", "n_cluster")),
+               folios=m.get("n_folio", 0), bios=m.get("n_bio", 0), writepages=m.get("n_wp", 0),
+               handouts=m.get("n_handout", 0), loops=m.get("n_loop", 0), drops=0)
+# probe-cost pass only: kernel.bpf_stats_enabled run time of every BPF program that ran
+progs = [p for p in json.load(open(f"{w}/progs.json")) if p.get("run_cnt")]
+if progs:
+    row.update(bpf_run_cnt=sum(p["run_cnt"] for p in progs),
+               bpf_run_time_ns=sum(p["run_time_ns"] for p in progs),
+               bpf_progs={p.get("name", "?"): [p["run_cnt"], p["run_time_ns"]] for p in progs})
+print(json.dumps(row))
+EOF
+	rm -f "$MNT/bench.dat"
+}
+
+cfgs=()
+read -r -a cfgs <<<"$CONFIGS"
+n=${#cfgs[@]}
+echo "bench: $MIB MiB 4k random buffered writes + fsync, $REPS reps x {${cfgs[*]}}, on $MNT -> $OUT" >&2
+one none 0 0 && : >"$OUT/runs.jsonl"	# warm-up (page cache, fio, f2fs), discarded
 for ((r = 0; r < REPS; r++)); do
-	for cfg in none hist stream; do
-		case "$cfg" in
-		hist) start_tracer -m hist ;;
-		stream) start_tracer -o /dev/null -b 16 ;;
-		esac
-		one_run >>"$work/$cfg"
-		[ "$cfg" = none ] || { stop_tracer; grep -E "^events" "$work/trace.out" >&2 || true; }
+	for ((i = 0; i < n; i++)); do
+		cfg=${cfgs[$(((i + r) % n))]}
+		one "$cfg" "$r" "$i"
+		tail -1 "$OUT/runs.jsonl" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); r.setdefault("events", "-"); r.setdefault("drops", "-"); print("  rep {rep} {config:8s} {mib_s:8.2f} MiB/s  cpu {cpu_busy_ns:>12} ns  events {events}  drops {drops}".format(**r))' >&2
 	done
 done
-"$PY" - "$work" "$MIB" <<'EOF'
-import json, statistics, sys
-d, mib = sys.argv[1], int(sys.argv[2])
-folios = mib * 256
-res = {}
-for cfg in ("none", "hist", "stream"):
-    rows = [tuple(map(int, l.split())) for l in open(f"{d}/{cfg}") if l.strip()]
-    wall = statistics.median(r[0] for r in rows)
-    sys_ = statistics.median(r[1] for r in rows)
-    res[cfg] = (wall, sys_)
-    print(json.dumps({"config": cfg, "reps": len(rows), "mib": mib,
-                      "wall_ms_median": round(wall / 1e6, 2), "sys_ms_median": round(sys_ / 1e6, 2),
-                      "wall_ns_per_folio": round(wall / folios), "sys_ns_per_folio": round(sys_ / folios)}))
-for cfg in ("hist", "stream"):
-    print(json.dumps({"overhead_vs_untraced": cfg,
-                      "wall_ns_per_folio": round((res[cfg][0] - res["none"][0]) / folios),
-                      "sys_ns_per_folio": round((res[cfg][1] - res["none"][1]) / folios),
-                      "note": "tracer attached before the reps; start-up not included"}))
+
+# Probe-cost pass (not timed, not in the throughput statistics): one more run
+# per traced configuration with kernel.bpf_stats_enabled=1, which makes the
+# kernel account every BPF program's run time (it adds two clock reads per
+# program run, hence a separate pass).  Robust against a noisy host: it counts
+# only the time spent inside the BPF programs (not the fentry trampoline /
+# kprobe / tracepoint dispatch around them).
+: >"$OUT/probe_cost.jsonl"
+if [ "$STATS" = 1 ] && command -v bpftool >/dev/null; then
+	stats0=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	for cfg in "${cfgs[@]}"; do
+		[ "$cfg" = none ] || [ "$cfg" = idle ] || one "$cfg" 0 0 "$OUT/probe_cost.jsonl"
+	done
+	sysctl -q -w kernel.bpf_stats_enabled="$stats0"
+fi
+
+# Conditions, then the analysis.
+{
+	echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel=$(uname -r)"
+	echo "variant=$variant"
+	# QEMU's TCG names its CPU "QEMU TCG CPU"; systemd-detect-virt says
+	# "docker" in the lab guest (9p root), so ask it about VMs only.
+	if grep -q "TCG" /proc/cpuinfo; then echo "virt=qemu-tcg"
+	else echo "virt=$(systemd-detect-virt --vm 2>/dev/null || echo none)"; fi
+	echo "cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "cpus=$(nproc)"
+	echo "mem_kib=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)"
+	echo "bpftrace=$(bpftrace --version 2>/dev/null || echo none)"
+	echo "tracer=$("$TRACE" --version 2>/dev/null | head -1)"
+	echo "fio=${FIO[*]}"
+	echo "settle_s=$SETTLE"
+	echo "mount_opts=$(awk -v m="$MNT" '$2 == m { print $4 }' /proc/mounts)"
+} >"$OUT/conditions.txt"
+PYTHONPATH=$TOP "$PY" - "$OUT" <<'EOF'
+import json, math, sys
+from analysis import stats
+out = sys.argv[1]
+rows = [json.loads(l) for l in open(f"{out}/runs.jsonl")]
+cond = dict(l.rstrip("\n").split("=", 1) for l in open(f"{out}/conditions.txt"))
+GOALS = {"hist": 3.0, "stream": 5.0}
+by = {}
+for r in rows:
+    by.setdefault(r["config"], {})[r["rep"]] = r
+base = by.get("none", {})
+
+def ci(xs):
+    m, h = stats.mean_ci(xs)
+    return {"mean": m, "lo": m - h, "hi": m + h} if not math.isnan(h) else {"mean": m, "lo": None, "hi": None}
+
+rep = {"schema": "wbtrace.bench-overhead/1", "conditions": cond,
+       "workload": f"fio 4k randwrite, {rows[0]['mib']} MiB buffered, end_fsync, psync",
+       "reps": max(len(v) for v in by.values()), "ci": "95 % t-interval (analysis.stats.mean_ci) "
+       "of the per-repetition paired relative difference vs none",
+       "configs": {}, "goals": {}}
+for cfg, rr in by.items():
+    rs = [rr[k] for k in sorted(rr)]
+    c = {"reps": len(rs), "mib_s": ci([r["mib_s"] for r in rs]),
+         "wall_ms": ci([r["wall_ns"] / 1e6 for r in rs]),
+         "cpu_busy_ms": ci([r["cpu_busy_ns"] / 1e6 for r in rs]),
+         "writer_sys_ms": ci([r["writer_sys_ns"] / 1e6 for r in rs]),
+         "tracer_process_cpu_ms": ci([r["tracer_cpu_ns"] / 1e6 for r in rs])}
+    counted = [r for r in rs if "events" in r]   # a killed bpftrace leaves no counts
+    if counted:
+        c["events_per_run"] = stats.mean([r["events"] for r in counted])
+        c["drops_total"] = sum(r["drops"] for r in counted)
+        c["drops_per_run"] = [r["drops"] for r in counted]
+        c["runs_without_counts"] = len(rs) - len(counted)
+    if cfg != "none" and base:
+        common = sorted(set(rr) & set(base))
+        rel = [100.0 * (rr[k]["mib_s"] / base[k]["mib_s"] - 1.0) for k in common]
+        c["throughput_delta_pct"] = ci(rel)
+        w = stats.welch([base[k]["mib_s"] for k in common], [rr[k]["mib_s"] for k in common])
+        m0 = stats.mean([base[k]["mib_s"] for k in common])
+        c["throughput_delta_pct_welch"] = {"mean": 100 * w["diff"] / m0, "lo": 100 * w["ci_lo"] / m0,
+                                           "hi": 100 * w["ci_hi"] / m0, "p": w["p"]}
+        extra = [rr[k]["cpu_busy_ns"] - base[k]["cpu_busy_ns"] for k in common]
+        c["extra_cpu_ms"] = ci([x / 1e6 for x in extra])
+        ev = [(x, k) for x, k in zip(extra, common) if rr[k].get("events")]
+        if ev:
+            c["ns_per_event"] = ci([x / rr[k]["events"] for x, k in ev])
+            c["writer_sys_ns_per_event"] = ci([(rr[k]["writer_sys_ns"] - base[k]["writer_sys_ns"])
+                                               / rr[k]["events"] for _, k in ev])
+    rep["configs"][cfg] = c
+idle = by.get("idle", {})
+if idle:
+    for cfg in ("hist", "stream", "bpftrace"):
+        rr = by.get(cfg)
+        if not rr:
+            continue
+        common = sorted(set(rr) & set(idle))
+        rep["configs"][cfg]["throughput_delta_pct_vs_idle"] = ci(
+            [100.0 * (rr[k]["mib_s"] / idle[k]["mib_s"] - 1.0) for k in common])
+for cfg, goal in GOALS.items():
+    c = rep["configs"].get(cfg)
+    if not c or "throughput_delta_pct" not in c:
+        continue
+    d = c["throughput_delta_pct"]          # negative = slower
+    slow, slow_hi = -d["mean"], (-d["lo"] if d["lo"] is not None else None)
+    slow_lo = -d["hi"] if d["hi"] is not None else None
+    if slow_hi is not None and slow_hi <= goal:
+        verdict = "met"
+    elif slow_lo is not None and slow_lo > goal:
+        verdict = "not met"
+    else:
+        verdict = "inconclusive (CI straddles the goal)"
+    rep["goals"][f"{cfg}_slowdown_le_{goal:g}pct"] = {"slowdown_pct": slow, "ci": [slow_lo, slow_hi],
+                                                      "verdict": verdict}
+st = rep["configs"].get("stream")
+if st:
+    rep["goals"]["stream_zero_drops_default_ring"] = {"drops": st["drops_total"],
+                                                      "verdict": "met" if st["drops_total"] == 0 else "not met"}
+
+pc = [json.loads(l) for l in open(f"{out}/probe_cost.jsonl") if l.strip()]
+rep["probe_cost"] = {r["config"]: {
+    "events": r.get("events"), "bpf_run_cnt": r.get("bpf_run_cnt"), "bpf_run_time_ns": r.get("bpf_run_time_ns"),
+    "ns_per_prog_run": r["bpf_run_time_ns"] / r["bpf_run_cnt"] if r.get("bpf_run_cnt") else None,
+    "bpf_ns_per_event": r["bpf_run_time_ns"] / r["events"] if r.get("events") and r.get("bpf_run_cnt") else None,
+    "progs": r.get("bpf_progs")} for r in pc}
+
+def f(x, nd=1):
+    return "-" if x is None else f"{x:.{nd}f}"
+def fci(d, nd=1):
+    return "-" if not d else f"{f(d['mean'], nd)} [{f(d['lo'], nd)}, {f(d['hi'], nd)}]"
+lines = [f"wbtrace self-overhead, {cond['date_utc']}, kernel {cond['kernel']} f2fs {cond['variant']}, "
+         f"{cond['virt']} ({cond['cpu_model']}), {cond['cpus']} CPUs, {rep['workload']}, {rep['reps']} reps",
+         "",
+         "| config | MiB/s [95% CI] | Δ throughput % vs none [95% CI] | busy CPU ms/run | extra CPU ms/run [95% CI] | "
+         "writer sys ms/run | tracer process CPU ms/run | events/run | extra CPU ns/event [95% CI] | "
+         "extra writer sys ns/event [95% CI] | drops |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+for cfg in ("none", "idle", "hist", "stream", "bpftrace"):
+    c = rep["configs"].get(cfg)
+    if not c:
+        continue
+    lines.append(f"| {cfg} | {fci(c['mib_s'], 2)} | {fci(c.get('throughput_delta_pct'))} | "
+                 f"{f(c['cpu_busy_ms']['mean'], 0)} | {fci(c.get('extra_cpu_ms'), 0)} | "
+                 f"{f(c['writer_sys_ms']['mean'], 0)} | {f(c['tracer_process_cpu_ms']['mean'], 0)} | "
+                 f"{f(c.get('events_per_run'), 0)} | {fci(c.get('ns_per_event'), 0)} | "
+                 f"{fci(c.get('writer_sys_ns_per_event'), 0)} | {c.get('drops_total', '-')} |")
+if idle:
+    lines += ["", "Against the idle control (no probes, a task waking every 100 ms):", "",
+              "| config | Δ throughput % vs idle [95% CI] |", "|---|---|"]
+    for cfg in ("hist", "stream", "bpftrace"):
+        if cfg in rep["configs"]:
+            lines.append(f"| {cfg} | {fci(rep['configs'][cfg].get('throughput_delta_pct_vs_idle'))} |")
+if rep["probe_cost"]:
+    lines += ["", "Probe cost (separate run per config, kernel.bpf_stats_enabled=1: time inside the BPF programs only)", "",
+              "| config | events | BPF program runs | run time ms | ns/program run | BPF ns/event |", "|---|---|---|---|---|---|"]
+    for cfg, v in rep["probe_cost"].items():
+        lines.append(f"| {cfg} | {v['events']} | {v['bpf_run_cnt']} | {f((v['bpf_run_time_ns'] or 0) / 1e6)} | "
+                     f"{f(v['ns_per_prog_run'], 0)} | {f(v['bpf_ns_per_event'], 0)} |")
+lines.append("")
+for k, v in rep["goals"].items():
+    lines.append(f"goal {k}: {v['verdict']}" + (f" (slowdown {f(v['slowdown_pct'])} %, CI "
+                 f"[{f(v['ci'][0])}, {f(v['ci'][1])}])" if "slowdown_pct" in v else f" ({v['drops']} drops)"))
+table = "\n".join(lines)
+rep["table"] = table
+json.dump(rep, open(f"{out}/report.json", "w"), indent=1)
+open(f"{out}/table.txt", "w").write(table + "\n")
+print(table)
+print(f"\nreport: {out}/report.json")
 EOF
