@@ -246,21 +246,18 @@ DIGEST_METRICS = ("fio.bw_MiBps", "fio.sys_cpu_ms_per_MiB", "fio.clat_p99_us",
 
 
 def digest_markdown(docs: Sequence[dict], metrics: Sequence[str] = DIGEST_METRICS) -> str:
-    """One Markdown table over several comparisons (one per workload), only the
-    given metrics, skipping those a workload did not measure on either side."""
+    """One Markdown table over several comparisons (one per workload): the cells
+    of `compare`'s table for the given metrics, skipping those a workload did
+    not measure on either side."""
     if not docs:
         raise ResultsError("digest: no comparison given")
-    a0, b0 = docs[0]["a"]["label"], docs[0]["b"]["label"]
-    head = ["workload", "metric", a0, b0, "delta", "95% CI of delta", "p", "n", "verdict"]
+    head = ["workload"] + HEADER
+    head[3:5] = [docs[0]["a"]["label"], docs[0]["b"]["label"]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for doc in docs:
-        rows = {r["metric"]: r for r in doc["rows"]}
-        for name in metrics:
-            r = rows.get(name)
-            if r is None or (r["a"] is None and r["b"] is None):
-                continue
-            cells = [doc["workload"], f"{name} ({r['unit']})", fmt_num(r["a"]), fmt_num(r["b"]),
-                     fmt_pct(r["delta_pct"]), fmt_ci(r["ci_pct"]), fmt_p(r["p"]),
-                     f"{r['n_a']}/{r['n_b']}", r["verdict"]]
-            lines.append("| " + " | ".join(cells) + " |")
+        by_name = {r["metric"]: r for r in doc["rows"]}
+        rows = [by_name[n] for n in metrics
+                if n in by_name and not (by_name[n]["a"] is None and by_name[n]["b"] is None)]
+        lines += ["| " + " | ".join([doc["workload"]] + cells) + " |"
+                  for cells in table_rows({"rows": rows})]
     return "\n".join(lines) + "\n"

@@ -256,10 +256,10 @@ def test_digest_table(tmp_path):
         docs.append(compare.compare_groups(a, b))
     text = compare.digest_markdown(docs, ["fio.bw_MiBps", "trace.no_such_metric"])
     lines = text.splitlines()
-    assert lines[0].startswith("| workload | metric | stock | patched |")
-    body = [ln for ln in lines[2:]]
+    assert lines[0].startswith("| workload | metric | unit | stock | patched |")
+    body = lines[2:]
     assert len(body) == 2                      # unknown metric skipped, one row per workload
-    assert body[0].startswith("| seqwrite | fio.bw_MiBps (MiB/s) |") and "| same |" in body[0]
+    assert body[0].startswith("| seqwrite | fio.bw_MiBps ↑ | MiB/s |") and "| same |" in body[0]
     assert body[1].startswith("| randwrite |") and "| worse |" in body[1]
     with pytest.raises(ResultsError):
         compare.digest_markdown([])
