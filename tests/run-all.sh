@@ -12,6 +12,7 @@ PY=/usr/bin/python3
 out=$top/tests/out
 mkdir -p "$out"
 passed=0 failed=0 skipped=0
+failures=() # what failed, repeated at the end: a CI log often shows only its tail
 t_start=$(date +%s)
 
 stamp() { local s=$(( $(date +%s) - t_start )); printf '[test %dm%02ds] %s\n' $((s / 60)) $((s % 60)) "$*"; }
@@ -42,6 +43,8 @@ run_suite() {
 		stamp "$name: ok ($p passed)"
 	else
 		stamp "$name: FAILED (exit $rc, $f failed) — last lines of $log:"
+		failures+=("$name (exit $rc; log: ${log#"$top"/})")
+		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^not ok ' "$log" || true)
 		tail -40 "$log" | sed 's/^/    /'
 	fi
 	return 0
@@ -72,6 +75,7 @@ stamp "lab build (progress in tests/out/lab-build.log)"
 if ! kernel-patch/lab/build.sh 2>&1 | tee "$out/lab-build.log" | grep -E 'building|done in|cached|ready|error' | sed 's/^/    /'; then
 	count 0 1
 	stamp "lab build FAILED: guest tests cannot run"
+	echo "failed: lab build (log: tests/out/lab-build.log)"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	exit 1
 fi
@@ -131,8 +135,13 @@ if wait "$debug_build"; then
 else
 	count 0 1
 	stamp "debug kernel build FAILED: see $out/lab-build-debug.log"
+	failures+=("debug kernel build (log: tests/out/lab-build-debug.log)")
 fi
 
 stamp "done"
+if [ "${#failures[@]}" -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failures[@]}"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -76,8 +76,23 @@ if [ "$WB_MODE" = shell ]; then
 else
 	# A pipe, not a tty: no \r\n translation, no progress bars meant for terminals.
 	stty -F "$con" raw -echo 2>/dev/null
+	# Shortly before the host kills a guest that ran out of time, record what
+	# its tasks are blocked on (sysrq w), on the console and in dmesg.txt.
+	watchdog=""
+	if [ "${WB_TIMEOUT:-0}" -gt 120 ]; then
+		(
+			sleep $((WB_TIMEOUT - 60))
+			say "still running after $((WB_TIMEOUT - 60))s, 60s before the host's timeout: blocked tasks follow"
+			dmesg -n 7
+			echo w >/proc/sysrq-trigger
+			sleep 5
+			dmesg >"$ctl/dmesg.txt"
+		) &
+		watchdog=$!
+	fi
 	"${WB_CMD[@]}" </dev/null 2>&1 | cat >"$con"
 	status=${PIPESTATUS[0]}
+	[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
 fi
 say "command exited with status $status"
 

@@ -185,6 +185,7 @@ fi
 	printf 'WB_VARIANT=%q\n' "$variant"
 	printf 'WB_MODE=%q\n' "$mode"
 	printf 'WB_TERM=%q\n' "${TERM:-linux}"
+	printf 'WB_TIMEOUT=%q\n' "$timeout"
 	printf 'WB_RW_PATHS=('; printf '%q ' "${rw_dirs[@]}"; printf ')\n'
 	printf 'WB_CMD=('; [ $# -gt 0 ] && printf '%q ' "$@"; printf ')\n'
 } >"$run/env"

@@ -1,14 +1,70 @@
 #!/bin/bash
 # Runs in the lab guest: every test script given, one after the other, each
 # reported as "ok NAME (Ns)" or "not ok NAME (Ns)".  Exit 1 if any failed.
+#
+# A test that has not finished after WB_TEST_TIMEOUT seconds (default 600;
+# the slowest test takes about 4 min on the debug kernel) is taken for a hang:
+# the stacks of its processes and the kernel's blocked-task list are printed,
+# it is reported "not ok ... (hung)", and the remaining tests are reported
+# "not ok ... (not run)": tasks stuck in the kernel cannot be killed, so what
+# runs after them proves nothing.  The guest's own timeout (vm.sh --timeout)
+# would only say that the whole boot ran out of time.
 set -u
+limit=${WB_TEST_TIMEOUT:-600}
 failed=0 n=0
-for t in "$@"; do
+
+# descendants PID: PID and every process below it (from the ppid field of
+# /proc/*/stat: the lab kernel has no /proc/PID/task/*/children).
+descendants() {
+	awk -v root="$1" '
+		FNR == 1 { sub(/^.*\) /, ""); split($0, f, " "); parent[FILENAME] = f[2] }
+		END {
+			for (file in parent) { split(file, part, "/"); ppid[part[3]] = parent[file] }
+			keep[root] = 1; print root
+			do {
+				more = 0
+				for (p in ppid) if (!(p in keep) && (ppid[p] in keep)) { keep[p] = 1; print p; more = 1 }
+			} while (more)
+		}' /proc/[0-9]*/stat 2>/dev/null
+}
+
+# dump_hang NAME PID: what the hung test's processes are waiting for.
+dump_hang() {
+	local name=$1 p before
+	echo "# $name: no result after ${limit}s; its processes:"
+	for p in $(descendants "$2"); do
+		[ -r /proc/"$p"/stat ] || continue
+		echo "#   pid $p ($(cat /proc/"$p"/comm 2>/dev/null)) state $(awk '{print $3}' /proc/"$p"/stat) wchan $(cat /proc/"$p"/wchan 2>/dev/null)"
+		sed 's/^/#     /' /proc/"$p"/stack 2>/dev/null
+	done
+	# All tasks in uninterruptible sleep (sysrq w), kernel log only.
+	before=$(dmesg | wc -l)
+	echo w >/proc/sysrq-trigger
+	sleep 2
+	echo "# blocked tasks (sysrq w):"
+	dmesg | tail -n +"$((before + 1))" | sed 's/^/#   /'
+}
+
+tests=("$@")
+for t in "${tests[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$t" .sh)
 	echo "# $name ($WBTRACE_VARIANT)"
 	t0=$(date +%s)
-	if bash "$t"; then
+	bash "$t" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - t0 < limit )); do sleep 1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		dump_hang "$name" "$pid"
+		for p in $(descendants "$pid"); do kill -KILL "$p" 2>/dev/null; done
+		echo "not ok $n $name [$WBTRACE_VARIANT] (hung: no result after ${limit}s)"
+		for rest in "${tests[@]:n}"; do
+			n=$((n + 1))
+			echo "not ok $n $(basename "$rest" .sh) [$WBTRACE_VARIANT] (not run: $name hung)"
+		done
+		exit 1
+	fi
+	if wait "$pid"; then
 		echo "ok $n $name [$WBTRACE_VARIANT] ($(( $(date +%s) - t0 ))s)"
 	else
 		echo "not ok $n $name [$WBTRACE_VARIANT] ($(( $(date +%s) - t0 ))s)"

@@ -50,6 +50,24 @@ panic_is_reported() {
 	"$vm" run -q --no-splat-check -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' || rc=$?
 	[ "$rc" = 122 ] || { echo "exit $rc, wanted 122"; return 1; }
 }
+hung_test_reported() {
+	# tests/guest/run-inside.sh: a test past WB_TEST_TIMEOUT is reported hung
+	# with its processes' stacks and the blocked-task list; later tests are
+	# reported not run; the suite fails.
+	local rc=0
+	echo 'exit 0' >"$tmp/t-first.sh"
+	echo 'sleep 600' >"$tmp/t-hang.sh"
+	echo 'exit 0' >"$tmp/t-after.sh"
+	"$vm" run -q --timeout 300 -- env WB_TEST_TIMEOUT=5 "$top/tests/guest/run-inside.sh" \
+		"$tmp/t-first.sh" "$tmp/t-hang.sh" "$tmp/t-after.sh" >"$tmp/hang.out" 2>&1 || rc=$?
+	cat "$tmp/hang.out"
+	[ "$rc" = 1 ] || { echo "exit $rc, wanted 1"; return 1; }
+	grep -E '^ok 1 t-first ' "$tmp/hang.out" >/dev/null &&
+		grep -E '^not ok 2 t-hang .*\(hung: no result after 5s\)' "$tmp/hang.out" >/dev/null &&
+		grep -E '^not ok 3 t-after .*\(not run: t-hang hung\)' "$tmp/hang.out" >/dev/null &&
+		grep -E '^#   pid [0-9]+ \(sleep\) state S' "$tmp/hang.out" >/dev/null &&
+		grep -E 'sysrq: Show Blocked State' "$tmp/hang.out" >/dev/null
+}
 ctrl_c_tears_down() {
 	local pid rc=0 marker
 	marker=$tmp/ctrlc
@@ -77,6 +95,7 @@ check "vm: results share rw, root ro, variant module loaded" shares_and_module
 check "vm: a hung guest is killed at --timeout (121)" timeout_kills
 check "vm: a WARNING in the kernel log fails a passing command (120)" splat_fails_run
 check "vm: a kernel panic is reported (122)" panic_is_reported
+check "vm: a hung guest test is reported, the rest not run" hung_test_reported
 check "vm: Ctrl-C stops the guest and leaves no QEMU (130)" ctrl_c_tears_down
 
 echo "$((n - bad)) passed, $bad failed"
