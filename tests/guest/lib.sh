@@ -25,6 +25,28 @@ mkfs_mount() {
 	MOUNT_OPTS=$2
 }
 remount() { umount "$MNT"; mount -t f2fs ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$DEV" "$MNT"; }
+# save_vm / restore_vm: the writeback knobs of /proc/sys/vm a test changes.
+vm_saved=()
+save_vm() {
+	local k
+	vm_saved=()
+	for k in dirty_bytes dirty_background_bytes dirty_ratio dirty_background_ratio \
+		dirty_expire_centisecs dirty_writeback_centisecs; do
+		vm_saved+=("$k=$(cat /proc/sys/vm/$k)")
+	done
+}
+restore_vm() {
+	# The *_bytes and *_ratio knobs exclude each other: writing one zeroes the
+	# other, so restore whichever of each pair was set (the non-zero one).
+	local kv k v
+	for kv in "${vm_saved[@]}"; do
+		k=${kv%%=*} v=${kv#*=}
+		case "$k" in dirty_bytes | dirty_background_bytes | dirty_ratio | dirty_background_ratio)
+			[ "$v" = 0 ] && continue ;;
+		esac
+		echo "$v" >"/proc/sys/vm/$k" || echo "  cannot restore vm.$k=$v"
+	done
+}
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 sysfs_stat() { cat "/sys/fs/f2fs/$(basename "$DEV")/$1"; }
 

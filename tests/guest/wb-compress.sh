@@ -60,23 +60,7 @@ RACE_SECS=${WB_RACE_SECS:-6}
 work=$(mktemp -d /tmp/wb-compress.XXXXXX)
 sysdir=/sys/fs/f2fs/$(basename "$DEV")
 
-vm_saved=()
-for k in dirty_bytes dirty_background_bytes dirty_ratio dirty_background_ratio \
-	dirty_expire_centisecs dirty_writeback_centisecs; do
-	vm_saved+=("$k=$(cat /proc/sys/vm/$k)")
-done
-restore_vm() {
-	# The *_bytes and *_ratio knobs exclude each other: writing one zeroes the
-	# other, so restore whichever of each pair was set (the non-zero one).
-	local kv k v
-	for kv in "${vm_saved[@]}"; do
-		k=${kv%%=*} v=${kv#*=}
-		case "$k" in dirty_bytes | dirty_background_bytes | dirty_ratio | dirty_background_ratio)
-			[ "$v" = 0 ] && continue ;;
-		esac
-		echo "$v" >"/proc/sys/vm/$k"
-	done
-}
+save_vm
 trap restore_vm EXIT
 
 cat >"$work/wbc.py" <<'EOF'

@@ -18,9 +18,7 @@ PY=/usr/bin/python3
 RACE_SECS=${WB_RACE_SECS:-15}
 work=$(mktemp -d /tmp/wb-truncate-race.XXXXXX)
 
-vm_saved=()
-for k in dirty_expire_centisecs dirty_writeback_centisecs; do vm_saved+=("$k=$(cat /proc/sys/vm/$k)"); done
-restore_vm() { local kv; for kv in "${vm_saved[@]}"; do echo "${kv#*=}" >"/proc/sys/vm/${kv%%=*}"; done; }
+save_vm
 trap restore_vm EXIT
 
 cat >"$work/trunc.py" <<'EOF'
