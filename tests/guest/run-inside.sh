@@ -51,8 +51,13 @@ for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "# $name ($WBTRACE_VARIANT)"
 	t0=$(date +%s)
+	# Job control on: a background job of a script starts with SIGINT and
+	# SIGQUIT ignored, and tests that send SIGINT need them as a terminal
+	# gives them.  The test also gets a process group of its own.
+	set -m
 	bash "$t" &
 	pid=$!
+	set +m
 	while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - t0 < limit )); do sleep 1; done
 	if kill -0 "$pid" 2>/dev/null; then
 		dump_hang "$name" "$pid"
