@@ -25,6 +25,16 @@ mkfs_mount() {
 	MOUNT_OPTS=$2
 }
 remount() { umount "$MNT"; mount -t f2fs ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$DEV" "$MNT"; }
+# need_tracer: TRACE is the built tracer (the test fails at once without it);
+# the tests' Python checks can import tests/guest/tracecheck.py.
+need_tracer() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	TRACE=${WBTRACE_TRACE:-$top/loader/build/wbtrace-trace}
+	[ -x "$TRACE" ] || { echo "  FAIL: $TRACE not built (make -C loader)"; exit 1; }
+	export PYTHONPATH=$top/tests/guest
+}
+
 # save_vm / restore_vm: the writeback knobs of /proc/sys/vm a test changes.
 vm_saved=()
 save_vm() {

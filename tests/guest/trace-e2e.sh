@@ -11,9 +11,8 @@
 # and tracepoint-only fallbacks.
 . "$(dirname "$0")/lib.sh"
 
+need_tracer
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-TRACE=${WBTRACE_TRACE:-$TOP/loader/build/wbtrace-trace}
-[ -x "$TRACE" ] || { echo "  FAIL: $TRACE not built (make -C loader)"; exit 1; }
 PY=/usr/bin/python3
 MIB=${TRACE_E2E_MIB:-16}
 out=$(mktemp -d /tmp/trace-e2e.XXXXXX)
@@ -40,19 +39,15 @@ log "diskstats: $(( (s1 - s0) * 512 )) bytes written; compr_written_block +$((cw
 
 "$PY" - "$out/stream" "$TOP" "$((MIB << 20))" "$ino_plain" "$ino_text" \
 	"$(( (s1 - s0) * 512 ))" "$((cw1 - cw0))" "$((cs1 - cs0))" <<'EOF' || fail "stream mode: ground truth mismatch (see above)"
-import json, sys
+import sys
+from tracecheck import Checks, load
 d, top, size, ino_p, ino_t, disk_bytes, cw, cs = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 sys.path.insert(0, top)
 from analysis import schema
-s = json.load(open(d + "/summary.json"))
+s, ev = load(d)
 schema.validate_summary(s)            # raises on a malformed summary
-ev = [json.loads(l) for l in open(d + "/events.jsonl")]
 c = s["counts"]
-bad = 0
-def check(ok, what, got, want):
-    global bad
-    print(f"  {'ok  ' if ok else 'FAIL'} {what}: traced {got}, truth {want}")
-    bad += not ok
+check = Checks()
 
 check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
 check(s["events"] == len(ev), "events in summary == lines in events.jsonl", s["events"], len(ev))
@@ -93,7 +88,7 @@ if s["probes"]["handout"] != "off" and s["counts"]["handouts"]:
 print("  probes:", s["probes"])
 print("  folio_latency_ns p50/p90/p99/p99.9:", lat["p50"], lat["p90"], lat["p99"], lat["p999"])
 print("  bio_bytes mean:", s["metrics"]["bio_bytes"]["mean"], " bios:", s["bio"]["data"])
-sys.exit(1 if bad else 0)
+check.exit()
 EOF
 
 # 2. Hist mode + inode filter: only that inode's folios are counted, in the kernel.
@@ -108,13 +103,10 @@ run_filtered() { # LABEL FILE_NAME MIB EXTRA_OPTS...
 	[ "$rc" = 0 ] || fail "$label: exit $rc: $(cat "$out/$label.err")"
 	"$PY" - "$out/$label.json" "$((mib << 20))" "$label" <<'EOF' || fail "$label: counts do not match the file"
 import json, sys
+from tracecheck import Checks
 s = json.load(open(sys.argv[1])); size = int(sys.argv[2]); label = sys.argv[3]
 c = s["counts"]
-ok = True
-def check(cond, what, got, want):
-    global ok
-    print(f"  {'ok  ' if cond else 'FAIL'} {label}: {what}: traced {got}, truth {want}")
-    ok &= bool(cond)
+check = Checks(label)
 if c["folios_unknown"]:   # tracepoint-only folio probe: no outcome, count entries
     check(c["folios_unknown"] == size // 4096, "folios seen (tracepoint)", c["folios_unknown"], size // 4096)
 else:
@@ -123,7 +115,7 @@ else:
           s["metrics"]["folio_write_ns"]["count"], size // 4096)
 check(s["valid"], "valid", s["valid"], True)
 print(f"  {label}: probes {s['probes']}, pct_method {s['metrics']['folio_latency_ns']['pct_method']}")
-sys.exit(0 if ok else 1)
+check.exit()
 EOF
 }
 run_filtered hist f_hist.dat 4 -m hist

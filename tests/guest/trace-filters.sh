@@ -14,9 +14,7 @@
 #      writeback (done in its own fsync context) and nothing of the other.
 . "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-TRACE=${WBTRACE_TRACE:-$TOP/loader/build/wbtrace-trace}
-[ -x "$TRACE" ] || { echo "  FAIL: $TRACE not built (make -C loader)"; exit 1; }
+need_tracer
 PY=/usr/bin/python3
 out=$(mktemp -d /tmp/trace-filters.XXXXXX)
 dev=$(basename "$DEV")
@@ -57,15 +55,11 @@ if [ -z "$ipu0" ] || [ -z "$ipu1" ]; then fail "no 'IPU: N blocks' line in /sys/
 if [ -z "$ext0" ] || [ "$ext0" != "$ext1" ]; then fail "ipu: the file's physical extents moved (not in place?)"; fi
 log "ipu: debugfs IPU blocks +$(( ${ipu1:-0} - ${ipu0:-0} )), extents $(wc -l <<<"$ext1") unchanged=$([ "$ext0" = "$ext1" ] && echo yes || echo no)"
 "$PY" - "$out/ipu" "$ino" $((4 << 20)) "$(( ${ipu1:-0} - ${ipu0:-0} ))" <<'EOF' || fail "ipu: tracer does not match the ground truth"
-import json, sys
+import sys
+from tracecheck import Checks, load
 d, ino, size, ipu_blk = sys.argv[1], *map(int, sys.argv[2:])
-s = json.load(open(d + "/summary.json"))
-ev = [json.loads(l) for l in open(d + "/events.jsonl")]
-bad = 0
-def check(ok, what, got, want):
-    global bad
-    print(f"  {'ok  ' if ok else 'FAIL'} ipu: {what}: traced {got}, truth {want}")
-    bad += not ok
+s, ev = load(d)
+check = Checks("ipu")
 check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
 fo = [e for e in ev if e["k"] == "folio" and e["ino"] == ino and e["outcome"] == "written"]
 check(sum(e["size"] for e in fo) == size, "folio bytes written", sum(e["size"] for e in fo), size)
@@ -83,7 +77,7 @@ check(s["bio"]["data"]["ipu"] == sum(1 for e in db if e["io"] == "ipu"),
 check(s["counts"]["folios_ipu"] == size // 4096 and s["counts"]["folios_opu"] == 0,
       "kernel counters folios_ipu/opu", (s["counts"]["folios_ipu"], s["counts"]["folios_opu"]),
       (size // 4096, 0))
-sys.exit(1 if bad else 0)
+check.exit()
 EOF
 
 # ------------------------------------------------- 2. not worth compressing
@@ -102,15 +96,12 @@ cw1=$(sysfs_stat compr_written_block) cs1=$(sysfs_stat compr_saved_block)
 lsattr "$MNT/rand.bin" | grep -q '^[^ ]*c' || fail "rand.bin is not a compressed file"
 log "not-worth: compr_written_block +$((cw1 - cw0)), compr_saved_block +$((cs1 - cs0))"
 "$PY" - "$out/nw" "$ino" $((4 << 20)) "$((cw1 - cw0))" "$((cs1 - cs0))" <<'EOF' || fail "not-worth: tracer does not match the ground truth"
-import json, sys
+import sys
+from tracecheck import Checks, load
 d, ino, size, cw, cs = sys.argv[1], *map(int, sys.argv[2:])
-s = json.load(open(d + "/summary.json")); c = s["counts"]
-ev = [json.loads(l) for l in open(d + "/events.jsonl")]
-bad = 0
-def check(ok, what, got, want):
-    global bad
-    print(f"  {'ok  ' if ok else 'FAIL'} not-worth: {what}: traced {got}, truth {want}")
-    bad += not ok
+s, ev = load(d)
+c = s["counts"]
+check = Checks("not-worth")
 check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
 cm = [e for e in ev if e["k"] == "cmp" and e["ino"] == ino]
 nclu = size // (4 * 4096)
@@ -130,7 +121,7 @@ check(s["bio"]["data"]["bytes"] == size, "data bio bytes == file size (nothing c
       s["bio"]["data"]["bytes"], size)
 r = s["metrics"]["compress"]["ratio"]
 print(f"  not-worth: compress ratio {r}, clusters_compress_tried {c['clusters_compress_tried']}")
-sys.exit(1 if bad else 0)
+check.exit()
 EOF
 
 # ------------------------------------------------------ 3. -p and -c filters
@@ -177,18 +168,12 @@ rmdir "$cg_a" "$cg_b"
 if [ "$ok" = 1 ]; then
 	"$PY" - "$out" "$pa" "$pb" "$ino_a" "$ino_b" <<'EOF' || fail "-p/-c filters: wrong events"
 import json, sys
+from tracecheck import Checks, load
 d, pa, pb, ino_a, ino_b = sys.argv[1], *map(int, sys.argv[2:])
-bad = 0
-def check(ok, what, got, want):
-    global bad
-    print(f"  {'ok  ' if ok else 'FAIL'} {what}: traced {got}, truth {want}")
-    bad += not ok
-def events(sub):
-    return [json.loads(l) for l in open(f"{d}/{sub}/events.jsonl")]
+check = Checks()
 for sub, label, pid, ino_in, ino_out, size in (("fp", "-p A", pa, ino_a, ino_b, 4 << 20),
                                                ("fc", "-c B", pb, ino_b, ino_a, 6 << 20)):
-    s = json.load(open(f"{d}/{sub}/summary.json"))
-    ev = events(sub)
+    s, ev = load(f"{d}/{sub}")
     check(s["valid"] and s["drops"] == 0, f"{label}: run valid, no drops", s["drops"], 0)
     pids = sorted({e["pid"] for e in ev})
     check(ev and pids == [pid], f"{label}: every event from the writer's pid", pids, [pid])
@@ -201,7 +186,7 @@ for sub, label, pid, ino_in, ino_out, size in (("fp", "-p A", pa, ino_a, ino_b, 
 h = json.load(open(f"{d}/fh.json"))
 check(h["counts"]["folio_bytes_written"] == 6 << 20, "-m hist -p B: in-kernel folio bytes (B only, not A's 4 MiB)",
       h["counts"]["folio_bytes_written"], 6 << 20)
-sys.exit(1 if bad else 0)
+check.exit()
 EOF
 fi
 

@@ -4,8 +4,7 @@
 # and in the forced fallback modes; bad environments give their exit codes.
 . "$(dirname "$0")/lib.sh"
 
-TRACE=${WBTRACE_TRACE:-$(cd "$(dirname "$0")/../.." && pwd)/loader/build/wbtrace-trace}
-[ -x "$TRACE" ] || { echo "  FAIL: $TRACE not built (make -C loader)"; exit 1; }
+need_tracer
 PY=/usr/bin/python3
 out=$(mktemp -d /tmp/trace-probes.XXXXXX)
 
