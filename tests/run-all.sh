@@ -44,7 +44,9 @@ run_suite() {
 	else
 		stamp "$name: FAILED (exit $rc, $f failed) — last lines of $log:"
 		failures+=("$name (exit $rc; log: ${log#"$top"/})")
-		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^not ok ' "$log" || true)
+		# The failed checks too: CI keeps only the tail of this output, and the
+		# log goes with the clone.
+		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL: )' "$log" | head -30 || true)
 		tail -40 "$log" | sed 's/^/    /'
 	fi
 	return 0
