@@ -75,6 +75,9 @@ for t in "${tests[@]}"; do
 		echo "not ok $n $name [$WBTRACE_VARIANT] ($(( $(date +%s) - t0 ))s)"
 		failed=$((failed + 1))
 	fi
-	mountpoint -q /tmp/wbtest-mnt && umount /tmp/wbtest-mnt
+	# Whatever a failed test left mounted from the scratch disk, so that the
+	# next test's mkfs does not fail for it.
+	awk -v d="${WBTRACE_SCRATCH:-}" '$1 == d { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount "$m" || echo "# cannot unmount $m"; done
 done
 exit $((failed > 0))

@@ -90,7 +90,9 @@ expect_rc() { # expect_rc CODE "what" CMD...
 expect_rc 2 "bad option" "$TRACE" --no-such-option
 expect_rc 2 "bad duration" "$TRACE" -d 0
 expect_rc 2 "bad dev" "$TRACE" -D /nonexistent --check
-expect_rc 3 "not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$TRACE" --check
+# As nobody, from a copy nobody can reach: the clone may sit under /root (0700).
+mkdir "$out/nobody" && cp "$TRACE" "$out/nobody/" && chmod 755 "$out" "$out/nobody"
+expect_rc 3 "not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$out/nobody/${TRACE##*/}" --check
 expect_rc 10 "command not found" "$TRACE" -q -- /nonexistent/cmd
 expect_rc 10 "command fails" "$TRACE" -q -- false
 expect_rc 6 "required probe without any mode" "$TRACE" --check --no-tp-btf --no-raw-tp

@@ -43,7 +43,11 @@ trace_off() {
 	echo 0 >"$INST/events/writeback/folio_wait_writeback/enable" 2>/dev/null || true
 	rmdir "$INST" 2>/dev/null || true
 }
-cleanup() { trace_off; rm -rf "$work"; }
+cleanup() {
+	trace_off
+	if mountpoint -q "$MNT"; then umount "$MNT" || true; fi
+	rm -rf "$work"
+}
 trap cleanup EXIT
 
 cat >"$work/race.py" <<'EOF'

@@ -374,11 +374,12 @@ cmp "$f" "$model" || fail "overwrite: a.cz differs from its model after sync + d
 g=$MNT/b.cz
 FIRST=8 LASTPAGE=16399                  # dirty pages: 8..15 of cluster 0, then clusters 1..1024
 # No writeback of b.cz while it is being dirtied (see the header).  Changing
-# dirty_writeback_centisecs wakes the flushers once, before b.cz is dirty.
-sync
+# dirty_writeback_centisecs wakes the flushers once: before the sync, so that
+# this wake-up is over before b.cz is dirty.
 echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 echo 360000 >/proc/sys/vm/dirty_writeback_centisecs
 echo $((128 << 20)) >/proc/sys/vm/dirty_background_bytes
+sync
 trace_start
 sum_b=$($PY "$work/wbcp.py" budget-write "$g" "$FIRST" $((LASTPAGE - FIRST + 1)))
 trace_stop "$work/dirtying.trace"

@@ -493,7 +493,11 @@ def cases(mnt, sub, suffix, algo, log, race_secs, manifest):
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
     threads += [threading.Thread(target=syncer, args=(90, False)), threading.Thread(target=syncer, args=(91, True))]
     # The flusher too: dirty data expires after 10 ms, the flusher wakes every 10 ms
-    # (the caller restores these knobs).
+    # (the caller restores these knobs).  Sync first: the knob change wakes the
+    # flusher at once, and its write of a cluster of a file left dirty above must
+    # not overlap the checkpoint of a racing fsync (the cluster would then be
+    # written raw: f2fs_write_compressed_pages() needs f2fs_trylock_op()).
+    os.sync()
     for k in ("dirty_expire_centisecs", "dirty_writeback_centisecs"):
         with open(f"/proc/sys/vm/{k}", "w") as f:
             f.write("1")
@@ -881,8 +885,11 @@ counter_run() { # $1 module label: runs the workload, prints COUNTERS, leaves $w
 	mkfs_mount "$FEAT" "$CNT_OPTS"
 	mount_has "counters [$1]" compress_algorithm=lz4 compress_log_size=2 compress_extension=cz background_gc=off
 	# No flusher during the workload: every cluster is written back by the fsync
-	# that follows its write, so what each writeback pass sees is fixed.
-	echo 0 >/proc/sys/vm/dirty_writeback_centisecs
+	# that follows its write, so what each writeback pass sees is fixed.  Not 0:
+	# with periodic writeback off, the first dirty inode of the disk wakes the
+	# flusher at once (wb_wakeup_delayed() waits dirty_writeback_interval), and
+	# that wake-up may start background writeback (see wb-cluster-paths).
+	echo 360000 >/proc/sys/vm/dirty_writeback_centisecs
 	echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 	$PY "$work/wbc.py" counters "$MNT" "$sysdir" "$work/counters-$1.json" ||
 		fail "counters [$1]: the workload reported errors"
