@@ -80,4 +80,13 @@ for t in "${tests[@]}"; do
 	awk -v d="${WBTRACE_SCRATCH:-}" '$1 == d { print $2 }' /proc/mounts | sort -r |
 		while read -r m; do umount "$m" || echo "# cannot unmount $m"; done
 done
+# On the debug kernel: how much of lockdep's fixed tables the run used.  Once
+# one is full lockdep turns itself off ("BUG: MAX_LOCKDEP_..." is a splat).
+if [ -r /proc/lockdep_stats ]; then
+	awk '/\[max: [0-9]+\]/ {
+		name = $0; sub(/:.*/, "", name); sub(/^ +/, "", name)
+		v = $0; sub(/^[^:]*: */, "", v); split(v, num, /[^0-9]+/)
+		printf "%s%s %s of %s", (n++ ? ", " : "# lockdep: "), name, num[1], num[2]
+	} END { if (n) print "" }' /proc/lockdep_stats
+fi
 exit $((failed > 0))
