@@ -9,8 +9,20 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ctl=/run/wbctl
 
 say() { echo "guest-init: $*" >/dev/kmsg; }
+# wait_for PID SECS: until PID is gone, SECS at most.
+wait_for() {
+	local i
+	for ((i = 0; i < $2 * 2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.5
+	done
+	return 1
+}
 halt_now() {
-	sync
+	# Flush, but not for ever: after a kernel hang (a test's writeback that
+	# never completes) sync never returns.
+	sync &
+	wait_for $! 30
 	echo o >/proc/sysrq-trigger # ACPI power-off
 	sleep 10
 	echo b >/proc/sysrq-trigger # QEMU runs with -no-reboot: a reboot ends it too
@@ -90,8 +102,11 @@ else
 		) &
 		watchdog=$!
 	fi
-	"${WB_CMD[@]}" </dev/null 2>&1 | cat >"$con"
-	status=${PIPESTATUS[0]}
+	"${WB_CMD[@]}" </dev/null > >(exec cat >"$con") 2>&1
+	status=$?
+	# The relay ends when every writer of the pipe is gone, but a task stuck
+	# in the kernel (what a hung test leaves) holds it open for ever.
+	wait_for $! 10 || say "output relay still open 10s after the command: a task that cannot exit holds it"
 	[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
 fi
 say "command exited with status $status"

@@ -37,11 +37,15 @@ dump_hang() {
 		echo "#   pid $p ($(cat /proc/"$p"/comm 2>/dev/null)) state $(awk '{print $3}' /proc/"$p"/stat) wchan $(cat /proc/"$p"/wchan 2>/dev/null)"
 		sed 's/^/#     /' /proc/"$p"/stack 2>/dev/null
 	done
-	# All tasks in uninterruptible sleep (sysrq w), kernel log only.
+	# All tasks in uninterruptible sleep (sysrq w) and what the CPUs are
+	# running (sysrq l: a livelock blocks others without sleeping itself),
+	# kernel log only.
 	before=$(dmesg | wc -l)
 	echo w >/proc/sysrq-trigger
 	sleep 2
-	echo "# blocked tasks (sysrq w):"
+	echo l >/proc/sysrq-trigger
+	sleep 2
+	echo "# blocked tasks (sysrq w) and running CPUs (sysrq l):"
 	dmesg | tail -n +"$((before + 1))" | sed 's/^/#   /'
 }
 
