@@ -22,8 +22,10 @@ WBTRACE = os.path.join(TOP, "wbtrace")
 ENV = dict(os.environ, WBTRACE_GUEST="")          # never take the in-guest path here
 
 
-def run(*args, env=None):
-    cmd = [RUN, *args]
+def run(*args, env=None, user=None, prog=RUN):
+    cmd = [prog, *args]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
@@ -220,10 +222,9 @@ def test_host_target_needs_root():
         for d in ("workloads", "analysis", os.path.join("kernel-patch", "lab")):
             shutil.copytree(os.path.join(TOP, d), os.path.join(top, d),
                             ignore=shutil.ignore_patterns("__pycache__"))
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-               os.path.join(top, "workloads", "wbtrace-run"), "run", "fio-randwrite", "--target", "host"]
-        p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300, cwd=top)
-        assert p.returncode == 3 and "root" in one_error_line(p.stderr), p.stderr
+        rc, out, err = run("run", "fio-randwrite", "--target", "host", user="65534",
+                           prog=os.path.join(top, "workloads", "wbtrace-run"))
+        assert rc == 3 and "root" in one_error_line(err), err
     finally:
         shutil.rmtree(top)
 
