@@ -75,11 +75,18 @@ keys() {
 check "build: cache keys follow their inputs" keys
 check "build: debug kernel has its own key" bash -c "[ \"\$('$lab/build.sh' --print-paths | grep KERNEL_DIR)\" != \"\$('$lab/build.sh' --debug --print-paths | grep KERNEL_DIR)\" ]"
 
-# Lint every shell script we ship.
-if command -v shellcheck >/dev/null; then
+# Lint every shell script we ship.  A missing shellcheck fails this check: a
+# lint that silently does not run looks exactly like a clean one.
+shellcheck_all() {
+	command -v shellcheck >/dev/null ||
+		{ echo "shellcheck not installed: the scripts were not linted (./wbtrace setup installs it)"; return 1; }
+	local scripts
 	mapfile -t scripts < <(cd "$top" && ls wbtrace kernel-patch/lab/*.sh tests/*.sh tests/lab/*.sh tests/guest/*.sh tests/workloads/*.sh workloads/*.sh loader/*.sh .ci/run 2>/dev/null)
-	check "shellcheck (${#scripts[@]} scripts)" bash -c "cd '$top' && shellcheck -x -S warning ${scripts[*]}"
-fi
+	[ "${#scripts[@]}" -gt 0 ] || { echo "no shell scripts found to lint"; return 1; }
+	echo "linting ${#scripts[@]} scripts"
+	(cd "$top" && shellcheck -x -S warning "${scripts[@]}")
+}
+check "shellcheck (every shell script we ship)" shellcheck_all
 
 echo "$((n - bad)) passed, $bad failed"
 [ "$bad" = 0 ]
