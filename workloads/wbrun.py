@@ -972,6 +972,28 @@ class Rep:
             self.notes.append(f"blktrace post-processing: {e}")
 
     # -- verification
+    def _fio_unverified(self, doc):
+        """What fio's verification did not cover, from its JSON output DOC: one line
+        per verified job of the workload that is missing from the output or read back
+        less than it wrote (its jobs only write, so their reads are the verify phase).
+        fio exiting 0 with nothing read back means nothing was checked."""
+        per = {j: [0, 0, 0] for j in self.wl.verify_jobs()}   # job -> [entries, written, read]
+        for j in doc.get("jobs", []):
+            p = per.get(j.get("jobname"))
+            if p is not None:
+                p[0] += 1
+                p[1] += j.get("write", {}).get("io_bytes", 0)
+                p[2] += j.get("read", {}).get("io_bytes", 0)
+        problems = []
+        for name, (n, w, r) in per.items():
+            if n == 0:
+                problems.append(f"{name}: not in fio's output")
+            elif r == 0:
+                problems.append(f"{name}: verified 0 bytes")
+            elif r < w:
+                problems.append(f"{name}: verified {r} of the {w} bytes it wrote")
+        return problems
+
     def _judge_run(self):
         st = self.phase_status
         ok = True
@@ -983,14 +1005,19 @@ class Rep:
                     if j.get("error")]
             written = sum(j.get("write", {}).get("io_bytes", 0) for j in doc.get("jobs", []))
             verified = sum(j.get("read", {}).get("io_bytes", 0) for j in doc.get("jobs", []))
-        except (OSError, ValueError) as e:
-            errs, written, verified = [f"fio.json unreadable: {e}"], 0, 0
+            unverified = self._fio_unverified(doc)
+        except (OSError, ValueError, AttributeError) as e:
+            errs, written, verified, unverified = [f"fio.json unreadable: {e}"], 0, 0, []
         fio_log = open(os.path.join(self.stage, "fio.log"), errors="replace").read() \
             if os.path.exists(os.path.join(self.stage, "fio.log")) else ""
         if st.get("fio_rc") != 0 or errs:
             ok = False
             self.v(f"fio run: FAIL (exit {st.get('fio_rc')}; {'; '.join(errs) or 'no job error'}; "
                    f"{tail(fio_log, 3)})")
+        elif unverified:
+            ok = False
+            self.v(f"fio run: FAIL (exit 0, but its verify phase did not check what was written: "
+                   f"{'; '.join(unverified)})")
         else:
             self.v(f"fio run: pass (wrote {written} bytes, verify phase read back {verified} bytes "
                    f"in {len(self.wl.verify_jobs())} verified job(s))")
@@ -1018,20 +1045,21 @@ class Rep:
             p = self.log.run(cmd, check=False, timeout=3600, env=env, cwd=os.path.join(self.stage, "fio"))
             with open(os.path.join(vdir, f"{label}.fio.log"), "w") as f:
                 f.write((p.stdout or "") + (p.stderr or ""))
-            errs, read = [], 0
+            errs, read, unverified = [], 0, []
             try:
                 with open(out_json) as f:
                     doc = json.load(f)
                 errs = [f"{j.get('jobname')}: error {j.get('error')}" for j in doc["jobs"]
                         if j.get("error")]
                 read = sum(j.get("read", {}).get("io_bytes", 0) for j in doc["jobs"])
-            except (OSError, ValueError, KeyError) as e:
+                unverified = self._fio_unverified(doc)
+            except (OSError, ValueError, KeyError, AttributeError) as e:
                 errs = [f"no fio output ({e})"]
-            if p.returncode != 0 or errs or read == 0:
+            if p.returncode != 0 or errs or unverified or read == 0:
                 ok = False
                 msg = [x for x in (p.stderr or "").splitlines() if "verify" in x or "fio:" in x]
                 self.v(f"{label}: fio --verify_only FAIL (exit {p.returncode}; "
-                       f"{'; '.join(errs) or 'read nothing'}; {' | '.join(msg[:3])})")
+                       f"{'; '.join(errs + unverified) or 'read nothing'}; {' | '.join(msg[:3])})")
             else:
                 self.v(f"{label}: fio --verify_only pass ({read} bytes read and checked)")
         if self.wl.driver_argv():
