@@ -5,9 +5,10 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 from . import schema
-from .metrics import config_fingerprint, metric_info, ordered_names, run_metrics
+from .metrics import (NOT_ATTACHED, build_fingerprint, config_fingerprint, metric_info,
+                      ordered_names, run_metrics, run_resolutions)
 from .schema import Group, ResultsError
-from .stats import harmonic_mean, mean, welch
+from .stats import harmonic_mean, holm, mad_outliers, mde, mean, trend, welch_floored
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_REPS = 3
@@ -16,23 +17,39 @@ DEFAULT_MIN_EFFECT_PCT = 1.0
 BETTER, WORSE, SAME, UNKNOWN, CANNOT = "better", "worse", "same", "unknown", "cannot judge"
 
 
+def _full_fp(r) -> dict:
+    return {**config_fingerprint(r), **build_fingerprint(r)}
+
+
 def check_group(g: Group) -> None:
-    """All reps of one side must share one variant and one config."""
+    """All reps of one side must share one variant, one config and one build."""
     if not g.runs:
         raise ResultsError(f"{g.source}: no runs")
-    fp0 = config_fingerprint(g.runs[0])
+    fp0 = _full_fp(g.runs[0])
     for r in g.runs[1:]:
         if r.variant != g.runs[0].variant:
             raise ResultsError(f"{g.source}: mixes variants {g.runs[0].variant} and {r.variant}")
-        diff = _fp_diff(fp0, config_fingerprint(r))
+        diff = _fp_diff(fp0, _full_fp(r))
         if diff:
             raise ResultsError(f"{g.source}: reps differ in config: {r.run_id} vs "
                                f"{g.runs[0].run_id}: {diff}")
 
 
 def config_mismatch(a: Group, b: Group) -> Optional[str]:
-    """None when comparable, else a one-line description of what differs."""
-    d = _fp_diff(config_fingerprint(a.runs[0]), config_fingerprint(b.runs[0]))
+    """None when comparable, else a one-line description naming every field that differs
+    with both values (baseline first)."""
+    ra, rb = a.runs[0], b.runs[0]
+    fa, fb = config_fingerprint(ra), config_fingerprint(rb)
+    ba, bb = build_fingerprint(ra), build_fingerprint(rb)
+    if ra.variant == rb.variant:
+        fa.update(ba)
+        fb.update(bb)
+    else:
+        for k in set(ba) & set(bb):
+            if (k.startswith("probe.") and ba[k] not in NOT_ATTACHED
+                    and bb[k] not in NOT_ATTACHED):
+                fa[k], fb[k] = ba[k], bb[k]
+    d = _fp_diff(fa, fb)
     return d or None
 
 
@@ -44,13 +61,62 @@ def _fp_diff(fa: dict, fb: dict) -> str:
     return "; ".join(parts)
 
 
-def _stat_row(name: str, va: Sequence[float], vb: Sequence[float], alpha: float,
-              min_reps: int, min_effect_pct: float) -> dict:
+DRIFT_ALPHA = 0.01        # run-order trend flag (informational: ~40 tests per comparison)
+OUTLIER_MADS = 3.0
+POWER = 0.8
+
+
+def _to_scale(res, v: float, log: bool) -> float:
+    """A resolution ("log", r) / ("abs", a) of value v as a step on the test's scale."""
+    kind, q = res
+    if log:
+        return q if kind == "log" else math.log1p(q / v)
+    return q if kind == "abs" else abs(v) * math.expm1(q)
+
+
+def _pct_from_log(d: float) -> float:
+    return math.expm1(d) * 100.0
+
+
+def effect_to_pct(row: dict, eff: float, bad: int) -> Optional[float]:
+    """A difference `eff` >= 0 on the row's test scale as a % change in direction `bad`
+    (-1 = down, +1 = up)."""
+    if row["test"]["scale"] == "log":
+        return _pct_from_log(bad * eff) if bad < 0 else _pct_from_log(eff)
+    return eff / abs(row["a"]) * 100.0 * bad if row["a"] else None
+
+
+def pct_to_effect(row: dict, pct: float, bad: int) -> float:
+    """Inverse of effect_to_pct for a limit of `pct` % in direction `bad` (math.inf when a
+    drop of >= 100 % is asked for on the log scale: never reachable)."""
+    if row["test"]["scale"] == "log":
+        if bad < 0:
+            return -math.log1p(-pct / 100.0) if pct < 100.0 else math.inf
+        return math.log1p(pct / 100.0)
+    return pct / 100.0 * abs(row["a"]) if row["a"] else math.inf
+
+
+def _flags(pairs, log: bool, side: str, floor: float) -> List[str]:
+    xs = [math.log(v) if log else v for _, v, _ in pairs]
+    reps = [rep for rep, _, _ in pairs]
+    out = [f"outlier {side} rep {reps[i]}" for i in mad_outliers(xs, OUTLIER_MADS, floor)]
+    tr = trend(xs, reps, floor)
+    if tr is not None and tr["p"] < DRIFT_ALPHA:
+        out.append(f"drift {side} ({'up' if tr['slope'] > 0 else 'down'} over run order, "
+                   f"p {fmt_p(tr['p'])})")
+    return out
+
+
+def _stat_row(name: str, pa, pb, alpha: float, min_reps: int, min_effect_pct: float) -> dict:
+    """pa / pb: (rep, value, resolution) of each rep that measured the metric, run order."""
+    va, vb = [v for _, v, _ in pa], [v for _, v, _ in pb]
     m = metric_info(name)
     row = {"metric": name, "unit": m.unit, "direction": m.direction, "kind": m.kind,
            "n_a": len(va), "n_b": len(vb), "values_a": list(va), "values_b": list(vb),
+           "reps_a": [r for r, _, _ in pa], "reps_b": [r for r, _, _ in pb],
            "a": None, "b": None, "delta_pct": None, "ci_pct": None, "p": None,
-           "significant": None, "verdict": UNKNOWN, "note": ""}
+           "significant": None, "verdict": UNKNOWN, "note": "", "mde_pct": None,
+           "flags": [], "test": None}
     if not va or not vb:
         row["note"] = "not measured on " + ("either side" if not va and not vb
                                              else ("A" if not va else "B"))
@@ -66,23 +132,30 @@ def _stat_row(name: str, va: Sequence[float], vb: Sequence[float], alpha: float,
         row["delta_pct"] = (row["b"] / row["a"] - 1.0) * 100.0
     elif row["b"] == 0:
         row["delta_pct"] = 0.0
+    # Positive metrics are tested on the log scale: the interval is that of the ratio of
+    # geometric means, exp() maps it into (-100 %, +inf) and it is symmetric for ratios.
+    log = min(va) > 0 and min(vb) > 0
+    qa = max(_to_scale(res, v, log) for _, v, res in pa)
+    qb = max(_to_scale(res, v, log) for _, v, res in pb)
+    row["flags"] = _flags(pa, log, "A", qa) + _flags(pb, log, "B", qb)
     if len(va) < min_reps or len(vb) < min_reps:
         row["verdict"] = CANNOT
         row["note"] = f"need >= {min_reps} reps a side (have {len(va)} and {len(vb)})"
         return row
-    if rate:
-        # The harmonic mean is 1/mean(1/x): test and bound the reciprocals, then map back.
-        ua = [1.0 / x for x in va]
-        ub = [1.0 / x for x in vb]
-        w = welch(ua, ub, alpha)
-        mua = mean(ua)
-        lo = mua / (mua + w["ci_hi"]) - 1.0 if mua + w["ci_hi"] > 0 else math.inf
-        hi = mua / (mua + w["ci_lo"]) - 1.0 if mua + w["ci_lo"] > 0 else math.inf
-        row["ci_pct"] = [lo * 100.0, hi * 100.0]
-    else:
-        w = welch(va, vb, alpha)
-        if row["a"] != 0:
-            row["ci_pct"] = [w["ci_lo"] / abs(row["a"]) * 100.0, w["ci_hi"] / abs(row["a"]) * 100.0]
+    xa = [math.log(v) for v in va] if log else va
+    xb = [math.log(v) for v in vb] if log else vb
+    w = welch_floored(xa, xb, alpha, qa, qb)
+    w["scale"] = "log" if log else "linear"
+    row["test"] = w
+    if log:
+        row["ci_pct"] = [_pct_from_log(w["ci_lo"]), _pct_from_log(w["ci_hi"])]
+    elif row["a"] != 0:
+        lo, hi = w["ci_lo"] / abs(row["a"]) * 100.0, w["ci_hi"] / abs(row["a"]) * 100.0
+        if min(va) >= 0 and min(vb) >= 0:      # a non-negative metric cannot fall > 100 %
+            lo = max(lo, -100.0)
+        row["ci_pct"] = [lo, hi]
+    bad = -1 if m.direction > 0 else 1
+    row["mde_pct"] = effect_to_pct(row, mde(w, alpha, POWER), bad)
     row["p"] = w["p"]
     row["t"] = w["t"]
     row["df"] = w["df"]
@@ -101,14 +174,27 @@ def _stat_row(name: str, va: Sequence[float], vb: Sequence[float], alpha: float,
     return row
 
 
-def _series(g: Group) -> Dict[str, List[float]]:
-    per: Dict[str, List[float]] = {}
+def _series(g: Group) -> Dict[str, list]:
+    """metric -> [(rep, value, resolution)] over the reps that measured it, in run order."""
+    per: Dict[str, list] = {}
     for r in g.runs:
+        res = run_resolutions(r)
         for k, v in run_metrics(r).items():
             per.setdefault(k, [])
             if v is not None:
-                per[k].append(v)
+                per[k].append((r.meta["rep"], v, res.get(k, ("log", 1e-9) if v > 0
+                                                         else ("abs", 1e-9))))
     return per
+
+
+def unverified(g: Group, steps=schema.VERIFY_STEPS) -> List[str]:
+    """'run_id: step skipped, ...' for every rep whose verification is not all 'pass'."""
+    out = []
+    for r in g.runs:
+        bad = [f"{s} {r.meta['verify'][s]}" for s in steps if r.meta["verify"][s] != "pass"]
+        if bad:
+            out.append(f"{r.run_id}: {', '.join(bad)}")
+    return out
 
 
 def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
@@ -117,6 +203,9 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
                    allow_mismatch: bool = False, metrics: Optional[List[str]] = None) -> dict:
     """Compare baseline `a` with candidate `b`. Raises ResultsError when the two sides
     ran different workloads, or different configs unless allow_mismatch."""
+    dup = schema.duplicate_runs([a, b])
+    if dup:
+        raise ResultsError(dup)
     check_group(a)
     check_group(b)
     wa, wb = a.runs[0].meta["workload"], b.runs[0].meta["workload"]
@@ -130,6 +219,7 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
     names = metrics or ordered_names(set(sa) | set(sb))
     rows = [_stat_row(n, sa.get(n, []), sb.get(n, []), alpha, min_reps, min_effect_pct)
             for n in names]
+    apply_holm(rows)
     return {
         "schema": schema.COMPARE_SCHEMA,
         "workload": wa,
@@ -137,10 +227,21 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
         "min_reps": min_reps,
         "min_effect_pct": min_effect_pct,
         "config_mismatch": mismatch,
+        "unverified": {"a": unverified(a), "b": unverified(b)},
         "a": _side(a),
         "b": _side(b),
         "rows": rows,
     }
+
+
+def apply_holm(rows: Sequence[dict]) -> None:
+    """rows[i]['p_holm']: Holm-adjusted over the rows given (those with a p-value and a
+    better/worse direction; direction-less metrics are reported, never judged)."""
+    judged = [r for r in rows if r["p"] is not None and r["direction"] != 0]
+    for r, ph in zip(judged, holm([r["p"] for r in judged])):
+        r["p_holm"] = ph
+    for r in rows:
+        r.setdefault("p_holm", None)
 
 
 def compare_dirs(baseline_dirs: Sequence[str], candidate_dirs: Sequence[str], **kw) -> dict:
@@ -205,11 +306,25 @@ def table_rows(doc: dict) -> List[List[str]]:
         arrow = {1: "↑", -1: "↓", 0: " "}[r["direction"]]
         out.append([f"{r['metric']} {arrow}", r["unit"], fmt_num(r["a"]), fmt_num(r["b"]),
                     fmt_pct(r["delta_pct"]), fmt_ci(r["ci_pct"]), fmt_p(r["p"]),
-                    f"{r['n_a']}/{r['n_b']}", r["verdict"]])
+                    f"{r['n_a']}/{r['n_b']}", r["verdict"], short_flags(r.get("flags") or [])])
     return out
 
 
-HEADER = ["metric", "unit", "A", "B", "delta", "95% CI", "p", "n", "verdict"]
+def short_flags(flags: Sequence[str]) -> str:
+    """'outlier A rep 2' -> 'outlier A2', 'drift B (up ...)' -> 'drift B up'."""
+    out = []
+    for f in flags:
+        w = f.split()
+        if w[0] == "outlier":
+            out.append(f"outlier {w[1]}{w[3]}")
+        elif w[0] == "drift":
+            out.append(f"drift {w[1]} {w[2].lstrip('(')}")
+        else:
+            out.append(f)
+    return ", ".join(out)
+
+
+HEADER = ["metric", "unit", "A", "B", "delta", "95% CI", "p", "n", "verdict", "flags"]
 
 
 def render_text_table(header: List[str], rows: List[List[str]], right=frozenset({2, 3, 4, 6, 7})) -> str:
@@ -231,7 +346,11 @@ def format_table(doc: dict) -> str:
             f"↑ higher is better, ↓ lower is better\n")
     if doc.get("config_mismatch"):
         head += f"WARNING: configs differ: {doc['config_mismatch']}\n"
+    for side in ("a", "b"):
+        for u in (doc.get("unverified") or {}).get(side, []):
+            head += f"WARNING: {side.upper()} not fully verified: {u}\n"
     notes = [f"  {r['metric']}: {r['note']}" for r in doc["rows"] if r["note"]]
+    notes += [f"  {r['metric']}: {f}" for r in doc["rows"] for f in r.get("flags") or []]
     text = head + render_text_table(HEADER, table_rows(doc))
     if notes:
         text += "\nnotes:\n" + "\n".join(notes)

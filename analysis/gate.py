@@ -7,13 +7,19 @@ import xml.etree.ElementTree as ET
 from typing import List, Optional
 
 from . import schema
-from .compare import (CANNOT, check_group, compare_groups, config_mismatch, fmt_ci, fmt_num,
-                      fmt_p, fmt_pct, render_text_table)
-from .metrics import METRICS
+from .compare import (CANNOT, check_group, compare_groups, config_mismatch, effect_to_pct,
+                      fmt_ci, fmt_num, fmt_p, fmt_pct, pct_to_effect, render_text_table)
+from .metrics import METRICS, percentile_source, run_metrics, run_resolutions
+from .stats import mde, reps_needed
 from .schema import Group, ResultsError
 
-PASS, REGRESSION, CANNOT_JUDGE = "pass", "regression", "cannot judge"
-EXIT = {PASS: 0, REGRESSION: 1, CANNOT_JUDGE: 2}
+PASS, REGRESSION, CANNOT_JUDGE, INCONCLUSIVE = "pass", "regression", "cannot judge", "inconclusive"
+SKIPPED = "skipped"
+EXIT = {PASS: 0, REGRESSION: 1, CANNOT_JUDGE: 2, INCONCLUSIVE: 2}
+# Per-metric "decision" in the JSON (machine-friendly spelling of the status).
+DECISION = {PASS: "pass", REGRESSION: "regression", CANNOT_JUDGE: "cannot_judge",
+            INCONCLUSIVE: "inconclusive", SKIPPED: "skipped"}
+POWER = 0.8
 DEFAULT_THRESHOLDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "thresholds.json")
 _TOP_KEYS = {"schema", "_doc", "alpha", "min_reps", "max_drops", "verify", "metrics"}
 _METRIC_KEYS = {"max_regression_pct", "required", "_doc"}
@@ -58,6 +64,9 @@ def load_thresholds(path: Optional[str] = None) -> dict:
         if name not in METRICS:
             raise ResultsError(f"{path}: unknown metric \"{name}\" "
                                f"(known: {', '.join(METRICS)})")
+        if METRICS[name].direction == 0:
+            raise ResultsError(f"{path}: metrics.{name}: a limit on a metric without a "
+                               f"better/worse direction can never fire; remove it")
         if not isinstance(spec, dict) or set(spec) - _METRIC_KEYS:
             raise ResultsError(f"{path}: metrics.{name} must only have "
                                f"{', '.join(sorted(_METRIC_KEYS - {'_doc'}))}")
@@ -85,6 +94,10 @@ def _input_problems(a: Group, b: Group, thr: dict) -> List[str]:
             failed = [s for s in thr["verify"] if r.meta["verify"].get(s) == "fail"]
             if failed:
                 reasons.append(f"{side} run {r.run_id}: verification FAILED: {', '.join(failed)}")
+            skipped = [s for s in thr["verify"] if r.meta["verify"].get(s) == "skipped"]
+            if skipped:
+                reasons.append(f"{side} run {r.run_id}: verification SKIPPED: "
+                               f"{', '.join(skipped)} (an unverified run proves nothing)")
     wa, wb = a.runs[0].meta["workload"], b.runs[0].meta["workload"]
     if wa != wb:
         reasons.append(f"mismatched workloads: baseline \"{wa}\", candidate \"{wb}\"")
@@ -95,23 +108,53 @@ def _input_problems(a: Group, b: Group, thr: dict) -> List[str]:
     return reasons
 
 
+def limit_resolution_problems(a: Group, b: Group, thr: dict) -> List[str]:
+    """A limit finer than the metric's measurement resolution can never be decided: a
+    percentile read from log2 histogram buckets moves in steps of x2 (+100 %), fio's clat
+    bins in steps of 1/64.  Checked when the thresholds meet the data (the file alone does
+    not say how the percentiles will be derived)."""
+    out = []
+    per_run = [(r, run_metrics(r), run_resolutions(r)) for g in (a, b) for r in g.runs]
+    for name, spec in thr["metrics"].items():
+        worst, where = 0.0, None
+        for r, vals, res in per_run:
+            v = vals.get(name)
+            kind, q = res.get(name, ("abs", 0.0))
+            if v is None:
+                continue
+            pct = math.expm1(q) * 100.0 if kind == "log" else (q / abs(v) * 100.0 if v else 0.0)
+            if pct > worst:
+                worst, where = pct, r
+        if where is not None and spec["max_regression_pct"] < worst:
+            src = percentile_source(where, name)
+            out.append(f"thresholds: limit {spec['max_regression_pct']:g} % on {name} is finer "
+                       f"than its resolution of {worst:.3g} % (run {where.run_id}"
+                       + (f", percentile from {src}" if src else "") + "): refused")
+    return out
+
+
 def gate(a: Group, b: Group, thr: dict) -> dict:
     """Evaluate candidate `b` against baseline `a`. Never raises for data problems it can
     describe: they become 'cannot judge' reasons."""
     reasons = []
+    dup = schema.duplicate_runs([a, b])
+    if dup:
+        return _doc(CANNOT_JUDGE, [dup], [], thr, a, b)
     for g in (a, b):
         try:
             check_group(g)
         except ResultsError as e:
             reasons.append(str(e))
     reasons += _input_problems(a, b, thr)
+    if not reasons:
+        reasons += limit_resolution_problems(a, b, thr)
     checks = []
     if not reasons or all(r.startswith("too few reps") for r in reasons):
         cmp = compare_groups(a, b, alpha=thr["alpha"], min_reps=thr["min_reps"],
                              min_effect_pct=0.0, allow_mismatch=True,
                              metrics=list(thr["metrics"]))
         for row in cmp["rows"]:
-            checks.append(_check(row, thr["metrics"][row["metric"]]))
+            checks.append(_check(row, thr["metrics"][row["metric"]], thr["alpha"]))
     if reasons:
         status = CANNOT_JUDGE
     elif any(c["status"] == REGRESSION for c in checks):
@@ -119,37 +162,66 @@ def gate(a: Group, b: Group, thr: dict) -> dict:
     elif any(c["status"] == CANNOT_JUDGE for c in checks):
         status = CANNOT_JUDGE
         reasons = [f"{c['metric']}: {c['note']}" for c in checks if c["status"] == CANNOT_JUDGE]
+    elif any(c["status"] == INCONCLUSIVE for c in checks):
+        status = INCONCLUSIVE
+        reasons = [f"{c['metric']}: {c['note']}" for c in checks if c["status"] == INCONCLUSIVE]
     else:
         status = PASS
     return _doc(status, reasons, checks, thr, a, b)
 
 
-def _check(row: dict, spec: dict) -> dict:
+def _check(row: dict, spec: dict, alpha: float) -> dict:
+    """Three-way decision for one metric (direction d = +1 higher is better, -1 lower):
+    pass        the bad-side end of the CI is inside the limit (the data rule out a
+                regression of that size);
+    regression  significant after Holm's correction over the gated metrics AND the change
+                is beyond the limit in the bad direction;
+    inconclusive anything else: reported with the smallest effect this data could detect
+                (power 0.8) and the reps a side that would decide at the limit."""
     thr = spec["max_regression_pct"]
     c = {"metric": row["metric"], "unit": row["unit"], "direction": row["direction"],
          "a": row["a"], "b": row["b"], "delta_pct": row["delta_pct"], "ci_pct": row["ci_pct"],
-         "p": row["p"], "n_a": row["n_a"], "n_b": row["n_b"], "threshold_pct": thr,
-         "required": spec["required"], "status": PASS, "note": ""}
+         "p": row["p"], "p_holm": row.get("p_holm"), "n_a": row["n_a"], "n_b": row["n_b"],
+         "threshold_pct": thr, "required": spec["required"], "status": PASS, "note": "",
+         "bad_bound_pct": None, "mde_pct": None, "reps_needed": None,
+         "flags": row.get("flags", []), "values_a": row["values_a"],
+         "values_b": row["values_b"], "reps_a": row.get("reps_a"), "reps_b": row.get("reps_b")}
+
+    def done(status, note=""):
+        c["status"], c["decision"] = status, DECISION[status]
+        if note:
+            c["note"] = note
+        return c
     if row["n_a"] == 0 and row["n_b"] == 0:
-        c["status"] = CANNOT_JUDGE if spec["required"] else "skipped"
-        c["note"] = "not measured on either side" + (" (required)" if spec["required"] else "")
-        return c
-    if row["n_a"] == 0 or row["n_b"] == 0:
-        c["status"] = CANNOT_JUDGE
-        c["note"] = row["note"]
-        return c
-    if row["verdict"] == CANNOT:
-        c["status"] = CANNOT_JUDGE
-        c["note"] = row["note"]
-        return c
-    bad = -row["direction"] * (row["delta_pct"] if row["delta_pct"] is not None
-                               else math.copysign(math.inf, row["b"] - row["a"]))
-    if row["significant"] and bad > thr:
-        c["status"] = REGRESSION
-        c["note"] = f"{fmt_pct(row['delta_pct'])} is beyond the {thr:g} % limit (p {fmt_p(row['p'])})"
-    elif bad > thr:
-        c["note"] = f"{fmt_pct(row['delta_pct'])} but not significant (p {fmt_p(row['p'])})"
-    return c
+        return done(CANNOT_JUDGE if spec["required"] else SKIPPED,
+                    "not measured on either side" + (" (required)" if spec["required"] else ""))
+    if row["n_a"] == 0 or row["n_b"] == 0 or row["verdict"] == CANNOT or row["test"] is None:
+        return done(CANNOT_JUDGE, row["note"] or "no test possible")
+    d = row["direction"]
+    bad_dir = -d                                 # +1: up is bad, -1: down is bad
+    lo, hi = row["ci_pct"] if row["ci_pct"] else (-math.inf, math.inf)
+    bad_bound = hi if bad_dir > 0 else lo
+    c["bad_bound_pct"] = bad_bound
+    bad_point = bad_dir * (row["delta_pct"] if row["delta_pct"] is not None
+                           else math.copysign(math.inf, row["b"] - row["a"]))
+    p_dec = c["p_holm"] if c["p_holm"] is not None else row["p"]
+    if bad_dir * bad_bound < thr:
+        return done(PASS, "" if bad_point <= 0 else
+                    f"{fmt_pct(row['delta_pct'])}, CI inside the {thr:g} % limit")
+    if p_dec < alpha and bad_point > thr:
+        return done(REGRESSION, f"{fmt_pct(row['delta_pct'])} is beyond the {thr:g} % limit "
+                    f"(p {fmt_p(row['p'])}, Holm {fmt_p(p_dec)})")
+    w = row["test"]
+    c["mde_pct"] = abs(effect_to_pct(row, mde(w, alpha, POWER), bad_dir) or math.inf)
+    c["reps_needed"] = reps_needed(w, pct_to_effect(row, thr, bad_dir), alpha, POWER)
+    need = (f"about {c['reps_needed']} reps a side would decide at {thr:g} %"
+            if c["reps_needed"] else f"no number of reps decides at {thr:g} % "
+            "(limit at or below the measurement resolution)")
+    word = "drop" if bad_dir < 0 else "rise"
+    return done(INCONCLUSIVE,
+                f"{fmt_pct(row['delta_pct'])} CI {fmt_ci(row['ci_pct'])} reaches past the "
+                f"{thr:g} % limit; smallest detectable {word} at {row['n_a']}/{row['n_b']} "
+                f"reps: {c['mde_pct']:.1f} %; {need}")
 
 
 def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -> dict:
@@ -175,14 +247,23 @@ def format_gate(doc: dict) -> str:
         lines[0] += (f"  workload {doc['workload']}: baseline {doc['baseline']['label']} "
                      f"({len(doc['baseline']['runs'])} reps) vs candidate "
                      f"{doc['candidate']['label']} ({len(doc['candidate']['runs'])} reps)")
+    word = "inconclusive" if doc["status"] == INCONCLUSIVE else "cannot judge"
     for r in doc["reasons"]:
-        lines.append(f"  cannot judge: {r}")
+        lines.append(f"  {word}: {r}")
     if doc["checks"]:
         rows = [[c["metric"], fmt_num(c["a"]), fmt_num(c["b"]), fmt_pct(c["delta_pct"]),
-                 fmt_ci(c["ci_pct"]), fmt_p(c["p"]), f"{c['threshold_pct']:g}%", c["status"],
-                 c["note"]] for c in doc["checks"]]
+                 fmt_ci(c["ci_pct"]), fmt_p(c["p"]), fmt_p(c.get("p_holm")),
+                 f"{c['threshold_pct']:g}%",
+                 "-" if c.get("mde_pct") is None else f"{c['mde_pct']:.1f}%",
+                 "-" if c.get("reps_needed") is None else str(c["reps_needed"]),
+                 c["status"], c["note"]] for c in doc["checks"]]
         lines.append(render_text_table(["metric", "baseline", "candidate", "delta", "95% CI", "p",
-                                        "limit", "status", "note"], rows, right={1, 2, 3, 5, 6}))
+                                        "p Holm", "limit", "MDE", "reps", "status", "note"],
+                                       rows, right={1, 2, 3, 5, 6, 7, 8, 9}))
+        lines.append("pass = the bad-side end of the 95% CI is inside the limit; regression = "
+                     "significant (Holm over the gated metrics) and beyond it; MDE = smallest "
+                     "bad change these reps detect with power 0.8; reps = reps a side that "
+                     "would decide at the limit")
     return "\n".join(lines)
 
 
@@ -210,9 +291,9 @@ def junit_xml(doc: dict) -> bytes:
                               type="regression")
             f.text = msg
             fails += 1
-        elif c["status"] == CANNOT_JUDGE:
-            e = ET.SubElement(case, "error", message=f"cannot judge: {c['note']}",
-                              type="cannot-judge")
+        elif c["status"] in (CANNOT_JUDGE, INCONCLUSIVE):
+            kind = "cannot-judge" if c["status"] == CANNOT_JUDGE else "inconclusive"
+            e = ET.SubElement(case, "error", message=f"{c['status']}: {c['note']}", type=kind)
             e.text = msg
             errs += 1
         elif c["status"] == "skipped":

@@ -8,7 +8,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .schema import BLKTRACE_DIR, ResultsError, Run
 from .stats import weighted_percentile
@@ -226,6 +226,82 @@ def _blk_metrics(run: Run) -> Dict[str, Optional[float]]:
     return {}
 
 
+# ----------------------------------------------------------------------------- resolution
+
+LOG2 = math.log(2.0)
+FIO_PLAT_STEP = math.log1p(1.0 / 64)   # fio's clat histogram: 64 buckets per power of two
+
+
+def _runtime_ms(run: Run) -> float:
+    rts = []
+    for j in run.fio["jobs"]:
+        rt = j.get("job_runtime", (j.get("write") or {}).get("runtime"))
+        if isinstance(rt, (int, float)) and not isinstance(rt, bool) and rt > 0:
+            rts.append(float(rt))
+    return min(rts) if rts else 1.0
+
+
+def pct_method(d: dict) -> str:
+    return d.get("pct_method") or "unspecified"
+
+
+def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
+    """How finely each metric of this run is measured: ("log", r) = a relative step,
+    r = ln(next value / value) (log2-histogram percentiles: ln 2; fio's clat bins: ln(1+1/64);
+    times derived from fio's millisecond runtime: ln(1 + 1 ms / runtime)), or ("abs", a) = an
+    absolute step in the metric's unit (integer ns, bytes, events).  compare floors variances
+    and widens intervals by it (stats.welch_floored), gate refuses limits finer than it."""
+    res: Dict[str, Tuple[str, float]] = {}
+    rt = ("log", math.log1p(1.0 / _runtime_ms(run)))
+    for k in ("fio.bw_MiBps", "fio.iops", "fio.sys_cpu_ms_per_MiB", "fio.usr_cpu_ms_per_MiB"):
+        res[k] = rt
+    res["fio.clat_mean_us"] = ("abs", 0.001)
+    for k in ("fio.clat_p50_us", "fio.clat_p99_us", "fio.clat_p99.9_us"):
+        res[k] = ("log", FIO_PLAT_STEP)
+    res["trace.drops"] = ("abs", 1.0)
+    res["blk.q2c_avg_ms"] = res["blk.d2c_avg_ms"] = ("abs", 1e-6)   # btt prints ns
+    s = run.summary
+    if s is None:
+        return res
+    n = (s.get("counts") or {}).get("bios_data", 0)
+    for k in ("trace.bio_hot_pct", "trace.bio_warm_pct", "trace.bio_cold_pct",
+              "trace.bio_ipu_pct"):
+        res[k] = ("abs", 100.0 / n if n else 1.0)
+    for name, d in s["metrics"].items():
+        if name == "compress":
+            res["trace.compress_ratio"] = ("log", 1e-6)
+            continue
+        prefix, unit, fields = _TRACE_DIST.get(name, (f"trace.{name}", None, ("mean", "p99")))
+        if unit is None:
+            base, _, unit = name.rpartition("_")
+            prefix = f"trace.{base}" if base else prefix
+            unit = unit if base else ""
+        hist = pct_method(d).startswith("hist_log2")
+        for f in fields:
+            key = f"{prefix}_{f}_{unit}" if unit else f"{prefix}_{f}"
+            if f == "mean":
+                res[key] = ("abs", 1.0 / d["count"] if d["count"] else 1.0)
+            else:
+                res[key] = ("log", LOG2) if hist else ("abs", 1.0)
+    return res
+
+
+def percentile_source(run: Run, name: str) -> Optional[str]:
+    """How the percentile metric `name` of this run was derived, or None when it is not a
+    percentile: "fio json+ bins", "fio percentile list", or the summary's pct_method."""
+    if name.startswith("fio.clat_p"):
+        return "fio json+ bins" if fio_clat_bins(run) else "fio percentile list"
+    if not name.startswith("trace.") or run.summary is None:
+        return None
+    for sname, d in run.summary["metrics"].items():
+        if sname == "compress":
+            continue
+        prefix = _TRACE_DIST.get(sname, (f"trace.{sname.rpartition('_')[0] or sname}",))[0]
+        if name.startswith(prefix + "_p"):
+            return pct_method(d)
+    return None
+
+
 def run_metrics(run: Run) -> Dict[str, Optional[float]]:
     """All metrics of one run; None = not measured in this run."""
     out = _fio_metrics(run)
@@ -276,7 +352,51 @@ def config_fingerprint(run: Run) -> Dict[str, object]:
         fp["workload_sha256"] = m["workload_sha256"]
     for k, v in fio_job_options(run).items():
         fp[f"fio.{k}"] = v
+    # Measurement conditions (issue 14): a KVM baseline against a TCG candidate, exact
+    # against histogram percentiles, or another fio/tracer build is not a comparison.
+    host = m.get("host") or {}
+    fp["host.accel"] = host.get("accel", UNSET)
+    fp["host.icount"] = host.get("icount") or "off"     # absent in older results = off
+    fp["host.cpu_model"] = host.get("cpu_model", UNSET)
+    fp["fio.version"] = run.fio.get("fio version", UNSET)
+    fp["tracer.version"] = m["tracer"].get("version", UNSET)
+    f2 = m["f2fs"]
+    fp["f2fs.device_bytes"] = f2.get("device_bytes", UNSET)
+    fp["f2fs.sysfs"] = _norm_map(f2.get("sysfs") or {})
+    fp["f2fs.bdi"] = _norm_map(f2.get("bdi") or {})
+    fp["pct_method.fio"] = ("none" if not any(w.get("clat_ns") for w in fio_write_jobs(run))
+                            else "fio json+ bins" if fio_clat_bins(run) else
+                            "fio percentile list")
+    if run.summary is not None:
+        fp["trace.mode"] = run.summary.get("mode", UNSET)
+        for name, d in sorted(run.summary["metrics"].items()):
+            if name != "compress":
+                fp[f"pct_method.trace.{name}"] = pct_method(d)
     return fp
+
+
+UNSET = "(unset)"
+
+NOT_ATTACHED = ("off", "failed")
+
+
+def build_fingerprint(run: Run) -> Dict[str, object]:
+    """Fields that identify one variant's build: the f2fs module (sha256, GNU build id) and
+    the probe modes (the converted loop has probe sites the old one lacks, and inlining may
+    differ).  They must agree between the reps of a side, and between the two sides when
+    both are the same variant (A/A); across variants only the modes of probes attached on
+    both sides must agree (see compare.config_mismatch)."""
+    fp: Dict[str, object] = {"kernel.f2fs_module_sha256":
+                             run.meta["kernel"].get("f2fs_module_sha256", UNSET)}
+    if run.summary is not None:
+        fp["trace.module_build_id"] = run.summary.get("module_build_id") or UNSET
+    for name, mode in run.meta["probes"].items():
+        fp[f"probe.{name}"] = mode
+    return fp
+
+
+def _norm_map(d: dict) -> str:
+    return ",".join(f"{k}={d[k]}" for k in sorted(d))
 
 
 def _norm_opts(s: str) -> str:

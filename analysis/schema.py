@@ -426,12 +426,33 @@ def resolve(spec: str) -> List[Group]:
         g = groups[sel]
         g.source = spec
         return [g]
+    dup = duplicate_runs(groups.values())
+    if dup:
+        raise ResultsError(f"{spec}: {dup}")
     rank = {v: i for i, v in enumerate(order or VARIANTS)}
     keys = sorted(groups, key=lambda v: (rank.get(v, len(rank)), v))
     out = [groups[k] for k in keys if groups[k].runs]
     if not out:
         raise ResultsError(f"{path}: comparison dir lists no runs")
     return out
+
+
+def duplicate_runs(groups) -> Optional[str]:
+    """A run dir (by realpath) or a run_id listed twice, in one side or across the sides,
+    would count one measurement as several reps: name the first such duplicate."""
+    seen_path: Dict[str, str] = {}
+    seen_id: Dict[str, str] = {}
+    for g in groups:
+        for r in g.runs:
+            rp = os.path.realpath(r.path)
+            if rp in seen_path:
+                return (f"duplicate run dir: {r.path} and {seen_path[rp]} are the same "
+                        f"directory ({rp})")
+            if r.run_id in seen_id:
+                return (f"duplicate run_id \"{r.run_id}\": {seen_id[r.run_id]} and {r.path}")
+            seen_path[rp] = r.path
+            seen_id[r.run_id] = r.path
+    return None
 
 
 def resolve_one(spec: str) -> Group:
@@ -453,6 +474,9 @@ def resolve_pair(specs: List[str]):
         return gs[0], gs[1]
     if len(specs) == 2:
         a, b = resolve_one(specs[0]), resolve_one(specs[1])
+        dup = duplicate_runs([a, b])
+        if dup:
+            raise ResultsError(f"baseline and candidate share runs: {dup}")
         if a.label == b.label:
             a.label, b.label = f"A:{a.label}", f"B:{b.label}"
         return a, b

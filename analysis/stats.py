@@ -85,14 +85,59 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - p if t >= 0 else p
 
 
+def t_pdf(t: float, df: float) -> float:
+    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+                    - (df + 1) / 2 * math.log1p(t * t / df))
+
+
+def norm_ppf(q: float) -> float:
+    """Standard normal quantile (Acklam's rational approximation, |rel err| < 1.2e-9)."""
+    a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+    b = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+         6.680131188771972e+01, -1.328068155288572e+01)
+    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+         3.754408661907416e+00)
+    if q < 0.02425:
+        r = math.sqrt(-2 * math.log(q))
+        return (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / \
+            ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1)
+    if q > 1 - 0.02425:
+        return -norm_ppf(1 - q)
+    r = q - 0.5
+    u = r * r
+    return (((((a[0] * u + a[1]) * u + a[2]) * u + a[3]) * u + a[4]) * u + a[5]) * r / \
+        (((((b[0] * u + b[1]) * u + b[2]) * u + b[3]) * u + b[4]) * u + 1)
+
+
 def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on the CDF; plenty fast for our sizes)."""
+    """Quantile of Student's t: Newton's method on the CDF from a Cornish-Fisher start,
+    bisection when Newton does not settle (tiny df)."""
     if not 0.0 < q < 1.0:
         raise ValueError("quantile must be in (0, 1)")
     if q == 0.5:
         return 0.0
     if q < 0.5:
         return -t_ppf(1.0 - q, df)
+    if math.isinf(df):
+        return norm_ppf(q)
+    z = norm_ppf(q)
+    x = z + (z ** 3 + z) / (4 * df)
+    for _ in range(30):
+        f = t_cdf(x, df) - q
+        step = f / t_pdf(x, df)
+        x_new = x - step
+        if not (x_new > 0 and math.isfinite(x_new)):
+            break
+        if abs(step) <= 1e-12 * max(1.0, abs(x_new)):
+            return x_new
+        x = x_new
+    return _t_ppf_bisect(q, df)
+
+
+def _t_ppf_bisect(q: float, df: float) -> float:
     lo, hi = 0.0, 1.0
     while t_cdf(hi, df) < q:
         hi *= 2.0
@@ -246,3 +291,136 @@ def dist_from_values(values, unit: str = "ns") -> dict:
             "p50": exact_percentile(vs, 50), "p90": exact_percentile(vs, 90),
             "p99": exact_percentile(vs, 99), "p999": exact_percentile(vs, 99.9),
             "pct_method": "exact", "hist_log2": hist_log2(vs)}
+
+
+# ----------------------------------------------------------------------------- sane intervals
+
+def welch_floored(a: Sequence[float], b: Sequence[float], alpha: float = 0.05,
+                  qa: float = 0.0, qb: float = 0.0) -> Dict[str, float]:
+    """Welch's test of mean(b) - mean(a) for values measured with resolution qa / qb.
+
+    Two guards against data that is coarser than it looks:
+    - each side's variance is floored at q^2/12 (the variance of a uniform rounding error of
+      one step), so constant reps never give se = 0, p = 0 and a zero-width interval;
+    - the difference of means can be off by up to max(qa, qb) through rounding alone (every
+      value may sit anywhere inside its step), so the interval is widened by that much on
+      each side and the test statistic uses |diff| shrunk by it.  Thus a latency that moves
+      across one log2 bucket edge is not "significant": the data cannot tell 1 % from 100 %.
+
+    The interval still excludes 0 exactly when p < alpha.  Needs >= 2 values a side."""
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        raise ValueError("Welch's test needs at least 2 values per side")
+    ma, mb = mean(a), mean(b)
+    fa, fb = qa * qa / 12.0, qb * qb / 12.0
+    sa2, sb2 = max(variance(a), fa), max(variance(b), fb)
+    va, vb = sa2 / na, sb2 / nb
+    diff = mb - ma
+    w = max(qa, qb)
+    se = math.sqrt(va + vb)
+    out = {"diff": diff, "se": se, "w": w, "var_a": sa2, "var_b": sb2, "n_a": na, "n_b": nb}
+    if se <= 0.0:                              # resolution 0 and constant data
+        same = diff == 0
+        out.update(t=0.0 if same else math.copysign(math.inf, diff), df=float(na + nb - 2),
+                   p=1.0 if same else 0.0, ci_lo=diff, ci_hi=diff, crit=math.nan)
+        return out
+    df = (va + vb) ** 2 / ((va * va) / (na - 1) + (vb * vb) / (nb - 1))
+    crit = t_ppf(1.0 - alpha / 2.0, df)
+    shrunk = max(0.0, abs(diff) - w)
+    out.update(t=math.copysign(shrunk / se, diff), df=df, p=t_sf2(shrunk / se, df),
+               ci_lo=diff - crit * se - w, ci_hi=diff + crit * se + w, crit=crit)
+    return out
+
+
+def mde(w: Dict[str, float], alpha: float = 0.05, power: float = 0.8,
+        n_a: Optional[int] = None, n_b: Optional[int] = None) -> float:
+    """Minimum detectable effect (on the test's scale) of a Welch test like `w` (a
+    welch_floored() result) at n_a / n_b reps (default: the reps it had): the true
+    difference that is significant at alpha with probability `power`, plus the rounding
+    allowance w['w'].  (t_{1-alpha/2} + t_{power}) * se, with Welch's df."""
+    na, nb = n_a or w["n_a"], n_b or w["n_b"]
+    va, vb = w["var_a"] / na, w["var_b"] / nb
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return w["w"]
+    df = (va + vb) ** 2 / ((va * va) / (na - 1) + (vb * vb) / (nb - 1))
+    return (t_ppf(1.0 - alpha / 2.0, df) + t_ppf(power, df)) * se + w["w"]
+
+
+def reps_needed(w: Dict[str, float], effect: float, alpha: float = 0.05, power: float = 0.8,
+                max_reps: int = 100000) -> Optional[int]:
+    """Smallest n (reps per side, >= 2) whose MDE is at most `effect` (same scale as the
+    test): with that many reps a true change of `effect` is found significant with
+    probability `power`, and a true change of 0 gives an interval narrower than `effect`
+    on each side.  None when even max_reps would not do (the limit is finer than the
+    resolution, or absurdly small)."""
+    if effect <= w["w"]:
+        return None
+    if mde(w, alpha, power, max_reps, max_reps) > effect:
+        return None
+    if mde(w, alpha, power, 2, 2) <= effect:
+        return 2
+    lo, hi = 2, max_reps                       # mde(lo) > effect >= mde(hi); mde falls with n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if mde(w, alpha, power, mid, mid) <= effect:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def holm(pvals: Sequence[Optional[float]]) -> List[Optional[float]]:
+    """Holm's step-down adjusted p-values (None stays None).  Rejecting where the adjusted
+    p < alpha keeps the chance of ANY false rejection in the family <= alpha, whatever the
+    dependence between the tests."""
+    idx = sorted((i for i, p in enumerate(pvals) if p is not None), key=lambda i: pvals[i])
+    m = len(idx)
+    out: List[Optional[float]] = [None] * len(pvals)
+    running = 0.0
+    for k, i in enumerate(idx):
+        running = max(running, min(1.0, (m - k) * pvals[i]))
+        out[i] = running
+    return out
+
+
+def median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def mad_outliers(xs: Sequence[float], k: float = 3.0, floor: float = 0.0) -> List[int]:
+    """Indices of values more than k scaled MADs (1.4826 * median absolute deviation, the
+    normal-consistent estimate of sigma) from the median; the MAD is floored at `floor` (the
+    resolution) so identical values plus one a rounding step away are not outliers.  Needs
+    >= 3 values."""
+    if len(xs) < 3:
+        return []
+    med = median(xs)
+    s = max(1.4826 * median([abs(x - med) for x in xs]), floor)
+    if s <= 0.0:
+        return [i for i, x in enumerate(xs) if x != med]
+    return [i for i, x in enumerate(xs) if abs(x - med) > k * s]
+
+
+def trend(xs: Sequence[float], order: Optional[Sequence[float]] = None,
+          floor: float = 0.0) -> Optional[Dict[str, float]]:
+    """Least-squares slope of xs over run order and its two-sided p-value (t-test on the
+    slope, df = n - 2); residual variance floored at floor^2/12.  None for < 4 values: with
+    3 points one degree of freedom is too little to call anything a drift."""
+    n = len(xs)
+    if n < 4:
+        return None
+    t_ = list(order) if order is not None else list(range(n))
+    mt, mx = mean(t_), mean(xs)
+    stt = sum((ti - mt) ** 2 for ti in t_)
+    if stt == 0:
+        return None
+    slope = sum((ti - mt) * (xi - mx) for ti, xi in zip(t_, xs)) / stt
+    resid = sum((xi - mx - slope * (ti - mt)) ** 2 for ti, xi in zip(t_, xs)) / (n - 2)
+    resid = max(resid, floor * floor / 12.0)
+    if resid <= 0.0:
+        return {"slope": slope, "p": 1.0 if slope == 0 else 0.0}
+    tval = slope / math.sqrt(resid / stt)
+    return {"slope": slope, "p": t_sf2(tval, n - 2)}

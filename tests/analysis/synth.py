@@ -7,14 +7,15 @@ import os
 import random
 
 from analysis import schema
-from analysis.stats import dist_from_values
+from analysis.stats import dist_from_values, hist_log2_percentile
 
 MiB = 1 << 20
 BS = 64 * 1024
 
 
 def fio_doc(*, bw_mibps: float, clat_ns, sys_ms_per_mib: float = 2.0,
-            usr_ms_per_mib: float = 0.5, io_bytes: int = 256 * MiB, options=None) -> dict:
+            usr_ms_per_mib: float = 0.5, io_bytes: int = 256 * MiB, options=None,
+            version: str = "fio-3.33") -> dict:
     """A fio --output-format=json+ document with exact bandwidth and CPU per MiB and the
     given per-IO completion latencies (which become json+ bins)."""
     runtime_ms = io_bytes / (bw_mibps * MiB) * 1000.0
@@ -28,7 +29,7 @@ def fio_doc(*, bw_mibps: float, clat_ns, sys_ms_per_mib: float = 2.0,
         pct[f"{q:.6f}"] = srt[rank - 1]
     mib = io_bytes / MiB
     return {
-        "fio version": "fio-3.33",
+        "fio version": version,
         "jobs": [{
             "jobname": "w", "groupid": 0, "error": 0,
             "job options": dict(options or {"rw": "write", "bs": "64k", "size": "256M",
@@ -49,14 +50,27 @@ def fio_doc(*, bw_mibps: float, clat_ns, sys_ms_per_mib: float = 2.0,
 
 
 def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 256.0,
-                ratio: float = 2.5, drops: int = 0, n_folio: int = 2000) -> dict:
-    folio = [int(rng.lognormvariate(math.log(4000 * lat_scale), 0.5)) for _ in range(n_folio)]
+                ratio: float = 2.5, drops: int = 0, n_folio: int = 2000,
+                pct_method: str = "exact", folio=None) -> dict:
+    """pct_method "hist_log2_upper": percentiles are log2 slot upper bounds, as the loader's
+    hist mode writes them.  `folio`: the per-folio latencies (default: lognormal around 4 us)."""
+    if folio is None:
+        folio = [int(rng.lognormvariate(math.log(4000 * lat_scale), 0.5)) for _ in range(n_folio)]
     bios = [max(4096, int(rng.gauss(bio_kib * 1024, bio_kib * 102.4)) // 4096 * 4096)
             for _ in range(300)]
-    wp = [int(rng.lognormvariate(math.log(3e6 * lat_scale), 0.3)) for _ in range(20)]
+    wp = [int(rng.lognormvariate(math.log(3e6 * lat_scale), 0.3)) for _ in range(200)]
     clusters = 1000
     raw = clusters * 4 * 4096
     comp = int(raw / ratio)
+    dists = {"folio_latency_ns": dist_from_values(folio),
+             "bio_bytes": dist_from_values(bios, unit="bytes"),
+             "writepages_ns": dist_from_values(wp)}
+    if pct_method != "exact":
+        how = "upper" if pct_method == "hist_log2_upper" else "interp"
+        for d in dists.values():
+            d["pct_method"] = pct_method
+            for q, k in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
+                d[k] = hist_log2_percentile(d["hist_log2"], q, how)
     return {
         "schema": schema.TRACE_SCHEMA,
         "kernel": "7.3.4-wbtrace",
@@ -66,9 +80,7 @@ def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 
         "drops": drops,
         "events": n_folio + len(bios) + len(wp),
         "metrics": {
-            "folio_latency_ns": dist_from_values(folio),
-            "bio_bytes": dist_from_values(bios, unit="bytes"),
-            "writepages_ns": dist_from_values(wp),
+            **dists,
             "compress": {"clusters": clusters, "raw_bytes": raw, "compressed_bytes": comp,
                          "ratio": raw / comp, "not_compressed": 0},
         },
@@ -79,12 +91,15 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
              clat_ns=None, sys_ms_per_mib=2.0, rng=None, lat_scale=1.0, bio_kib=256.0,
              ratio=2.5, drops=0, verify=None, tracer_mode="summary", stacks=None,
              mount_options="compress_algorithm=lz4,compress_log_size=2",
-             kernel_release="7.3.4-wbtrace", fio_options=None, events=None) -> str:
+             kernel_release="7.3.4-wbtrace", fio_options=None, events=None, meta_extra=None,
+             fio_version="fio-3.33", pct_method="exact", folio=None) -> str:
+    """meta_extra: more meta.json fields, dicts merged into the defaults (host={"accel":
+    "kvm"}, tracer={"version": ...}, f2fs={"device_bytes": ...}, run_id=...)."""
     rng = rng or random.Random(rep)
     if clat_ns is None:
         clat_ns = [int(rng.lognormvariate(math.log(20000 * lat_scale), 0.4)) for _ in range(400)]
     os.makedirs(run_dir, exist_ok=True)
-    meta = schema.new_meta(
+    kw = dict(
         workload=workload, variant=variant, rep=rep, target="vm", kernel_release=kernel_release,
         mkfs_options="-f -O extra_attr,compression", mount_options=mount_options,
         tracer_mode=tracer_mode, probes={} if tracer_mode == "off" else
@@ -92,13 +107,17 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
         verify={s: "pass" for s in schema.VERIFY_STEPS} | (verify or {}),
         run_id=f"{workload}-{variant}-20251127T000000Z-r{rep:02d}",
         host={"hostname": "synth"}, git={"revision": "0" * 40, "dirty": False})
+    for k, v in (meta_extra or {}).items():
+        kw[k] = {**kw[k], **v} if isinstance(v, dict) and isinstance(kw.get(k), dict) else v
+    meta = schema.new_meta(**kw)                # merges dicts such as f2fs= into its own
     schema.write_meta(run_dir, meta)
     with open(os.path.join(run_dir, schema.FIO_FILE), "w") as f:
         json.dump(fio_doc(bw_mibps=bw_mibps, clat_ns=clat_ns, sys_ms_per_mib=sys_ms_per_mib,
-                          options=fio_options), f)
+                          options=fio_options, version=fio_version), f)
     if tracer_mode != "off":
         schema.write_summary(run_dir, summary_doc(rng, lat_scale=lat_scale, bio_kib=bio_kib,
-                                                  ratio=ratio, drops=drops))
+                                                  ratio=ratio, drops=drops,
+                                                  pct_method=pct_method, folio=folio))
     if stacks is not None:
         with open(os.path.join(run_dir, schema.STACKS_FILE), "w") as f:
             f.write(stacks)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import synth
-from analysis import compare, metrics, schema
+from analysis import compare, metrics, schema, stats
 from analysis.schema import Group, ResultsError
 
 
@@ -80,24 +80,35 @@ def test_compare_known_answers(tmp_path):
     assert bw["delta_pct"] == pytest.approx((150 / hm_a - 1) * 100, rel=1e-5)
     sys_ = _row(doc, "fio.sys_cpu_ms_per_MiB")
     assert (sys_["a"], sys_["b"]) == (pytest.approx(12), pytest.approx(17))
-    assert sys_["t"] == pytest.approx(5 / math.sqrt(8 / 3))
-    assert sys_["df"] == pytest.approx(4)
-    assert sys_["p"] == pytest.approx(0.0375901, abs=1e-6)
-    half = 2.7764451051977987 * math.sqrt(8 / 3)
-    assert sys_["ci_pct"] == [pytest.approx((5 - half) / 12 * 100, rel=1e-6),
-                              pytest.approx((5 + half) / 12 * 100, rel=1e-6)]
+    # Positive metrics are tested on the log scale (ratio of geometric means).
+    la, lb = [math.log(x) for x in (10, 12, 14)], [math.log(x) for x in (15, 17, 19)]
+    ma, mb = sum(la) / 3, sum(lb) / 3
+    va = sum((x - ma) ** 2 for x in la) / 2
+    vb = sum((x - mb) ** 2 for x in lb) / 2
+    se = math.sqrt(va / 3 + vb / 3)
+    df = (va / 3 + vb / 3) ** 2 / ((va / 3) ** 2 / 2 + (vb / 3) ** 2 / 2)
+    q = sys_["test"]["w"]                    # rounding allowance: 1 ms of fio's runtime
+    assert q == pytest.approx(math.log1p(1 / 640))       # 256 MiB at 400 MiB/s: 640 ms
+    assert sys_["t"] == pytest.approx((mb - ma - q) / se, rel=1e-9)
+    assert sys_["df"] == pytest.approx(df)
+    half = stats.t_ppf(0.975, df) * se + q
+    assert sys_["ci_pct"] == [pytest.approx(math.expm1(mb - ma - half) * 100, rel=1e-6),
+                              pytest.approx(math.expm1(mb - ma + half) * 100, rel=1e-6)]
+    assert sys_["p"] == pytest.approx(stats.t_sf2((mb - ma - q) / se, df), rel=1e-9)
     assert sys_["significant"] and sys_["verdict"] == "worse"     # more CPU per MiB
     assert sys_["delta_pct"] == pytest.approx(500 / 12)
 
 
-def test_rate_test_is_on_reciprocals(tmp_path):
+def test_rate_test_is_on_the_log_scale(tmp_path):
     scipy_stats = pytest.importorskip("scipy.stats")
     av, bv = [100, 104, 97, 101], [90, 93, 91, 88]
     a = _group(tmp_path, "a", "stock", [dict(bw_mibps=x) for x in av])
     b = _group(tmp_path, "b", "patched", [dict(bw_mibps=x) for x in bv])
     bw = _row(compare.compare_groups(a, b), "fio.bw_MiBps")
-    ref = scipy_stats.ttest_ind([1 / x for x in bv], [1 / x for x in av], equal_var=False)
-    assert bw["p"] == pytest.approx(ref.pvalue, rel=1e-6)
+    ref = scipy_stats.ttest_ind([math.log(x) for x in bv], [math.log(x) for x in av],
+                                equal_var=False)
+    # the same test, made slightly conservative by fio's 1 ms runtime resolution
+    assert ref.pvalue <= bw["p"] == pytest.approx(ref.pvalue, rel=5e-2)
     assert bw["verdict"] == "worse"
     lo, hi = bw["ci_pct"]
     assert lo < bw["delta_pct"] < hi < 0       # significant drop: CI excludes 0

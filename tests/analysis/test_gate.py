@@ -28,12 +28,34 @@ def _status(doc, metric):
     return c["status"]
 
 
-def test_noisy_but_equal_passes(tmp_path, capsys):
-    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.03)
+# The same completion latencies in every rep: fio's clat p99 is then decided by its
+# resolution (1/64) rather than by sampling noise of 400 synthetic IOs.
+FIXED_CLAT = [20000 + 37 * i for i in range(400)]
+
+
+def test_quiet_and_equal_passes(tmp_path, capsys):
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.005,
+                         base={"clat_ns": FIXED_CLAT}, cand={"clat_ns": FIXED_CLAT})
     rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
     assert rc == 0 and doc["status"] == "pass", out
+    assert {c["decision"] for c in doc["checks"]} == {"pass"}
     assert junit.get("failures") == "0" and junit.get("errors") == "0"
     assert "gate: PASS" in out
+
+
+def test_noisy_and_equal_is_inconclusive_not_pass(tmp_path, capsys):
+    # 3 % noise, 5 reps: the 95 % CI of the bandwidth reaches past the 5 % limit, so the
+    # data cannot rule out a regression: exit 2 with what would decide it.
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.03,
+                         base={"clat_ns": FIXED_CLAT}, cand={"clat_ns": FIXED_CLAT})
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
+    assert rc == 2 and doc["status"] == "inconclusive", out
+    (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
+    assert bw["decision"] == "inconclusive" and bw["bad_bound_pct"] < -5
+    assert 5 < bw["mde_pct"] < 15 and bw["reps_needed"] > 5
+    assert "gate: INCONCLUSIVE (exit 2)" in out and "reps a side would decide at 5 %" in out
+    (tc,) = [tc for tc in junit.iter("testcase") if tc.get("name") == "fio.bw_MiBps"]
+    assert tc.find("error").get("type") == "inconclusive"
 
 
 def test_clear_regression_fails(tmp_path, capsys):
@@ -52,24 +74,26 @@ def test_clear_regression_fails(tmp_path, capsys):
 def test_small_significant_change_within_threshold_passes(tmp_path, capsys):
     # -3 % bandwidth with tiny noise: significant, but inside the 5 % limit
     cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=13, noise=0.002,
-                         cand={"bw_mibps": 97})
+                         base={"clat_ns": FIXED_CLAT}, cand={"bw_mibps": 97, "clat_ns": FIXED_CLAT})
     rc, doc, _, _ = _gate(capsys, tmp_path, cmp)
     (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
     assert bw["p"] < 0.05 and -4 < bw["delta_pct"] < -2
     assert rc == 0
 
 
-def test_large_but_insignificant_change_passes(tmp_path, capsys):
-    # huge noise: a 10 % mean drop is not significant with 3 reps
+def test_large_but_insignificant_change_is_inconclusive(tmp_path, capsys):
+    # huge noise: a 10 % mean drop is not significant with 3 reps, and not ruled out either
     base = [{"bw_mibps": v} for v in (60, 100, 140)]
     cand = [{"bw_mibps": v} for v in (50, 95, 125)]
     for side, variant, vals in (("a", "stock", base), ("b", "patched", cand)):
         for i, kw in enumerate(vals, 1):
             synth.make_run(str(tmp_path / side / f"rep-{i:02d}"), variant=variant, rep=i, **kw)
-    rc, doc, _, _ = _gate(capsys, tmp_path, str(tmp_path / "a"), str(tmp_path / "b"))
+    rc, doc, _, out = _gate(capsys, tmp_path, str(tmp_path / "a"), str(tmp_path / "b"))
     (bw,) = [c for c in doc["checks"] if c["metric"] == "fio.bw_MiBps"]
     assert bw["delta_pct"] < -5 and bw["p"] > 0.05
-    assert rc == 0 and "not significant" in bw["note"]
+    assert rc == 2 and bw["decision"] == "inconclusive"
+    assert bw["mde_pct"] > 30 and bw["reps_needed"] > 20, bw
+    assert f"about {bw['reps_needed']} reps a side would decide at 5 %" in out
 
 
 def test_clear_improvement_passes(tmp_path, capsys):
