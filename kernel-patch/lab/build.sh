@@ -210,10 +210,7 @@ fi
 
 # Each patch change leaves a module build behind: keep the newest few.
 for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'nocomp-*'; do
-	# shellcheck disable=SC2012 # names are ours, without spaces
-	ls -1dt "$WB_CACHE"/$pattern 2>/dev/null | tail -n +5 | while read -r old; do
-		rm -rf "$old" "$old.lock"
-	done
+	wb_keep_newest 4 "$WB_CACHE" "$pattern"
 done
 
 wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(cat "$kdir/release"))"

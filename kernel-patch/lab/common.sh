@@ -11,6 +11,17 @@ WB_KVER=7.3.4
 wb_log() { printf '[%s] %s\n' "${WB_TAG:-wbtrace}" "$*" >&2; }
 wb_die() { local rc=$1; shift; printf '%s: error: %s\n' "${WB_TAG:-wbtrace}" "$*" >&2; exit "$rc"; }
 
+# wb_keep_newest KEEP DIR PATTERN: remove all but the KEEP newest entries DIR/PATTERN.
+# No match is not an error: `ls GLOB` exits 2 on an unmatched glob, and under
+# `set -e -o pipefail` that once ended a successful `vm run` with exit 2.
+wb_keep_newest() {
+	local keep=$1 dir=$2 pattern=$3 old
+	local -a found=()
+	mapfile -t found < <(find "$dir" -mindepth 1 -maxdepth 1 -name "$pattern" ! -name '*.lock' -printf '%T@ %p\n' 2>/dev/null |
+		sort -rn | cut -d' ' -f2-)
+	for old in "${found[@]:keep}"; do rm -rf -- "$old" "$old.lock"; done
+}
+
 wb_elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
 # The kernel is keyed by what it is built from; modules add their own inputs.
@@ -28,6 +39,14 @@ wb_kernel_dir() { echo "$WB_CACHE/kernel-$(wb_kernel_key "$1")${1:+-$1}"; }
 
 # The patch series, as listed in kernel-patch/series (comments and blanks ignored).
 wb_series() { grep -vE '^\s*(#|$)' "$WB_TOP/kernel-patch/series" 2>/dev/null || true; }
+# The series as applied: its list and every patch in order (what --version shows).
+wb_series_hash() {
+	{
+		cat "$WB_TOP/kernel-patch/series"
+		local p
+		for p in $(wb_series); do cat "$WB_TOP/kernel-patch/$p"; done
+	} | sha256sum | cut -c1-12
+}
 wb_module_key() { # $1 kernel key dir, $2 variant
 	{
 		basename "$1"; echo "$2"; cat "$WB_LAB/build-module.inputs"

@@ -102,11 +102,16 @@ else
 		) &
 		watchdog=$!
 	fi
-	"${WB_CMD[@]}" </dev/null > >(exec cat >"$con") 2>&1
+	# The output goes to the console and, for the host's error report, to the
+	# control share: whatever the console loses at power-off is kept there.
+	"${WB_CMD[@]}" </dev/null > >(exec tee "$ctl/output.log" >"$con") 2>&1
 	status=$?
 	# The relay ends when every writer of the pipe is gone, but a task stuck
 	# in the kernel (what a hung test leaves) holds it open for ever.
 	wait_for $! 10 || say "output relay still open 10s after the command: a task that cannot exit holds it"
+	# stty sets the mode with TCSADRAIN: it returns once the console has
+	# handed every byte to QEMU, so the command's last words are not lost.
+	timeout 10 stty -F "$con" raw -echo 2>/dev/null
 	[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
 fi
 say "command exited with status $status"

@@ -116,11 +116,13 @@ cleanup() {
 	rm -f "$run/scratch.img"
 	if [ "$rc" = 0 ]; then rm -rf "$run"; else [ -d "$run" ] && wb_log "guest logs kept in $run"; fi
 	# Keep only the newest 10 failed runs.
-	ls -1dt "$WB_CACHE"/vm-runs/run.* 2>/dev/null | tail -n +11 | xargs -r rm -rf
+	wb_keep_newest 10 "$WB_CACHE/vm-runs" 'run.*'
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'wb_log "interrupted: stopping the guest"; exit 130' INT TERM
+# set -e ends the script on any failed command: say which, never exit silently.
+trap 'wb_log "internal error: \"$BASH_COMMAND\" failed (exit $?) at vm.sh line $LINENO"' ERR
 
 # A short real boot decides whether KVM works; the answer is cached per host boot.
 kvm_works() {
@@ -268,6 +270,11 @@ if [ ! -e "$run/exit_status" ]; then
 	wb_die $EX_NOREPORT "guest stopped without reporting an exit status, e.g. a kernel panic (kernel log: $run/console.log)"
 fi
 status=$(cat "$run/exit_status")
+[ -z "$log_dir" ] || cp "$run/output.log" "$log_dir/output.log" 2>/dev/null || true
+if [ "$status" != 0 ]; then
+	# One line that says why, with the command's last words (also in output.log).
+	wb_log "the guest command exited $status; its last line: $(tail -n 1 "$run/output.log" 2>/dev/null | cut -c1-200)"
+fi
 if [ "$splat_check" = 1 ] && [ -n "$splats" ]; then
 	echo "$splats" | head -20 >&2
 	[ "$status" = 0 ] && status=$EX_SPLAT

@@ -75,6 +75,21 @@ keys() {
 check "build: cache keys follow their inputs" keys
 check "build: debug kernel has its own key" bash -c "[ \"\$('$lab/build.sh' --print-paths | grep KERNEL_DIR)\" != \"\$('$lab/build.sh' --debug --print-paths | grep KERNEL_DIR)\" ]"
 
+# Pruning old runs/builds: no match is fine under set -e/pipefail (an unmatched
+# `ls GLOB` once made every successful `vm run` exit 2 on a machine with no kept
+# failed runs); otherwise the newest KEEP stay, and .lock files are not counted.
+keep_newest() {
+	local d=$tmp/prune i
+	rm -rf "$d"; mkdir -p "$d"
+	bash -c "set -euo pipefail; . '$lab/common.sh'; wb_keep_newest 10 '$d' 'run.*'; echo survived" | grep -qx survived ||
+		{ echo "wb_keep_newest failed on an empty dir"; return 1; }
+	for i in 01 02 03 04 05; do mkdir "$d/run.$i"; touch -d "2020-01-01 00:00:$i" "$d/run.$i"; done
+	touch "$d/run.05.lock" "$d/run.01.lock"
+	bash -c "set -euo pipefail; . '$lab/common.sh'; wb_keep_newest 2 '$d' 'run.*'"
+	[ "$(cd "$d" && echo run.*)" = "run.04 run.05 run.05.lock" ] || { echo "kept: $(cd "$d" && echo run.*)"; return 1; }
+}
+check "common: wb_keep_newest prunes old entries, no match is not an error" keep_newest
+
 # Lint every shell script we ship.  A missing shellcheck fails this check: a
 # lint that silently does not run looks exactly like a clean one.
 shellcheck_all() {
