@@ -1608,6 +1608,13 @@ def guest_session(cmd, top, quiet, progress, prog):
         elif rc in (EXIT_OK, EXIT_FAIL):
             progress.say(f"wbtrace: {'done' if rc == EXIT_OK else 'FAILED'} in "
                          f"{fmt_elapsed(time.monotonic() - progress.t0)} (guest boot included)")
+        if rc in (EXIT_USAGE, EXIT_SETUP, EXIT_DEVICE):
+            # The guest side said why above (or lost it at power-off): never exit silently.
+            why = {EXIT_USAGE: "bad usage", EXIT_SETUP: "set-up missing",
+                   EXIT_DEVICE: "device refused"}[rc]
+            last = next((ln for ln in reversed(last) if ln.strip()), "")
+            print(f"{prog}: FAILED: the guest session ended with exit {rc} ({why}); "
+                  f"its last line: {last[:200]}", file=sys.stderr)
         return rc
     what = {120: "a kernel splat (WARN/BUG/lockdep/KASAN) in the guest log",
             121: "the guest timed out (raise --timeout)",
@@ -1747,6 +1754,11 @@ def cmd_compare(args):
         raise UsageError("--reps must be at least 1 (a verdict needs 3)")
     if args.size is not None and args.size < MiB:
         raise UsageError("--size must be at least 1M")
+    if args.dry_run:
+        print(f"{wl.name}: stock and patched, {args.reps} rep(s) each, interleaved in one guest "
+              f"boot, size {fmt_size(args.size or wl.default_size)} per job, tracer "
+              f"{'off' if args.no_trace else args.trace_mode}")
+        return EXIT_OK
     if in_guest():
         return compare_in_guest(args, wl)
     return compare_in_vm(args, wl)
@@ -1897,6 +1909,8 @@ def build_parser():
     c.add_argument("--timeout", type=int, default=None,
                    help="guest time limit, s (default max(3600, 600 + 1800 per rep))")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
+    c.add_argument("--dry-run", action="store_true",
+                   help="check the options and say what would run; run nothing")
     c.add_argument("--_stamp", help=argparse.SUPPRESS)
     c.add_argument("--_context", help=argparse.SUPPRESS)
     c.add_argument("--_plan", help=argparse.SUPPRESS)
