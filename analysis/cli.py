@@ -57,15 +57,17 @@ def cmd_compare(args) -> int:
 
 
 def cmd_digest(args) -> int:
-    from .compare import DIGEST_METRICS, compare_groups, digest_markdown
+    from .compare import DIGEST_METRICS, compare_groups, digest_holm, digest_markdown
     metrics = args.metrics.split(",") if args.metrics else list(DIGEST_METRICS)
     docs = []
     for d in args.results:
         a, b = schema.resolve_pair([d])
         docs.append(compare_groups(a, b, min_effect_pct=args.min_effect))
+    family = digest_holm(docs, metrics)
     if args.json:
         _write_out(args.json, json.dumps(_finite({"schema": "wbtrace.digest/1",
-                                                  "metrics": metrics, "comparisons": docs}),
+                                                  "metrics": metrics, "holm_family": family,
+                                                  "comparisons": docs}),
                                          indent=2) + "\n")
     sys.stdout.write(digest_markdown(docs, metrics))
     return 0

@@ -392,13 +392,17 @@ def median(xs: Sequence[float]) -> float:
 
 def mad_outliers(xs: Sequence[float], k: float = 3.0, floor: float = 0.0) -> List[int]:
     """Indices of values more than k scaled MADs (1.4826 * median absolute deviation, the
-    normal-consistent estimate of sigma) from the median; the MAD is floored at `floor` (the
-    resolution) so identical values plus one a rounding step away are not outliers.  Needs
-    >= 3 values."""
+    normal-consistent estimate of sigma) from the median; when the MAD is 0 (half the values
+    equal) the mean absolute deviation stands in, and the scale is floored at `floor` (the
+    resolution) so values a rounding step apart are not outliers.  Needs >= 3 values."""
     if len(xs) < 3:
         return []
     med = median(xs)
-    s = max(1.4826 * median([abs(x - med) for x in xs]), floor)
+    dev = [abs(x - med) for x in xs]
+    s = 1.4826 * median(dev)
+    if s == 0.0:          # half the values identical: mean absolute deviation (x 1.2533)
+        s = 1.2533 * mean(dev)
+    s = max(s, floor)
     if s <= 0.0:
         return [i for i, x in enumerate(xs) if x != med]
     return [i for i, x in enumerate(xs) if abs(x - med) > k * s]

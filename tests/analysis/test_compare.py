@@ -268,8 +268,10 @@ def test_digest_table(tmp_path):
     text = compare.digest_markdown(docs, ["fio.bw_MiBps", "trace.no_such_metric"])
     lines = text.splitlines()
     assert lines[0].startswith("| workload | metric | unit | stock | patched |")
-    body = lines[2:]
+    assert "| p | p Holm | n |" in lines[0]
+    body = [ln for ln in lines[2:] if ln.startswith("|")]
     assert len(body) == 2                      # unknown metric skipped, one row per workload
+    assert "Holm's correction over the 2 tests" in text
     assert body[0].startswith("| seqwrite | fio.bw_MiBps ↑ | MiB/s |") and "| same |" in body[0]
     assert body[1].startswith("| randwrite |") and "| worse |" in body[1]
     with pytest.raises(ResultsError):
