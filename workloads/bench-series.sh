@@ -21,23 +21,30 @@ Exit status: 0 all comparisons ran, 1 a comparison failed (the rest still
 run), 2 bad usage, 130 interrupted.
 USAGE
 }
+usage_error() { echo "wbtrace bench: $* (see ./wbtrace bench --help)" >&2; exit 2; }
+# value OPTION "$@": the option's value, or a usage error when it has none.
+value() { [ $# -ge 2 ] && [[ "$2" != -[!0-9]* ]] || usage_error "$1 needs a value"; }
 reps=5 size=() trace=() out="" wls=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--reps) reps=${2:?}; shift 2 ;;
-	--size) size=(--size "${2:?}"); shift 2 ;;
+	--reps) value "$@"; reps=$2; shift 2 ;;
+	--size) value "$@"; size=(--size "$2"); shift 2 ;;
 	--no-trace) trace=(--no-trace); shift ;;
-	-o|--output) out=${2:?}; shift 2 ;;
+	-o|--output) value "$@"; out=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
-	-*) echo "wbtrace bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+	-*) usage_error "unknown option $1" ;;
 	*) wls+=("$1"); shift ;;
 	esac
 done
-case "$reps" in ''|*[!0-9]*) echo "wbtrace bench: --reps needs a number" >&2; exit 2 ;; esac
+[[ "$reps" =~ ^[0-9]+$ ]] && [ "$reps" -ge 1 ] || usage_error "--reps needs a whole number of at least 1, not '$reps'"
 [ "${#wls[@]}" -gt 0 ] || wls=(fio-randwrite fio-seqwrite fio-fsync fio-overwrite fio-mmap fio-mixed)
+# Every option is checked by the runner itself before anything is created.
 for w in "${wls[@]}"; do
-	[ -f "$top/workloads/$w.fio" ] || { echo "wbtrace bench: unknown workload '$w' (see wbtrace list)" >&2; exit 2; }
+	"$top/workloads/wbtrace-run" compare "$w" --reps "$reps" "${size[@]}" "${trace[@]}" --dry-run >/dev/null || exit 2
 done
+if [ -n "$out" ] && [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+	usage_error "$out already exists and is not empty: give another -o DIR"
+fi
 out=${out:-$top/results/bench-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 {

@@ -1634,6 +1634,17 @@ def _check_not_guest_private(top):
         if rtop == d or rtop.startswith(d + "/"):
             raise UsageError(f"-o {top}: {d} is private to the lab guest, results written there "
                              f"would be lost; use a directory elsewhere (default: results/)")
+    _check_writable(top)
+
+
+def _check_writable(top):
+    """Refuse before booting anything when the results cannot be written."""
+    d = os.path.abspath(top)
+    while not os.path.exists(d):
+        d = os.path.dirname(d)
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise SetupError(f"cannot write the results to {top}: {d} is not writable by uid "
+                         f"{os.geteuid()} (give -o DIR, or run as root)")
 
 
 def compare_plan(cmp_dir, workload, reps):
@@ -2062,3 +2073,7 @@ def main(argv=None):
         return EXIT_INTR
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        # Unforeseen file-system errors: one line, not a traceback.
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_FAIL

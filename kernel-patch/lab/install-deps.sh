@@ -9,6 +9,28 @@
 set -euo pipefail
 
 die() { echo "install-deps: $*" >&2; exit 1; }
+usage() {
+	cat <<EOF
+Usage: sudo ./wbtrace setup
+
+Installs every Debian package wbtrace needs (build tools, clang/llvm, QEMU,
+f2fs-tools, fio, blktrace, bpftrace, python3-matplotlib, shellcheck, ...) and,
+from newer suites, only libbpf1, libbpf-dev, bpftool (bookworm-backports) and
+linux-source-7.3 (trixie-backports).  Those suites are added with the mirror of
+this machine's own apt sources, pinned at 50 so nothing else comes from them.
+Idempotent: quick when everything is installed.  Needs root.
+  --print-mirror   print the Debian mirror it would use and exit
+Exit status: 0 done; 1 a suite, package or step failed (the line says which);
+2 bad usage; 3 not root (from ./wbtrace).
+EOF
+}
+print_mirror=0
+case "${1:-}" in
+"") ;;
+-h|--help) usage; exit 0 ;;
+--print-mirror) print_mirror=1 ;;
+*) usage >&2; echo "install-deps: unknown option '$1'" >&2; exit 2 ;;
+esac
 APT_ETC=${WB_APT_ETC:-/etc/apt} # tests point this at a fixture
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] ||
@@ -21,7 +43,7 @@ BASE_PKGS=(
 	clang llvm libelf-dev zlib1g-dev pkg-config
 	qemu-system-x86 qemu-utils
 	f2fs-tools fio blktrace util-linux e2fsprogs procps xfsprogs attr
-	bpftrace chromium linux-perf
+	bpftrace chromium linux-perf shellcheck
 )
 # Single packages from newer suites: "package/suite".
 EXTRA_PKGS=(
@@ -51,7 +73,7 @@ find_mirror() {
 MIRROR=$(find_mirror | grep -v -e security -e nodesource -e google | grep -m1 -i debian || true)
 [ -n "$MIRROR" ] || die "no Debian mirror found in $APT_ETC/sources.list{,.d}; add one first"
 MIRROR=${MIRROR%/}
-if [ "${1:-}" = --print-mirror ]; then echo "$MIRROR"; exit 0; fi
+if [ "$print_mirror" = 1 ]; then echo "$MIRROR"; exit 0; fi
 [ "$(id -u)" = 0 ] || die "must run as root (try: sudo $0)"
 
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg

@@ -43,10 +43,16 @@ def test_workload_name_goes_to_the_runner(args):
     ["--alpha", "0.1", "a", "b"],
     ["workloads/fio-randwrite"],                 # a path, not a name
     ["fio-nosuch"],                              # no such job file
-    [],
 ])
 def test_result_dirs_go_to_the_analysis(args):
     assert routed(*args) == "analysis"
+
+
+def test_bare_compare_help_explains_both_forms():
+    p = subprocess.run([WBTRACE, "compare", "--help"], capture_output=True, text=True, env=ENV,
+                       timeout=120)
+    assert p.returncode == 0
+    assert "two forms" in p.stdout and "--reps" in p.stdout and "--alpha" in p.stdout
 
 
 def test_a_workload_name_routes_from_any_cwd(tmp_path):
@@ -62,16 +68,27 @@ def test_compare_workload_usage_errors_are_the_runners():
 
 @pytest.mark.parametrize("args,msg", [
     (["fio-nosuch"], "unknown workload 'fio-nosuch'"),
-    (["--reps", "x"], "--reps needs a number"),
+    (["--reps", "x"], "--reps needs a whole number of at least 1"),
+    (["--reps", "0"], "--reps needs a whole number of at least 1"),
+    (["--reps"], "--reps needs a value"),
+    (["--size", "-1"], "--size: cannot read '-1'"),
+    (["--size", "0"], "--size: must be more than 0"),
+    (["--size"], "--size needs a value"),
+    (["-o"], "-o needs a value"),
     (["--frobnicate"], "unknown option --frobnicate"),
 ])
-def test_bench_bad_input(args, msg, tmp_path):
-    """`wbtrace bench` refuses bad input before it boots anything or makes a dir."""
+@pytest.mark.parametrize("with_output", [True, False])
+def test_bench_bad_input(args, msg, with_output, tmp_path):
+    """`wbtrace bench` refuses bad input with one line, before it boots or makes anything."""
     out = tmp_path / "bench"
-    p = subprocess.run([WBTRACE, "bench", "-o", str(out), *args], capture_output=True,
-                       text=True, env=ENV, timeout=60)
+    results = os.path.join(wbrun.TOP, "results")
+    before = set(os.listdir(results))
+    p = subprocess.run([WBTRACE, "bench", *(["-o", str(out)] if with_output else []), *args],
+                       capture_output=True, text=True, env=ENV, timeout=60)
     assert p.returncode == 2 and msg in p.stderr, (p.returncode, p.stderr)
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not out.exists()
+    assert set(os.listdir(results)) == before, "bench left something in results/"
 
 
 def test_bench_help():

@@ -229,6 +229,25 @@ def test_host_target_needs_root():
         shutil.rmtree(top)
 
 
+@needs_root
+def test_unwritable_results_is_one_line_not_a_traceback():
+    # nobody cannot write under /usr: refused before anything is built or booted.
+    top = tempfile.mkdtemp(prefix="wbtrace-nobody-")
+    try:
+        os.chmod(top, 0o755)
+        for d in ("workloads", "analysis", os.path.join("kernel-patch", "lab")):
+            shutil.copytree(os.path.join(TOP, d), os.path.join(top, d),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        for sub in ("run", "compare"):
+            rc, out, err = run(sub, "fio-randwrite", "-o", "/usr/lib/wbtrace-no-such/out",
+                               user="65534", prog=os.path.join(top, "workloads", "wbtrace-run"))
+            assert rc == 3, (sub, err)
+            assert "cannot write the results" in one_error_line(err), err
+            assert "Traceback" not in err
+    finally:
+        shutil.rmtree(top)
+
+
 def test_vm_target_without_lab_says_how_to_build(tmp_path):
     env = dict(ENV, WBTRACE_CACHE=str(tmp_path / "empty-cache"))
     o = os.path.join(TOP, "tests", "out", f"nolab-{os.getpid()}")   # /tmp is refused for vm
