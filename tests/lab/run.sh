@@ -31,6 +31,54 @@ check "vm: --rw of a missing dir" exits 2 "no such directory" "$lab/vm.sh" run -
 check "vm --help documents exit codes" exits 0 "Exit status" "$lab/vm.sh" --help
 check "lab build: unknown variant" exits 2 "unknown variant" "$lab/build.sh" --variant blue
 
+# --help on every command and subcommand prints help and does nothing else: the
+# programs a command could start are stubs that leave a mark, and results/ and the
+# cache stay as they were.
+help_only() {
+	local stubs=$tmp/stubs mark=$tmp/side-effect c rc before after
+	rm -rf "$stubs" "$mark"; mkdir -p "$stubs"
+	for c in apt-get apt-cache dpkg make qemu-system-x86_64 fio mkfs.f2fs mount insmod sudo; do
+		printf '#!/bin/sh\necho "%s $*" >>"%s"\nexit 0\n' "$c" "$mark" >"$stubs/$c"
+		chmod +x "$stubs/$c"
+	done
+	before=$(ls -A "$top/results"; ls -A "$tmp/cache" 2>/dev/null)
+	while read -r c; do
+		rc=0
+		# shellcheck disable=SC2086 # the command words split on purpose
+		PATH=$stubs:$PATH WBTRACE_CACHE=$tmp/cache "$top/wbtrace" $c --help >"$tmp/help" 2>&1 </dev/null || rc=$?
+		[ "$rc" = 0 ] || { echo "'wbtrace $c --help' exited $rc"; cat "$tmp/help"; return 1; }
+		grep -qi 'usage' "$tmp/help" || { echo "'wbtrace $c --help' printed no usage"; return 1; }
+		[ ! -e "$mark" ] || { echo "'wbtrace $c --help' ran: $(cat "$mark")"; return 1; }
+	done <<'EOF'
+setup
+lab
+lab build
+vm
+vm run
+vm shell
+vm accel
+list
+run
+trace
+compare
+compare fio-randwrite
+gate
+flamegraph
+report
+validate
+digest
+bench
+demo
+test
+EOF
+	after=$(ls -A "$top/results"; ls -A "$tmp/cache" 2>/dev/null)
+	[ "$before" = "$after" ] || { echo "--help left files behind"; return 1; }
+}
+check "every command's --help prints help and does nothing else" help_only
+check "wbtrace --version names the revision and the series" exits 0 "^wbtrace .+ \(kernel-patch series [0-9a-f]{12}" "$top/wbtrace" --version
+check "demo takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" demo --reps 3
+check "test takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" test now
+
 # Mirror derivation reads the machine's own sources (deb822 and one-line), skips security.
 mk_apt() {
 	rm -rf "$tmp/apt"; mkdir -p "$tmp/apt/sources.list.d"
