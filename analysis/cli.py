@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wbtrace", formatter_class=_Fmt,
         description=_d("wbtrace analysis: compare, gate, flame graphs and reports for f2fs "
                     "writeback results (layout: analysis/SCHEMA.md)."),
-        epilog="Exit status: 0 ok, 1 regression (gate only), 2 bad input or cannot judge.")
+        epilog="Exit status: 0 ok, 1 regression (gate only), 2 bad input, cannot judge or "
+               "inconclusive.")
     sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND")
     sub.required = True
 
@@ -313,14 +314,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser(
         "gate", formatter_class=_Fmt, help="regression gate for CI (exit 0/1/2)",
-        description=_d("Decide whether CANDIDATE regresses against BASELINE. A regression is a "
-                    "change that is statistically significant (Welch, p < alpha) AND beyond the "
-                    "metric's max_regression_pct in the bad direction."),
+        description=_d("Decide whether CANDIDATE regresses against BASELINE, per metric in three "
+                    "ways: pass when the bad-side end of the 95 % interval is inside the "
+                    "metric's max_regression_pct; regression when the change is significant "
+                    "(Welch on the log scale, Holm over the gated metrics) AND beyond the limit; "
+                    "otherwise inconclusive, with the smallest change the data could detect and "
+                    "the reps a side that would decide."),
         epilog="Exit status:\n"
-               "  0  pass (no regression; improvements pass)\n"
+               "  0  pass: every gated metric is shown to be inside its limit\n"
                "  1  regression in at least one gated metric\n"
-               "  2  cannot judge: too few reps, tracer drops above max_drops, a failed\n"
-               "     verification step, mismatched workload/config, missing or corrupt data\n"
+               "  2  cannot judge: too few reps, tracer drops above max_drops, a failed or\n"
+               "     skipped verification step, a run listed twice, runs that are not\n"
+               "     comparable (workload/config/accel/icount/CPU/fio/tracer/percentile\n"
+               "     method/bdi/sysfs/device size), a limit finer than the metric's\n"
+               "     resolution, missing or corrupt data\n"
+               "     or inconclusive: the data can neither pass nor fail a metric\n"
                "Thresholds file (JSON, or TOML when it ends in .toml), default\n"
                "analysis/thresholds.json:\n"
                '  {"schema": "wbtrace.thresholds/1", "alpha": 0.05, "min_reps": 3,\n'
