@@ -238,7 +238,39 @@ def validate_summary(s, path: str = SUMMARY_FILE) -> dict:
             _validate_compress(d, path)
         else:
             validate_dist(d, path, name)
+    if "passes" in s:
+        _validate_passes(s["passes"], path)
     return s
+
+
+PASS_CLASSES = {"by_sync": ("none", "all"),
+                "by_why": ("background", "kupdate", "sync", "fsync", "other"),
+                "by_end": ("range_end", "budget", "priority_stop", "error")}
+
+
+def _validate_passes(p, path: str) -> None:
+    """Optional "passes" object (SCHEMA.md section 3): every class key present,
+    each class set sums to total; by_end/none_nr_used_sum null iff not complete."""
+    where = f"{path} passes"
+
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if not isinstance(p, dict) or not isinstance(p.get("complete"), bool) or not count(p.get("total")):
+        raise ResultsError(f"{where}: needs \"total\" (integer >= 0) and \"complete\" (true/false)")
+    for key, names in PASS_CLASSES.items():
+        d = p.get(key)
+        if key == "by_end" and d is None and not p["complete"]:
+            continue
+        if not isinstance(d, dict) or sorted(d) != sorted(names) or not all(map(count, d.values())):
+            raise ResultsError(f"{where}.{key}: needs exactly {', '.join(names)} (integers >= 0)")
+        if sum(d.values()) != p["total"]:
+            raise ResultsError(f"{where}.{key}: sums to {sum(d.values())}, total is {p['total']}")
+    g = p.get("none_nr_given")
+    if not isinstance(g, dict) or not all(k in g for k in ("min", "max", "sum")):
+        raise ResultsError(f"{where}.none_nr_given: needs min, max, sum")
+    if p["complete"] != (p.get("none_nr_used_sum") is not None):
+        raise ResultsError(f"{where}: none_nr_used_sum must be null exactly when complete is false")
 
 
 def _validate_compress(c, path: str) -> None:

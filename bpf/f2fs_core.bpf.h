@@ -30,6 +30,31 @@ struct compress_data___wb {
 	unsigned int reserved[4];
 } __attribute__((preserve_access_index));
 
+struct f2fs_sb_info___wb {
+	atomic_t wb_sync_req[2];	/* [DATA], [NODE]: WB_SYNC_ALL writers in progress */
+} __attribute__((preserve_access_index));
+
+/* fs/fs-writeback.c (vmlinux): the flusher work item of writeback_start/_written */
+struct wb_writeback_work___wb {
+	enum wb_reason reason;
+} __attribute__((preserve_access_index));
+
+/*
+ * atomic_read(&F2FS_I_SB(inode)->wb_sync_req[DATA]): how many WB_SYNC_ALL data
+ * passes of the file system are in progress.  -1 if the field cannot be read.
+ */
+static __always_inline int wb_sync_req_data(struct inode *inode)
+{
+	struct f2fs_sb_info___wb *sbi;
+
+	if (!bpf_core_field_exists(struct f2fs_sb_info___wb, wb_sync_req))
+		return -1;
+	sbi = BPF_CORE_READ(inode, i_sb, s_fs_info);
+	if (!sbi)
+		return -1;
+	return BPF_CORE_READ(sbi, wb_sync_req[0].counter);
+}
+
 /* F2FS_I(inode)->i_flags & F2FS_COMPR_FL */
 static __always_inline bool wb_inode_compressed(struct inode *inode)
 {

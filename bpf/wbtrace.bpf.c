@@ -28,9 +28,16 @@ const volatile __u32 targ_tgid = 0;
 const volatile __u64 targ_cgid = 0;
 const volatile bool targ_stream = true;	/* emit ring-buffer records */
 const volatile bool targ_hist = false;	/* update in-kernel histograms */
+const volatile __u32 targ_sig = 0;	/* WB_SIG_*: exact end-of-pass signals attached */
 
 #define F2FS_PT_IPU	5	/* enum page_type IPU/OPU (tracepoint-only values) */
 #define F2FS_PT_OPU	6
+#define WB_EV_TAG0	1	/* loop_end events: filemap_get_folios_tag returned 0 */
+#define WB_EV_TAGN	2	/* ... returned folios */
+#define WB_EV_REL	3	/* release_pages (the stock loop's end of a batch) */
+#define WB_V_RANGE	1	/* stock loop verdict: left through an empty lookup */
+#define WB_V_STOPPED	2	/* ... left after a batch (done: budget/priority/error) */
+#define WB_V_NOLOOP	3	/* ... no lookup at all: the loop did not run */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -51,6 +58,14 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Per-pass totals: shared, atomic updates only (struct wb_passes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wb_passes);
+} passes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, WB_H_NR);
@@ -62,9 +77,12 @@ struct {
 enum { WPK_OUTER = 1, WPK_LOOP = 2 };
 
 struct wp_frame {
-	__u64 ts, base, wbc, ino, last_end, loop_ns, bytes;
-	__s64 nr_before;
+	__u64 ts, base, wbc, ino, last_end, loop_ns, bytes, mapping;
+	__s64 nr_before, ps_before;
 	__u32 dev, sync_mode, folios, other, handouts, clusters, flags, site, kind, ignore;
+	__u32 redirtied, skipped, unknown, iter_calls, tag_calls, marks;
+	__s32 reason;
+	__u8 why, cyclic, sentinel, last_ev, verdict, pad[3];
 };
 
 struct folio_frame {
@@ -85,6 +103,11 @@ struct tstate {
 	struct cl_frame cl;
 	__u64 prep_bio;
 	__u32 wpd, fod, cld, pad;
+	__u32 wb_reason;	/* enum wb_reason + 1 of the flusher work running; 0: none */
+	__u32 fseq;		/* folios started by this thread (tracepoint-fallback dedup) */
+	__u64 tp_wbc, tp_ino;	/* last f2fs_writepages of the tracepoint fallback */
+	__s64 tp_nr, tp_ps;
+	__u32 tp_fseq, pad2;
 };
 
 struct {
@@ -134,6 +157,72 @@ static __always_inline void hist_add(__u32 id, __u64 v)
 		h->min = v;
 	if (v > h->max)
 		h->max = v;
+}
+
+/* *p = max(*p, v), atomically (compare-and-swap; gives up after 8 lost races). */
+static __always_inline void atomic_max_u64(__u64 *p, __u64 v)
+{
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		__u64 old = *(volatile __u64 *)p;
+
+		if (v <= old)
+			return;
+		if (__sync_val_compare_and_swap(p, old, v) == old)
+			return;
+	}
+}
+
+/*
+ * Count one pass in the shared `passes` map (both modes).  `end` is
+ * WB_END_UNKNOWN when the exit was not traced; `used` is then ignored.
+ */
+static __always_inline void passes_add(__u32 sync_mode, __u32 why, __s64 given, __u32 end,
+				       bool inferred, __s64 used)
+{
+	__u32 k = 0;
+	struct wb_passes *p = bpf_map_lookup_elem(&passes, &k);
+	bool all = sync_mode == WB_SYNC_ALL;
+	__u64 key = WB_S64_KEY(given);
+
+	if (!p)
+		return;
+	__sync_fetch_and_add(&p->total, 1);
+	if (all)
+		__sync_fetch_and_add(&p->by_sync[1], 1);
+	else
+		__sync_fetch_and_add(&p->by_sync[0], 1);
+	if (why < WB_WHY_NR)
+		__sync_fetch_and_add(&p->by_why[why], 1);
+	if (!all) {
+		__sync_fetch_and_add(&p->none_passes, 1);
+		__sync_fetch_and_add(&p->nr_given_sum_hi, WB_SUM_HI(given));
+		__sync_fetch_and_add(&p->nr_given_sum_lo, WB_SUM_LO(given));
+		atomic_max_u64(&p->nr_given_max_key, key);
+		atomic_max_u64(&p->nr_given_min_inv, ~key);
+	}
+	if (end >= WB_END_NR)
+		return;
+	__sync_fetch_and_add(&p->exits, 1);
+	__sync_fetch_and_add(&p->by_end[end], 1);
+	if (inferred)
+		__sync_fetch_and_add(&p->end_inferred, 1);
+	if (!all) {
+		__sync_fetch_and_add(&p->none_exits, 1);
+		__sync_fetch_and_add(&p->none_nr_used_sum, used);
+	}
+}
+
+/* Reason class of a pass from its writeback_control (enum wb_why). */
+static __always_inline __u32 wbc_why(struct writeback_control *wbc, __u32 sync_mode)
+{
+	if (BPF_CORE_READ_BITFIELD_PROBED(wbc, for_background))
+		return WB_WHY_BACKGROUND;
+	if (BPF_CORE_READ_BITFIELD_PROBED(wbc, for_kupdate))
+		return WB_WHY_KUPDATE;
+	if (BPF_CORE_READ_BITFIELD_PROBED(wbc, for_sync))
+		return WB_WHY_SYNC;
+	return sync_mode == WB_SYNC_ALL ? WB_WHY_FSYNC : WB_WHY_OTHER;
 }
 
 static __always_inline struct tstate *tstate_get(bool create)
@@ -237,7 +326,12 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	f->ino = BPF_CORE_READ(inode, i_ino);
 	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	f->nr_before = BPF_CORE_READ(wbc, nr_to_write);
+	f->ps_before = BPF_CORE_READ(wbc, pages_skipped);
 	f->sync_mode = BPF_CORE_READ(wbc, sync_mode);
+	f->why = wbc_why(wbc, f->sync_mode);
+	f->cyclic = BPF_CORE_READ_BITFIELD_PROBED(wbc, range_cyclic);
+	f->reason = (__s32)st->wb_reason - 1;
+	f->mapping = (__u64)mapping;
 	f->site = site;
 	f->kind = kind;
 	/*
@@ -254,6 +348,62 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	}
 }
 
+/*
+ * How the stock loop left its batch loop (loop_end events of the frame): an
+ * empty filemap_get_folios_tag() is its only way out at the end of a cyclic
+ * range; release_pages() after a batch is last when `done` ended it (budget,
+ * priority, error).  Not used for writeback_iter() passes.
+ */
+static __always_inline __u8 loop_verdict(struct wp_frame *f)
+{
+	if (!(targ_sig & WB_SIG_LOOPEND) || f->iter_calls)
+		return 0;
+	if (!f->tag_calls)
+		return WB_V_NOLOOP;
+	if (f->last_ev == WB_EV_TAG0)
+		return WB_V_RANGE;
+	if (f->last_ev == WB_EV_REL && f->cyclic)
+		return WB_V_STOPPED;
+	return 0;
+}
+
+/*
+ * Why the pass of frame `f` ended (enum wb_end), first match wins; *inferred
+ * is set when no exact signal decided it (analysis/SCHEMA.md section 4).
+ */
+static __always_inline __u32 pass_end(struct wp_frame *f, long ret, __s64 nr_after,
+				      bool *inferred)
+{
+	struct address_space *mapping = (struct address_space *)f->mapping;
+	__u8 v = f->verdict ? f->verdict : loop_verdict(f);
+
+	*inferred = false;
+	if (ret < 0)
+		return WB_END_ERROR;
+	if (f->sync_mode == WB_SYNC_ALL)
+		return WB_END_RANGE;
+	if (nr_after <= 0)
+		return WB_END_BUDGET;
+	/* __f2fs_write_data_pages: wb_sync_req[DATA] at entry -> skip_write, 2nd trace */
+	if ((targ_sig & WB_SIG_MARK) && f->kind == WPK_OUTER && f->marks >= 2)
+		return WB_END_PRIORITY;
+	/* the converted loop ends a yielding pass with writeback_iter(.., -EAGAIN) */
+	if (f->iter_calls && (targ_sig & WB_SIG_ITER))
+		return f->sentinel ? WB_END_PRIORITY : WB_END_RANGE;
+	if (v == WB_V_STOPPED)
+		return WB_END_PRIORITY;
+	if (v == WB_V_RANGE)
+		return WB_END_RANGE;
+	/* returned before the first trace (nothing dirty), or a skip path with no loop */
+	if ((targ_sig & WB_SIG_MARK) && f->kind == WPK_OUTER &&
+	    (f->marks == 0 || v == WB_V_NOLOOP))
+		return WB_END_RANGE;
+	*inferred = true;
+	if (mapping && wb_sync_req_data(BPF_CORE_READ(mapping, host)) > 0)
+		return WB_END_PRIORITY;
+	return WB_END_RANGE;
+}
+
 static __always_inline void wp_exit(__u32 kind, long ret)
 {
 	struct tstate *st = tstate_get(false);
@@ -261,7 +411,9 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	struct writeback_control *wbc;
 	struct wb_event *e;
 	__u64 now, dur;
-	__u32 d;
+	__s64 nr_after, ps_after;
+	__u32 d, end;
+	bool inferred;
 
 	if (!st || st->wpd == 0) {
 		cnt_add(WB_C_ORPHAN_EXIT, 1);
@@ -289,6 +441,13 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 				parent->bytes += f->bytes;
 				parent->handouts += f->handouts;
 				parent->clusters += f->clusters;
+				parent->redirtied += f->redirtied;
+				parent->skipped += f->skipped;
+				parent->unknown += f->unknown;
+				parent->iter_calls += f->iter_calls;
+				parent->tag_calls += f->tag_calls;
+				parent->sentinel |= f->sentinel;
+				parent->verdict = loop_verdict(f);
 				if (f->last_end > parent->last_end)
 					parent->last_end = f->last_end;
 				return;
@@ -300,6 +459,19 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 		f->flags |= WB_F_OUTER;
 	}
 
+	wbc = (struct writeback_control *)f->wbc;
+	nr_after = BPF_CORE_READ(wbc, nr_to_write);
+	ps_after = BPF_CORE_READ(wbc, pages_skipped);
+	end = pass_end(f, ret, nr_after, &inferred);
+	if (inferred)
+		f->flags |= WB_F_END_INFERRED;
+	if (f->unknown)
+		f->flags |= WB_F_FOLIO_UNKNOWN;
+	/* a pass is f2fs_write_data_pages; a loop without it is recorded, not counted */
+	if (kind == WPK_OUTER)
+		passes_add(f->sync_mode, f->why, f->nr_before, end, inferred,
+			   f->nr_before - nr_after);
+
 	cnt_add(WB_C_WP, 1);
 	hist_add(WB_H_WP_NS, dur);
 	hist_add(WB_H_WP_FOLIOS, f->folios);
@@ -310,8 +482,14 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	e->wp.dur_ns = dur;
 	e->wp.loop_ns = f->loop_ns;
 	e->wp.nr_before = f->nr_before;
-	wbc = (struct writeback_control *)f->wbc;
-	e->wp.nr_after = wbc ? BPF_CORE_READ(wbc, nr_to_write) : 0;
+	e->wp.nr_after = nr_after;
+	e->wp.pages_skipped = ps_after - f->ps_before;
+	e->wp.redirtied = f->redirtied;
+	e->wp.skipped = f->skipped;
+	e->wp.reason = f->reason;
+	e->wp.why = f->why;
+	e->wp.end = end;
+	e->wp.cyclic = f->cyclic;
 	e->wp.bytes = f->bytes;
 	e->wp.folios = f->folios;
 	e->wp.other = f->other;
@@ -339,6 +517,7 @@ static __always_inline void folio_enter(__u32 site, struct folio *folio, int *su
 		cnt_add(WB_C_DEPTH_OVERFLOW, 1);
 		return;
 	}
+	st->fseq++;
 	f = &st->fo[d & (WB_DEPTH - 1)];
 	__builtin_memset(f, 0, sizeof(*f));
 	f->ignore = !inode_ok(inode);
@@ -385,6 +564,12 @@ static __always_inline void folio_account(struct tstate *st, struct wb_event *e,
 			w->bytes += size;
 		} else {
 			w->other++;
+			if (outcome == WB_OUT_REDIRTIED)
+				w->redirtied++;
+			else if (outcome == WB_OUT_SKIPPED)
+				w->skipped++;
+			else if (outcome == WB_OUT_UNKNOWN)
+				w->unknown++;
 		}
 	} else if (e) {
 		e->flags |= WB_F_NO_PASS;
@@ -477,6 +662,8 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	if (wb_inode_compressed(inode))
 		flags |= WB_F_COMPR;
 	st = tstate_get(false);
+	if (st)
+		st->fseq++;
 	e = ev_new(WB_EV_FOLIO, site, BPF_CORE_READ(inode, i_sb, s_dev), BPF_CORE_READ(inode, i_ino));
 	/* Outcome unknown; counted as written-unknown for the pass. */
 	folio_account(st, e, WB_OUT_UNKNOWN, size, bpf_ktime_get_ns(), &iter_ns);
@@ -512,14 +699,30 @@ static __always_inline void folio_io(struct folio *folio, int type)
 		f->flags |= WB_F_OPU;
 }
 
-/* writeback_iter() returned `folio` to its caller. */
-static __always_inline void handout(struct folio *folio)
+/*
+ * writeback_iter(mapping, wbc, prev, errp) returned `folio` to its caller.
+ * With the arguments (fexit): a WB_SYNC_NONE call handed a folio back with
+ * *errp == -EAGAIN and ended the pass: the converted f2fs loop's sentinel for
+ * "a WB_SYNC_ALL writer waits" (f2fs's own errors never reach it as -EAGAIN:
+ * f2fs_writeback_folio() turns -EAGAIN into 0 or a retry).
+ */
+static __always_inline void handout(struct folio *folio, bool args, struct address_space *mapping,
+				    struct folio *prev, int *errp)
 {
 	struct inode *inode;
-	struct tstate *st;
-	struct wp_frame *w;
+	struct tstate *st = tstate_get(false);
+	struct wp_frame *w = st ? wp_top(st) : NULL;
 	__u64 now, key = (__u64)folio;
+	int err = 0;
 
+	if (w && !w->ignore && (!args || w->mapping == (__u64)mapping)) {
+		w->iter_calls++;
+		if (args && !folio && prev && errp && w->sync_mode != WB_SYNC_ALL) {
+			bpf_probe_read_kernel(&err, sizeof(err), errp);
+			if (err == -WB_EAGAIN)
+				w->sentinel = 1;
+		}
+	}
 	if (!folio)
 		return;
 	inode = BPF_CORE_READ(folio, mapping, host);
@@ -528,12 +731,48 @@ static __always_inline void handout(struct folio *folio)
 	now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&handouts, &key, &now, BPF_ANY);
 	cnt_add(WB_C_HANDOUT, 1);
+	if (w && !w->ignore)
+		w->handouts++;
+}
+
+/* loop_end: filemap_get_folios_tag() returned / release_pages() called in a pass frame. */
+static __always_inline void loop_ev(__u8 ev, struct address_space *mapping)
+{
+	struct tstate *st = tstate_get(false);
+	struct wp_frame *w;
+
+	if (!st || st->fod || st->cld)
+		return;		/* only the loop's own calls, not those under a folio write */
+	w = wp_top(st);
+	if (!w || w->ignore || (mapping && w->mapping != (__u64)mapping))
+		return;
+	w->last_ev = ev;
+	if (ev != WB_EV_REL)
+		w->tag_calls++;
+}
+
+/* pass_mark: f2fs_writepages(inode, wbc, DATA) inside the open f2fs_write_data_pages frame */
+static __always_inline void wp_mark(struct writeback_control *wbc, int type)
+{
+	struct tstate *st;
+	struct wp_frame *w;
+
+	if (type != WB_PT_DATA)
+		return;
 	st = tstate_get(false);
-	if (st) {
-		w = wp_top(st);
-		if (w && !w->ignore)
-			w->handouts++;
-	}
+	w = st ? wp_top(st) : NULL;
+	if (w && !w->ignore && w->kind == WPK_OUTER && w->wbc == (__u64)wbc)
+		w->marks++;
+}
+
+/* wb_work: writeback_start / writeback_written (wb, work) around a flusher work's passes */
+static __always_inline void wbwork(struct wb_writeback_work___wb *work, bool start)
+{
+	struct tstate *st = tstate_get(start);
+
+	if (!st)
+		return;
+	st->wb_reason = start && work ? (__u32)BPF_CORE_READ(work, reason) + 1 : 0;
 }
 
 /* ------------------------------------------------------------------ cluster */
@@ -812,21 +1051,56 @@ WB_FUNC_ENTRY(wp, wp_enter(WB_S_WP_OUTER, WPK_OUTER, mapping, wbc),
 	      struct address_space *mapping, struct writeback_control *wbc)
 WB_FUNC_EXIT(wp_exit, wp_exit_outer)
 
-/* f2fs_writepages tracepoint (inode, wbc, type): entry only */
+/*
+ * f2fs_writepages tracepoint (inode, wbc, type): entry only.  A DATA pass that
+ * gives way to a WB_SYNC_ALL writer at entry fires it twice (before the check
+ * and at skip_write): the second firing -- same thread, wbc, inode and
+ * nr_to_write, no folio in between, pages_skipped grown -- is not a new pass.
+ */
 static __always_inline void wp_tp(struct inode *inode, struct writeback_control *wbc, int type)
 {
+	struct tstate *st;
 	struct wb_event *e;
+	__s64 nr, ps;
+	__u32 sync_mode, why, k = 0;
+	__u64 ino;
 
-	if (!wbc || !inode_ok(inode))
+	if (type != WB_PT_DATA || !wbc || !inode_ok(inode))
 		return;
+	ino = BPF_CORE_READ(inode, i_ino);
+	nr = BPF_CORE_READ(wbc, nr_to_write);
+	ps = BPF_CORE_READ(wbc, pages_skipped);
+	sync_mode = BPF_CORE_READ(wbc, sync_mode);
+	st = tstate_get(true);
+	if (st) {
+		if (sync_mode != WB_SYNC_ALL && st->tp_wbc == (__u64)wbc && st->tp_ino == ino &&
+		    st->tp_nr == nr && st->tp_fseq == st->fseq && ps > st->tp_ps) {
+			struct wb_passes *p = bpf_map_lookup_elem(&passes, &k);
+
+			st->tp_wbc = 0;
+			if (p)
+				__sync_fetch_and_add(&p->tp_dups, 1);
+			return;
+		}
+		st->tp_wbc = (__u64)wbc;
+		st->tp_ino = ino;
+		st->tp_nr = nr;
+		st->tp_ps = ps;
+		st->tp_fseq = st->fseq;
+	}
+	why = wbc_why(wbc, sync_mode);
 	cnt_add(WB_C_WP_NO_EXIT, 1);
-	e = ev_new(WB_EV_WP, WB_S_WP_TP, BPF_CORE_READ(inode, i_sb, s_dev),
-		   BPF_CORE_READ(inode, i_ino));
+	passes_add(sync_mode, why, nr, WB_END_UNKNOWN, false, 0);
+	e = ev_new(WB_EV_WP, WB_S_WP_TP, BPF_CORE_READ(inode, i_sb, s_dev), ino);
 	if (!e)
 		return;
 	e->flags = WB_F_NO_EXIT;
-	e->wp.nr_before = BPF_CORE_READ(wbc, nr_to_write);
-	e->wp.sync_mode = BPF_CORE_READ(wbc, sync_mode);
+	e->wp.nr_before = nr;
+	e->wp.sync_mode = sync_mode;
+	e->wp.why = why;
+	e->wp.end = WB_END_UNKNOWN;
+	e->wp.cyclic = BPF_CORE_READ_BITFIELD_PROBED(wbc, range_cyclic);
+	e->wp.reason = st ? (__s32)st->wb_reason - 1 : -1;
 	bpf_ringbuf_submit(e, 0);
 }
 WB_TP(wp_tp, wp_tp(inode, wbc, type),
@@ -853,19 +1127,52 @@ WB_FUNC_EXIT(folio_exit, folio_exit)
 WB_TP(folio_tp, folio_tp(WB_S_FOLIO_TP, folio, type), struct folio *folio, int type)
 
 /* writeback_iter(mapping, wbc, folio, error) -> folio: exit only */
-SEC("fexit") int handout_fexit(unsigned long long *ctx)
+SEC("fexit") int BPF_PROG(handout_fexit, struct address_space *mapping,
+			  struct writeback_control *wbc, struct folio *prev, int *errp,
+			  struct folio *ret)
 {
-	__u64 r = 0;
-
-	bpf_get_func_ret(ctx, &r);
-	handout((struct folio *)r);
+	handout(ret, true, mapping, prev, errp);
 	return 0;
 }
 SEC("kretprobe") int BPF_KRETPROBE(handout_kretprobe, struct folio *folio)
 {
-	handout(folio);
+	handout(folio, false, NULL, NULL, NULL);
 	return 0;
 }
+
+/* f2fs_writepages tracepoint inside a frame (pass_mark) */
+WB_TP(wp_mark, wp_mark(wbc, type), struct inode *inode, struct writeback_control *wbc, int type)
+
+/* filemap_get_folios_tag(mapping, start, end, tag, fbatch) -> nr: exit only */
+SEC("fexit") int BPF_PROG(tag_exit_fexit, struct address_space *mapping, unsigned long *start,
+			  unsigned long end, unsigned int tag, void *fbatch, unsigned int ret)
+{
+	loop_ev(ret ? WB_EV_TAGN : WB_EV_TAG0, mapping);
+	return 0;
+}
+SEC("kretprobe") int BPF_KRETPROBE(tag_exit_kretprobe, unsigned int ret)
+{
+	loop_ev(ret ? WB_EV_TAGN : WB_EV_TAG0, NULL);
+	return 0;
+}
+
+/* release_pages(arg, nr): entry only */
+SEC("fentry") int BPF_PROG(relpages_fentry)
+{
+	loop_ev(WB_EV_REL, NULL);
+	return 0;
+}
+SEC("kprobe") int BPF_KPROBE(relpages_kprobe)
+{
+	loop_ev(WB_EV_REL, NULL);
+	return 0;
+}
+
+/* writeback_start / writeback_written tracepoints (wb, work) */
+WB_TP(wbwork_start, wbwork(work, true), struct bdi_writeback *wb,
+      struct wb_writeback_work___wb *work)
+WB_TP(wbwork_done, wbwork(work, false), struct bdi_writeback *wb,
+      struct wb_writeback_work___wb *work)
 
 /* f2fs_do_write_data_page tracepoint (folio, IPU|OPU) */
 WB_TP(folio_io, folio_io(folio, type), struct folio *folio, int type)

@@ -49,6 +49,34 @@ enum wb_cluster_outcome {
 	WB_CL_NR,
 };
 
+/*
+ * Per-pass classes (wp records and the in-kernel `passes` map).
+ * Why: from the writeback_control flags, first match wins.
+ */
+enum wb_why {
+	WB_WHY_BACKGROUND = 0,	/* wbc->for_background */
+	WB_WHY_KUPDATE,		/* wbc->for_kupdate */
+	WB_WHY_SYNC,		/* wbc->for_sync (sync(2), syncfs: WB_SYNC_ALL) */
+	WB_WHY_FSYNC,		/* WB_SYNC_ALL without for_sync: fsync, fdatasync, O_SYNC, ... */
+	WB_WHY_OTHER,		/* WB_SYNC_NONE otherwise: sync_file_range, filemap_flush, ... */
+	WB_WHY_NR,
+};
+
+/* Why a pass ended, first match wins (analysis/SCHEMA.md section 4). */
+enum wb_end {
+	WB_END_RANGE = 0,	/* ran to the end of its range (or had nothing to write) */
+	WB_END_BUDGET,		/* WB_SYNC_NONE and wbc->nr_to_write <= 0 at exit */
+	WB_END_PRIORITY,	/* WB_SYNC_NONE pass gave way to a waiting WB_SYNC_ALL writer */
+	WB_END_ERROR,		/* returned < 0 */
+	WB_END_NR,
+	WB_END_UNKNOWN = 255,	/* exit not traced (tracepoint fallback) */
+};
+
+/* targ_sig: which exact end-of-pass signals the attached sites give (set by the loader). */
+#define WB_SIG_MARK	(1u << 0)	/* pass_mark: f2fs_writepages tracepoint inside a frame */
+#define WB_SIG_ITER	(1u << 1)	/* handout in fexit mode: writeback_iter's arguments */
+#define WB_SIG_LOOPEND	(1u << 2)	/* loop_end: filemap_get_folios_tag exit + release_pages */
+
 /* Flags in wb_event.flags. */
 #define WB_F_NO_EXIT	(1u << 0)	/* entry seen, exit not traced: durations are 0 */
 #define WB_F_COMPR	(1u << 1)	/* inode is a compressed file (F2FS_COMPR_FL) */
@@ -61,6 +89,9 @@ enum wb_cluster_outcome {
 #define WB_F_LOOP	(1u << 8)	/* wp: the f2fs loop itself was traced (loop_ns valid) */
 #define WB_F_OUTER	(1u << 9)	/* wp: record comes from f2fs_write_data_pages */
 #define WB_F_SYNC	(1u << 10)	/* bio: REQ_SYNC */
+#define WB_F_END_INFERRED (1u << 11)	/* wp: `end` inferred, not proven (SCHEMA.md section 4) */
+#define WB_F_FOLIO_UNKNOWN (1u << 12)	/* wp: some folio outcomes unknown (folio tracepoint
+					   fallback): written/redirtied/skipped not reported */
 
 /* Data temperature, decoded from bio->bi_write_hint (f2fs_io_type_to_rw_hint, 7.3). */
 enum wb_temp { WB_TEMP_HOT = 0, WB_TEMP_WARM, WB_TEMP_COLD, WB_TEMP_UNKNOWN, WB_TEMP_NR };
@@ -91,6 +122,14 @@ struct wb_event {
 			__u32 clusters;		/* compressed clusters written in the pass */
 			__u32 sync_mode;	/* enum writeback_sync_modes */
 			__s32 ret;
+			__s64 pages_skipped;	/* wbc->pages_skipped at exit - at entry */
+			__u32 redirtied;	/* folios redirtied in the pass (WB_OUT_REDIRTIED) */
+			__u32 skipped;		/* folios skipped in the pass (WB_OUT_SKIPPED) */
+			__s32 reason;		/* enum wb_reason of the flusher work; < 0: none */
+			__u8 why;		/* enum wb_why */
+			__u8 end;		/* enum wb_end */
+			__u8 cyclic;		/* wbc->range_cyclic */
+			__u8 pad;
 		} wp;
 		struct {
 			__u64 index;
@@ -160,6 +199,36 @@ struct wb_hist {
 	__u64 min;		/* 0 = unset (count == 0) ... see loader: min valid when count > 0 */
 	__u64 max;
 };
+
+/*
+ * Per-pass totals, both modes: one shared (not per-CPU) array entry, updated
+ * only with atomic instructions.  Counted when f2fs_write_data_pages returns
+ * (or, tracepoint fallback, when f2fs_writepages fires).  The nr_given min and
+ * max are kept as atomic maxima of order-preserving keys (wb_s64_key):
+ * `nr_given_max_key` = max key, `nr_given_min_inv` = max ~key.
+ */
+struct wb_passes {
+	__u64 total;
+	__u64 by_sync[2];		/* [WB_SYNC_NONE], [WB_SYNC_ALL] */
+	__u64 by_why[WB_WHY_NR];
+	__u64 by_end[WB_END_NR];	/* passes whose exit was traced */
+	__u64 exits;			/* == sum(by_end) */
+	__u64 end_inferred;		/* of those, `end` inferred (WB_F_END_INFERRED) */
+	__u64 none_passes;		/* WB_SYNC_NONE passes */
+	__u64 none_exits;		/* WB_SYNC_NONE passes whose exit was traced */
+	__u64 nr_given_max_key;
+	__u64 nr_given_min_inv;
+	__s64 nr_given_sum_hi;		/* sum = hi * 2^32 + lo: nr_to_write may be LONG_MAX */
+	__u64 nr_given_sum_lo;		/* (sync_file_range, filemap_flush) */
+	__s64 none_nr_used_sum;		/* over none_exits */
+	__u64 tp_dups;			/* tracepoint fallback: 2nd f2fs_writepages of a pass */
+};
+
+/* s64 -> u64 keeping the order (for atomic max of signed values). */
+#define WB_SUM_HI(v)		((__s64)(v) >> 32)	/* arithmetic shift */
+#define WB_SUM_LO(v)		((__u64)(v) & 0xffffffffULL)
+#define WB_S64_KEY(v)		((__u64)(v) ^ (1ULL << 63))
+#define WB_KEY_S64(k)		((__s64)((k) ^ (1ULL << 63)))
 
 /* In-kernel counters, per CPU, both modes.  X(id, json name). */
 #define WB_COUNTERS(X)							\

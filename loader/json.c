@@ -191,6 +191,22 @@ void wb_json_i64(struct wb_json *j, const char *key, int64_t v)
 	fprintf(j->f, "%" PRId64, v);
 }
 
+void wb_json_i128(struct wb_json *j, const char *key, __int128 v)
+{
+	unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+	char buf[48], *p = buf + sizeof(buf) - 1;
+
+	*p = 0;
+	do {
+		*--p = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	key_prefix(j, key);
+	fputs(p, j->f);
+}
+
 void wb_json_dbl(struct wb_json *j, const char *key, double v)
 {
 	key_prefix(j, key);

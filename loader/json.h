@@ -25,6 +25,7 @@ void wb_json_arr_end(struct wb_json *j);
 void wb_json_str(struct wb_json *j, const char *key, const char *s);	/* NULL -> null */
 void wb_json_u64(struct wb_json *j, const char *key, uint64_t v);
 void wb_json_i64(struct wb_json *j, const char *key, int64_t v);
+void wb_json_i128(struct wb_json *j, const char *key, __int128 v);	/* exact, any size */
 void wb_json_dbl(struct wb_json *j, const char *key, double v);	/* non-finite -> null */
 void wb_json_bool(struct wb_json *j, const char *key, bool v);
 void wb_json_null(struct wb_json *j, const char *key);

@@ -39,6 +39,18 @@ const char *wb_outcome_name(unsigned o)
 	return o < WB_OUT_NR ? n[o] : "?";
 }
 
+const char *wb_why_name(unsigned w)
+{
+	static const char *const n[] = { "background", "kupdate", "sync", "fsync", "other" };
+	return w < WB_WHY_NR ? n[w] : "?";
+}
+
+const char *wb_end_name(unsigned e)
+{
+	static const char *const n[] = { "range_end", "budget", "priority_stop", "error" };
+	return e < WB_END_NR ? n[e] : "?";
+}
+
 const char *wb_cl_outcome_name(unsigned o)
 {
 	static const char *const n[] = { "compressed", "not_worth", "raw", "error", "unknown" };
@@ -92,18 +104,43 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 		(unsigned long long)e->ts, e->cpu, e->pid, e->tid, e->dev >> 20,
 		e->dev & 0xfffff);
 	switch (e->type) {
-	case WB_EV_WP:
+	case WB_EV_WP: {
+		bool exit = !(e->flags & WB_F_NO_EXIT);
+		bool folios = exit && !(e->flags & WB_F_FOLIO_UNKNOWN);
+
 		fprintf(f, ",\"k\":\"wp\",\"ino\":%llu,\"site\":\"%s\",\"dur_ns\":%llu,"
-			"\"loop_ns\":%llu,\"written\":%u,\"other\":%u,\"bytes\":%llu,"
+			"\"loop_ns\":%llu,\"other\":%u,\"bytes\":%llu,"
 			"\"handouts\":%u,\"clusters\":%u,\"nr_before\":%lld,\"nr_after\":%lld,"
 			"\"sync_mode\":%u,\"ret\":%d,\"no_exit\":%s,\"loop\":%s",
 			(unsigned long long)e->ino, site_target(e->site),
 			(unsigned long long)e->wp.dur_ns, (unsigned long long)e->wp.loop_ns,
-			e->wp.folios, e->wp.other, (unsigned long long)e->wp.bytes, e->wp.handouts,
+			e->wp.other, (unsigned long long)e->wp.bytes, e->wp.handouts,
 			e->wp.clusters, (long long)e->wp.nr_before, (long long)e->wp.nr_after,
-			e->wp.sync_mode, e->wp.ret, e->flags & WB_F_NO_EXIT ? "true" : "false",
+			e->wp.sync_mode, e->wp.ret, exit ? "false" : "true",
 			e->flags & WB_F_LOOP ? "true" : "false");
+		fprintf(f, ",\"sync\":\"%s\",\"why\":\"%s\",\"cyclic\":%s,\"nr_given\":%lld",
+			e->wp.sync_mode ? "all" : "none", wb_why_name(e->wp.why),
+			e->wp.cyclic ? "true" : "false", (long long)e->wp.nr_before);
+		if (e->wp.reason >= 0)
+			fprintf(f, ",\"reason\":%d", e->wp.reason);
+		else
+			fputs(",\"reason\":null", f);
+		if (exit)
+			fprintf(f, ",\"nr_used\":%lld,\"pages_skipped\":%lld,\"end\":\"%s\","
+				"\"end_inferred\":%s",
+				(long long)(e->wp.nr_before - e->wp.nr_after),
+				(long long)e->wp.pages_skipped, wb_end_name(e->wp.end),
+				e->flags & WB_F_END_INFERRED ? "true" : "false");
+		else
+			fputs(",\"nr_used\":null,\"pages_skipped\":null,\"end\":null,"
+			      "\"end_inferred\":null", f);
+		if (folios)
+			fprintf(f, ",\"written\":%u,\"redirtied\":%u,\"skipped\":%u",
+				e->wp.folios, e->wp.redirtied, e->wp.skipped);
+		else
+			fputs(",\"written\":null,\"redirtied\":null,\"skipped\":null", f);
 		break;
+	}
 	case WB_EV_FOLIO:
 		fprintf(f, ",\"k\":\"folio\",\"ino\":%llu,\"idx\":%llu,\"size\":%u,"
 			"\"lat_ns\":%llu,\"write_ns\":%llu,\"handout_ns\":%llu,\"outcome\":\"%s\","
@@ -330,6 +367,60 @@ static void json_probes(struct wb_json *j, const struct wb_sel *sel)
 	wb_json_obj_end(j);
 }
 
+bool wb_passes_complete(const struct wb_run *run)
+{
+	int site;
+
+	return run->sel && wb_probe_mode(run->sel, WB_P_WRITEPAGES, &site) != WB_M_NONE &&
+	       site == WB_S_WP_OUTER;
+}
+
+/*
+ * "passes": every key always present; a count the attached sites cannot see
+ * (no exit traced: tracepoint fallback) is null and "complete" is false.
+ */
+void wb_passes_json(struct wb_json *j, const struct wb_passes *p, bool complete)
+{
+	wb_json_obj(j, "passes");
+	wb_json_u64(j, "total", p->total);
+	wb_json_obj(j, "by_sync");
+	wb_json_u64(j, "none", p->by_sync[0]);
+	wb_json_u64(j, "all", p->by_sync[1]);
+	wb_json_obj_end(j);
+	wb_json_obj(j, "by_why");
+	for (int w = 0; w < WB_WHY_NR; w++)
+		wb_json_u64(j, wb_why_name(w), p->by_why[w]);
+	wb_json_obj_end(j);
+	if (complete) {
+		wb_json_obj(j, "by_end");
+		for (int e = 0; e < WB_END_NR; e++)
+			wb_json_u64(j, wb_end_name(e), p->by_end[e]);
+		wb_json_obj_end(j);
+	} else {
+		wb_json_null(j, "by_end");
+	}
+	wb_json_obj(j, "none_nr_given");
+	if (p->none_passes) {
+		wb_json_i64(j, "min", WB_KEY_S64(~p->nr_given_min_inv));
+		wb_json_i64(j, "max", WB_KEY_S64(p->nr_given_max_key));
+	} else {
+		wb_json_null(j, "min");
+		wb_json_null(j, "max");
+	}
+	wb_json_i128(j, "sum", (__int128)p->nr_given_sum_hi * 4294967296 + p->nr_given_sum_lo);
+	wb_json_obj_end(j);
+	if (complete)
+		wb_json_i64(j, "none_nr_used_sum", p->none_nr_used_sum);
+	else
+		wb_json_null(j, "none_nr_used_sum");
+	wb_json_bool(j, "complete", complete);
+	if (complete)
+		wb_json_u64(j, "end_inferred", p->end_inferred);
+	else
+		wb_json_null(j, "end_inferred");
+	wb_json_obj_end(j);
+}
+
 void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 {
 	const uint64_t *c = run->counters;
@@ -392,6 +483,8 @@ void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 	if (run->env && run->env->cgroup)
 		wb_json_str(&j, "cgroup", run->env->cgroup);
 	wb_json_obj_end(&j);
+
+	wb_passes_json(&j, &run->passes, wb_passes_complete(run));
 
 	wb_json_obj(&j, "counts");
 	for (int i = 0; i < WB_C_NR; i++)
@@ -505,6 +598,27 @@ void wb_summary_text(const struct wb_run *run, FILE *f)
 	fprintf(f, "writepages: %llu passes (%llu entry-only), %llu loops\n",
 		(unsigned long long)(c[WB_C_WP] + c[WB_C_WP_NO_EXIT]),
 		(unsigned long long)c[WB_C_WP_NO_EXIT], (unsigned long long)c[WB_C_LOOP]);
+	{
+		const struct wb_passes *p = &run->passes;
+		bool complete = wb_passes_complete(run);
+
+		fprintf(f, "passes: %llu (sync none %llu, all %llu; background %llu, kupdate %llu, "
+			"sync %llu, fsync %llu, other %llu)",
+			(unsigned long long)p->total, (unsigned long long)p->by_sync[0],
+			(unsigned long long)p->by_sync[1], (unsigned long long)p->by_why[0],
+			(unsigned long long)p->by_why[1], (unsigned long long)p->by_why[2],
+			(unsigned long long)p->by_why[3], (unsigned long long)p->by_why[4]);
+		if (complete)
+			fprintf(f, "; ended: range_end %llu, budget %llu, priority_stop %llu, "
+				"error %llu (%llu of them inferred)\n",
+				(unsigned long long)p->by_end[WB_END_RANGE],
+				(unsigned long long)p->by_end[WB_END_BUDGET],
+				(unsigned long long)p->by_end[WB_END_PRIORITY],
+				(unsigned long long)p->by_end[WB_END_ERROR],
+				(unsigned long long)p->end_inferred);
+		else
+			fprintf(f, "; ends not seen (no exit traced)\n");
+	}
 	fprintf(f, "folios: %llu written (%.1f MiB), %llu redirtied, %llu skipped, %llu error, "
 		"%llu unknown; %llu hand-outs; %llu ipu, %llu opu\n",
 		(unsigned long long)c[WB_C_FOLIO_WRITTEN], c[WB_C_FOLIO_BYTES] / 1048576.0,

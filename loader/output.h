@@ -18,6 +18,7 @@
 
 struct wb_sel;
 struct wb_sysinfo;
+struct wb_json;
 
 struct wb_metric {
 	struct wb_log2 h;		/* from the stream */
@@ -38,6 +39,7 @@ struct wb_run {
 	uint64_t counters[WB_C_NR];
 	uint64_t drops[WB_EV_TYPES], drops_total;
 	struct wb_log2 khist[WB_H_NR];
+	struct wb_passes passes;	/* the shared `passes` map (both modes) */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns: attach -> detach */
 	int cmd_status;			/* wait status, -1 = no command */
 	bool cmd_started;
@@ -62,7 +64,14 @@ bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz);
 void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty);
 void wb_summary_text(const struct wb_run *run, FILE *f);
 
+/* The summary's "passes" object (analysis/SCHEMA.md section 3). */
+void wb_passes_json(struct wb_json *j, const struct wb_passes *p, bool complete);
+/* Do the attached sites see every field of "passes" (the pass exits)? */
+bool wb_passes_complete(const struct wb_run *run);
+
 const char *wb_outcome_name(unsigned o);
+const char *wb_why_name(unsigned w);
+const char *wb_end_name(unsigned e);
 const char *wb_cl_outcome_name(unsigned o);
 const char *wb_temp_name(unsigned t);
 const char *wb_ptype_name(unsigned t);

@@ -523,6 +523,26 @@ enum wb_pmode wb_probe_mode(const struct wb_sel *sel, int probe, int *site_out)
 	return WB_M_NONE;
 }
 
+static bool site_on(const struct wb_sel *sel, int i)
+{
+	return sel->site[i].status == WB_SS_SELECTED || sel->site[i].status == WB_SS_ATTACHED;
+}
+
+unsigned wb_sel_signals(const struct wb_sel *sel)
+{
+	unsigned sig = 0;
+
+	/* the marks are counted in f2fs_write_data_pages frames */
+	if (site_on(sel, WB_S_PASS_MARK_TP) && site_on(sel, WB_S_WP_OUTER))
+		sig |= WB_SIG_MARK;
+	/* writeback_iter's arguments are only seen by fexit */
+	if (site_on(sel, WB_S_HANDOUT_ITER) && sel->site[WB_S_HANDOUT_ITER].mode == WB_M_FENTRY)
+		sig |= WB_SIG_ITER;
+	if (site_on(sel, WB_S_LOOP_END_TAG) && site_on(sel, WB_S_LOOP_END_REL))
+		sig |= WB_SIG_LOOPEND;
+	return sig;
+}
+
 bool wb_probe_ok(const struct wb_sel *sel, int probe)
 {
 	return wb_probe_mode(sel, probe, NULL) != WB_M_NONE;

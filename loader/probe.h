@@ -78,6 +78,12 @@ void wb_detach(struct wb_sel *sel);
 enum wb_pmode wb_probe_mode(const struct wb_sel *sel, int probe, int *site_out);
 bool wb_probe_ok(const struct wb_sel *sel, int probe);
 
+/*
+ * WB_SIG_* (bpf/wbtrace.h) for the selected or attached sites: which exact
+ * end-of-pass signals the BPF side can rely on (rodata targ_sig).
+ */
+unsigned wb_sel_signals(const struct wb_sel *sel);
+
 void wb_release_btf(void);
 
 #endif /* WB_PROBE_H */

@@ -170,6 +170,7 @@ static int load_object(struct wb_sel *sel, struct wbtrace_bpf **out, uint32_t de
 		skel->rodata->targ_cgid = cgid;
 		skel->rodata->targ_stream = env.mode == WB_MODE_STREAM;
 		skel->rodata->targ_hist = env.mode == WB_MODE_HIST;
+		skel->rodata->targ_sig = wb_sel_signals(sel);
 		bpf_map__set_max_entries(skel->maps.events,
 					 env.mode == WB_MODE_STREAM ? env.ringbuf_bytes : 4096);
 		if (wb_configure(sel, skel->obj)) {
@@ -463,6 +464,12 @@ int main(int argc, char **argv)
 	for (int t = 0; t < WB_EV_TYPES; t++)
 		run.drops_total += run.drops[t];
 	read_hists(bpf_map__fd(skel->maps.hists), run.khist);
+	{
+		__u32 key = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.passes), &key, &run.passes))
+			memset(&run.passes, 0, sizeof(run.passes));
+	}
 
 	if (run.ev) {
 		if (fflush(run.ev) || run.ev_error) {

@@ -79,4 +79,18 @@ void test_json(void)
 	fclose(f);
 	CHECK_STR(mem, "{\n  \"k\": 1\n}");
 	free(mem);
+
+	/* 128-bit integers (sums of 64-bit values), exact */
+	mem = NULL;
+	f = open_memstream(&mem, &len);
+	wb_json_init(&j, f, false);
+	wb_json_arr(&j, NULL);
+	wb_json_i128(&j, NULL, 0);
+	wb_json_i128(&j, NULL, -1);
+	wb_json_i128(&j, NULL, (__int128)9223372036854775807LL * 3);
+	wb_json_i128(&j, NULL, -((__int128)1 << 100));
+	wb_json_arr_end(&j);
+	fclose(f);
+	CHECK_STR(mem, "[0,-1,27670116110564327421,-1267650600228229401496703205376]");
+	free(mem);
 }

@@ -48,5 +48,6 @@ void test_sysinfo(void);
 void test_output(void);
 void test_probes_table(void);
 void test_preflight(void);
+void test_passes(void);
 
 #endif
