@@ -1,31 +1,56 @@
 #!/usr/bin/env bash
 # The wbtrace test suite (what `./wbtrace test` and CI run):
-#   1. host unit tests: lab scripts, analysis (pytest), loader (C)
+#   1. host unit tests: lab scripts, analysis (pytest), workloads (pytest), loader (C)
 #   2. the lab build (cached outside the clone)
 #   3. the kernel series check (each patch: build +/- compression, W=1, checkpatch)
 #   4. guest tests, one boot per f2fs variant: tests/guest/*.sh
-# Prints one "N passed, M failed" line at the end; exits non-zero on any failure.
+#   5. the kernel-series guest tests again on the debug kernel
+# Reports like kselftest (KTAP): one "ok N NAME (checks, time)" / "not ok N ..."
+# line per suite as it finishes; a guest suite's scripts are its subtests,
+# printed indented as each one finishes, with its time.  A skipped check is
+# counted with its reason.  A missing suite, tool or prerequisite is a failure,
+# not a skip: only a pytest skip whose reason starts with "n/a:" (a property of
+# this machine, e.g. "the host kernel has f2fs") is a skip, and in CI (CI=true)
+# even that needs the reason to be listed.  Ends with the failures and one
+# "N passed, M failed, K skipped" line; exits non-zero on any failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 PY=/usr/bin/python3
 out=$top/tests/out
 mkdir -p "$out"
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 suite_no=0
 failures=() # what failed, repeated at the end: a CI log often shows only its tail
+skips=()    # why something was skipped, repeated at the end
 t_start=$(date +%s)
 
-stamp() { local s=$(( $(date +%s) - t_start )); printf '[test %dm%02ds] %s\n' $((s / 60)) $((s % 60)) "$*"; }
+elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+note() { printf '# [%s] %s\n' "$(elapsed "$t_start")" "$*"; }
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+# result ok|"not ok" NAME DETAIL: the suite's KTAP line.
+result() { suite_no=$((suite_no + 1)); printf '%s %d %s (%s)\n' "$1" "$suite_no" "$2" "$3"; }
 
 # run_suite NAME LOG CMD...: run, keep the log, count by the suite's own summary.
+# Lines "ok N ..." / "not ok N ..." of the suite are relayed as they appear.
 run_suite() {
 	local name=$1 log=$out/$2; shift 2
-	stamp "$name"
-	local rc=0
+	note "$name: running (log: ${log#"$top"/})"
+	local rc=0 t0 relay tail_pid=$out/.relay.pid
+	t0=$(date +%s)
+	: >"$log"
+	# The relay follows the log while the suite runs in the foreground (a
+	# background suite would start with SIGINT ignored).
+	# shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+	sh -c 'echo $$ >"$1"; exec tail -n +1 -f "$2" 2>/dev/null' sh "$tail_pid" "$log" |
+		grep --line-buffered -E '^(not )?ok [0-9]+ .*\[(stock|patched)\]' | sed -u 's/^/    /' &
+	relay=$!
 	"$@" >"$log" 2>&1 || rc=$?
-	local p f
-	# pytest: "N passed", "M failed"; C/TAP runners: "N passed, M failed" or ok/not ok lines.
+	sleep 1 # tail's last lines
+	kill "$(cat "$tail_pid" 2>/dev/null)" 2>/dev/null
+	wait "$relay" 2>/dev/null
+	rm -f "$tail_pid"
+	local p f s
+	# pytest: "N passed", "M failed", "K skipped"; C/TAP runners: "N passed, M failed" or ok/not ok lines.
 	if grep -qE '^(not )?ok ' "$log"; then
 		p=$(grep -cE '^ok ' "$log" || true)
 		f=$(grep -cE '^not ok ' "$log" || true)
@@ -37,51 +62,65 @@ run_suite() {
 		f=$(grep -oE '[0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+' || true)
 	fi
 	p=${p:-0} f=${f:-0}
+	# pytest -rs: "SKIPPED [n] FILE:LINE: reason".  Only "n/a:" reasons are skips;
+	# anything else is a missing prerequisite, which fails.
+	local line reason k bad_skips=0
+	while IFS= read -r line; do
+		k=$(sed -E 's/^SKIPPED \[([0-9]+)\].*/\1/' <<<"$line")
+		reason=${line#*: } # after "SKIPPED [n] FILE:LINE: "
+		if [[ "$reason" == n/a:* ]]; then
+			skipped=$((skipped + k)); skips+=("$name: $k x ${reason#n/a: }")
+		else
+			bad_skips=$((bad_skips + k)); failures+=("  $name: skipped for a missing prerequisite: $reason")
+		fi
+	done < <(grep -E '^SKIPPED \[[0-9]+\]' "$log" || true)
+	f=$((f + bad_skips))
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
 	count "$p" "$f"
-	if [ "$rc" = 0 ]; then
-		stamp "$name: ok ($p passed)"
+	if [ "$rc" = 0 ] && [ "$bad_skips" = 0 ]; then
+		result ok "$name" "$p checks, $(elapsed "$t0")"
 	else
-		stamp "$name: FAILED (exit $rc, $f failed) — last lines of $log:"
+		result "not ok" "$name" "exit $rc, $f of $((p + f)) checks failed, $(elapsed "$t0")"
 		failures+=("$name (exit $rc; log: ${log#"$top"/})")
 		# The failed checks too: CI keeps only the tail of this output, and the
 		# log goes with the clone.
 		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL: )' "$log" | head -30 || true)
-		tail -40 "$log" | sed 's/^/    /'
+		tail -40 "$log" | sed 's/^/    # /'
 	fi
 	return 0
 }
 
-skip() { stamp "$1: skipped ($2)"; skipped=$((skipped + 1)); }
+# A suite that should be here and is not: a failure (the repo ships every suite).
+missing() { count 0 1; result "not ok" "$1" "missing: $2"; failures+=("$1: missing ($2)"); }
 
+echo "KTAP version 1"
 # 1. Host unit tests.
 run_suite "lab scripts" lab-unit.log bash tests/lab/run.sh
-if [ -d tests/analysis ]; then
-	run_suite "analysis (pytest)" analysis.log "$PY" -m pytest -q -p no:cacheprovider tests/analysis
-else
-	skip "analysis" "tests/analysis not present"
-fi
-if [ -d tests/workloads ]; then
-	run_suite "workloads (pytest)" workloads.log "$PY" -m pytest -q -p no:cacheprovider tests/workloads
-else
-	skip "workloads" "tests/workloads not present"
-fi
+for d in analysis workloads; do
+	if [ -d "tests/$d" ]; then
+		run_suite "$d (pytest)" "$d.log" "$PY" -m pytest -q -rs -p no:cacheprovider "tests/$d"
+	else
+		missing "$d (pytest)" "tests/$d"
+	fi
+done
 if [ -f loader/Makefile ]; then
 	run_suite "loader (C unit tests)" loader.log make -C loader test
 else
-	skip "loader" "loader/Makefile not present"
+	missing "loader (C unit tests)" "loader/Makefile"
 fi
 
-# 2. The lab (cold: ~20 min on 2 cores; cached afterwards).
-stamp "lab build (progress in tests/out/lab-build.log)"
-if ! kernel-patch/lab/build.sh 2>&1 | tee "$out/lab-build.log" | grep -E 'building|done in|cached|ready|error' | sed 's/^/    /'; then
+# 2. The lab (cold: ~15 min on 2 cores; cached afterwards).
+note "lab build (progress in tests/out/lab-build.log)"
+t_lab=$(date +%s)
+if ! kernel-patch/lab/build.sh 2>&1 | tee "$out/lab-build.log" | grep -E 'building|done in|cached|ready|error' | sed 's/^/    # /'; then
 	count 0 1
-	stamp "lab build FAILED: guest tests cannot run"
+	result "not ok" "lab build" "$(elapsed "$t_lab"); guest tests cannot run"
 	echo "failed: lab build (log: tests/out/lab-build.log)"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	exit 1
 fi
 count 1 0
+result ok "lab build" "$(elapsed "$t_lab")"
 
 # The debug kernel builds in the background at the lowest CPU priority while
 # the guest tests run (they leave CPU idle while they sleep, sync and boot);
@@ -98,7 +137,7 @@ run_suite "guest runner (real boots)" vm-guest.log bash tests/lab/vm-guest.sh
 if [ -x kernel-patch/lab/check-series.sh ]; then
 	run_suite "kernel series check" series.log kernel-patch/lab/check-series.sh
 else
-	skip "kernel series check" "kernel-patch/lab/check-series.sh not present"
+	missing "kernel series check" "kernel-patch/lab/check-series.sh"
 fi
 
 # 4. Guest tests, one boot per variant.
@@ -110,19 +149,21 @@ for variant in stock patched; do
 	run_suite "guest tests [$variant] (${#guest_tests[@]} scripts)" "guest-$variant.log" \
 		kernel-patch/lab/vm.sh run --variant "$variant" --disk-size 4G --timeout 2400 \
 		--log-dir "$out/guest-$variant" -- tests/guest/run-inside.sh "${guest_tests[@]}"
-	grep -E '^(ok|not ok) ' "$out/guest-$variant.log" | sed 's/^/    /'
 done
 
 # Whole `wbtrace run` invocations that need their own boots (reps, Ctrl-C).
 if [ -x tests/workloads/run-guest.sh ]; then
 	run_suite "workload runs (own guest boots)" wl-run-guest.log tests/workloads/run-guest.sh
+else
+	missing "workload runs (own guest boots)" "tests/workloads/run-guest.sh"
 fi
 
 # 5. The patched f2fs once more on the verification kernel (lockdep, atomic
 #    sleep, KASAN): any splat fails the run.
-stamp "debug kernel build (started in the background after the lab build; cold: ~15 min of CPU)"
+note "debug kernel build (started in the background after the lab build; cold: ~15 min of CPU)"
+t_dbg=$(date +%s)
 if wait "$debug_build"; then
-	stamp "debug kernel ready"
+	result ok "debug kernel build" "waited $(elapsed "$t_dbg")"
 	count 1 0
 	# The debug kernel is several times slower under TCG: run the tests that
 	# exercise the kernel series (lab-*, wb-*), not the whole suite again.
@@ -133,14 +174,18 @@ if wait "$debug_build"; then
 	run_suite "guest tests [patched, debug kernel] (${#debug_tests[@]} scripts)" guest-patched-debug.log \
 		kernel-patch/lab/vm.sh run --debug --variant patched --disk-size 4G --timeout 3600 \
 		--log-dir "$out/guest-patched-debug" -- tests/guest/run-inside.sh "${debug_tests[@]}"
-	grep -E '^(ok|not ok) ' "$out/guest-patched-debug.log" | sed 's/^/    /'
 else
 	count 0 1
-	stamp "debug kernel build FAILED: see $out/lab-build-debug.log"
+	result "not ok" "debug kernel build" "see tests/out/lab-build-debug.log"
 	failures+=("debug kernel build (log: tests/out/lab-build-debug.log)")
 fi
 
-stamp "done"
+echo "1..$suite_no"
+note "done"
+if [ "${#skips[@]}" -gt 0 ]; then
+	echo "skipped ($skipped):"
+	printf '  %s\n' "${skips[@]}"
+fi
 if [ "${#failures[@]}" -gt 0 ]; then
 	echo "failed:"
 	printf '  %s\n' "${failures[@]}"

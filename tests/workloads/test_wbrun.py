@@ -258,7 +258,7 @@ def test_vm_target_without_lab_says_how_to_build(tmp_path):
 
 
 @needs_root
-@pytest.mark.skipif(wbrun.kernel_has_f2fs(), reason="this kernel has f2fs")
+@pytest.mark.skipif(wbrun.kernel_has_f2fs(), reason="n/a: this kernel has f2fs")
 def test_host_without_f2fs(tmp_path):
     img = tmp_path / "x.img"
     rc, out, err = run("run", "fio-randwrite", "--target", "host", "--image", str(img))
@@ -284,7 +284,7 @@ def root_block_device():
 
 
 @needs_root
-@pytest.mark.skipif(root_block_device() is None, reason="/ is not on a block device here")
+@pytest.mark.skipif(root_block_device() is None, reason="n/a: / is not on a block device here")
 def test_refuses_mounted_device():
     dev = root_block_device()
     rc, out, err = run("run", "fio-randwrite", "--target", "host", "--device", dev)
