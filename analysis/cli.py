@@ -171,7 +171,7 @@ def cmd_report(args) -> int:
             out = os.path.join(base, "report" + (f"-{sel}" if sel else ""))
         else:
             out = os.path.join(REPO_RESULTS, f"report-{schema.utc_stamp()}")
-    path = build_report(args.results, out)
+    path = build_report(args.results, out, thresholds=args.thresholds)
     print(path)
     return 0
 
@@ -367,13 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "report", formatter_class=_Fmt, help="one self-contained HTML report",
         description=_d("Write DIR/index.html (plots embedded as data URIs, flame graphs inline, "
-                    "PNG copies next to it): A/B table, throughput per rep with 95 % CI, latency "
+                    "PNG copies next to it): the gate verdict and a validity banner "
+                    "(verification, ring-buffer drops, comparability) first, every rep of each "
+                    "gated metric in run order with the limits drawn, A/B table, throughput per rep with 95 % CI, latency "
                     "CDFs and histograms, bio sizes, compression ratios, flame graphs, run "
                     "metadata and verification status."),
         epilog="Examples:\n"
                "  wbtrace report results/cmp-seqwrite-...          (writes .../report/index.html)\n"
                "  wbtrace report results/a results/b -o /tmp/rep")
     r.add_argument("results", nargs="+", metavar="RESULT", help=RESULT_HELP)
+    r.add_argument("--thresholds", metavar="FILE",
+                   help="gate thresholds for the verdict at the top (default "
+                        "analysis/thresholds.json)")
     r.add_argument("-o", "--output", metavar="DIR",
                    help="output dir (default: RESULT/report[-VARIANT] for one RESULT, else "
                         "results/report-<UTC stamp> in the repo)")

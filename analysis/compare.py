@@ -62,7 +62,6 @@ def _fp_diff(fa: dict, fb: dict) -> str:
 
 
 DRIFT_ALPHA = 0.01        # run-order trend flag (informational: ~40 tests per comparison)
-OUTLIER_MADS = 3.0
 POWER = 0.8
 
 
@@ -99,7 +98,7 @@ def pct_to_effect(row: dict, pct: float, bad: int) -> float:
 def _flags(pairs, log: bool, side: str, floor: float) -> List[str]:
     xs = [math.log(v) if log else v for _, v, _ in pairs]
     reps = [rep for rep, _, _ in pairs]
-    out = [f"outlier {side} rep {reps[i]}" for i in mad_outliers(xs, OUTLIER_MADS, floor)]
+    out = [f"outlier {side} rep {reps[i]}" for i in mad_outliers(xs, floor=floor)]
     tr = trend(xs, reps, floor)
     if tr is not None and tr["p"] < DRIFT_ALPHA:
         out.append(f"drift {side} ({'up' if tr['slope'] > 0 else 'down'} over run order, "

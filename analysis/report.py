@@ -10,7 +10,8 @@ import os
 from typing import Dict, List, Optional
 
 from . import folded, schema
-from .compare import HEADER, compare_groups, fmt_num, table_rows
+from .compare import (HEADER, check_group, compare_groups, config_mismatch, fmt_ci, fmt_num,
+                      fmt_p, fmt_pct, short_flags, table_rows, unverified)
 from .flamegraph import diff_subtitle, render_svg
 from .metrics import fio_clat_bins, mount_compress_config, run_metrics, summary_hist
 from .schema import Group, ResultsError
@@ -311,10 +312,9 @@ def _runs_table(groups: List[Group]) -> str:
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def _ab_section(groups: List[Group]) -> str:
-    if len(groups) != 2:
+def _ab_section(groups: List[Group], doc: Optional[dict]) -> str:
+    if len(groups) != 2 or doc is None:
         return '<p class="nodata">the A/B table needs exactly two variants</p>'
-    doc = compare_groups(groups[0], groups[1], allow_mismatch=True)
     warn = ""
     if doc["config_mismatch"]:
         warn = f'<p class="warn">WARNING: configs differ: {_e(doc["config_mismatch"])}</p>'
@@ -325,12 +325,183 @@ def _ab_section(groups: List[Group]) -> str:
             else f"<td>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
     hdr = [h if h not in ("A", "B") else f"{h} ({groups[0 if h == 'A' else 1].label})"
            for h in HEADER]
-    return (warn + f'<p>delta = B vs A. Rates use harmonic means; Welch\'s t-test at alpha '
+    return (warn + f'<p>delta = B vs A. Rates use harmonic means; Welch\'s t-test (log scale for positive metrics) at alpha '
             f'{doc["alpha"]:g}; at least {doc["min_reps"]} reps a side for a verdict; '
             f'changes under {doc["min_effect_pct"]:g} % count as "same". ↑ higher is better, '
             f'↓ lower is better.</p>'
             '<table id="ab-table"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in hdr) +
             "</tr></thead><tbody>" + body + "</tbody></table>")
+
+
+# ----------------------------------------------------------------------------- human units
+
+def human_scale(unit: str, values) -> tuple:
+    """(divisor, label) that shows `values` (in `unit`) in a readable unit: ns -> µs/ms/s,
+    bytes -> KiB/MiB/GiB, MiB/s -> GiB/s."""
+    vals = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(vals) if vals else 0.0
+    steps = {"ns": [(1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1, "ns")],
+             "us": [(1e6, "s"), (1e3, "ms"), (1, "µs")],
+             "ms": [(1e3, "s"), (1, "ms")],
+             "B": [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B")],
+             "bytes": [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B")],
+             "MiB/s": [(1024, "GiB/s"), (1, "MiB/s")],
+             "ms/MiB": [(1, "ms/MiB")]}.get(unit)
+    if not steps:
+        return 1.0, unit
+    for div, label in steps:
+        if top >= div:
+            return float(div), label
+    return float(steps[-1][0]), steps[-1][1]
+
+
+def human(v: Optional[float], unit: str) -> str:
+    if v is None:
+        return "-"
+    div, label = human_scale(unit, [v])
+    return f"{fmt_num(v / div)} {label}".strip()
+
+
+# ----------------------------------------------------------------------------- verdict first
+
+def _gate_doc(groups: List[Group], thr: Optional[dict]) -> Optional[dict]:
+    from . import gate as g
+    if len(groups) != 2 or thr is None:
+        return None
+    return g.gate(groups[0], groups[1], thr)
+
+
+def _validity(groups: List[Group], thr: Optional[dict]) -> List[tuple]:
+    """(name, ok, text) for the banner: verification, ring-buffer drops, comparability."""
+    items = []
+    bad = [f"{g.label}: {u}" for g in groups for u in unverified(g)]
+    n = sum(len(g.runs) for g in groups)
+    items.append(("verification", not bad, "all %d reps passed every step (%s)"
+                  % (n, ", ".join(schema.VERIFY_STEPS)) if not bad
+                  else "not verified: " + "; ".join(bad)))
+    limit = thr["max_drops"] if thr else 0
+    drops = []
+    for g in groups:
+        for r in g.runs:
+            d = max(r.meta["drops"], (r.summary or {}).get("drops", 0))
+            if d > limit:
+                drops.append(f"{g.label} {r.run_id}: {d} events lost")
+            if r.summary is not None and r.summary.get("valid") is False:
+                drops.append(f"{g.label} {r.run_id}: tracer marked the run invalid: "
+                             f"{r.summary.get('invalid_reason') or 'no reason given'}")
+    traced = any(r.summary is not None for g in groups for r in g.runs)
+    items.append(("ring-buffer drops", not drops,
+                  ("no tracer events lost" if traced else "tracer off: nothing to lose")
+                  if not drops else "; ".join(drops)))
+    problems = []
+    dup = schema.duplicate_runs(groups)
+    if dup:
+        problems.append(dup)
+    for g in groups:
+        try:
+            check_group(g)
+        except ResultsError as e:
+            problems.append(str(e))
+    if len(groups) == 2 and not problems:
+        mm = config_mismatch(groups[0], groups[1])
+        if mm:
+            problems.append("differ: " + mm)
+    h = groups[0].runs[0].meta.get("host") or {}
+    what = "; ".join(problems) or (
+        f"same workload, options, kernel, fio, tracer, percentile method; accel "
+        f"{h.get('accel', 'not recorded')}, icount {h.get('icount') or 'off'}")
+    items.append(("comparability", not problems, what))
+    return items
+
+
+def _verdict_section(gdoc: Optional[dict], validity: List[tuple]) -> str:
+    if gdoc is None:
+        head = ('<div id="gate-verdict" class="verdict-box v-none">no gate verdict: the gate needs '
+                'exactly two variants</div>')
+    else:
+        st = gdoc["status"]
+        head = (f'<div id="gate-verdict" class="verdict-box v-{_e(st.replace(" ", "-"))}">'
+                f'gate: {_e(st.upper())} (exit {gdoc["exit_code"]})</div>')
+        if gdoc["reasons"]:
+            word = "inconclusive" if st == "inconclusive" else "cannot judge"
+            head += ("<ul class=\"reasons\">" + "".join(f"<li>{_e(word)}: {_e(r)}</li>"
+                                                       for r in gdoc["reasons"]) + "</ul>")
+    banner = ('<ul id="validity">' + "".join(
+        f'<li class="{"ok" if ok else "bad"}"><b>{_e(name)}</b>: {"OK" if ok else "PROBLEM"}'
+        f' — {_e(text)}</li>' for name, ok, text in validity) + "</ul>")
+    table = ""
+    if gdoc and gdoc["checks"]:
+        rows = []
+        for c in gdoc["checks"]:
+            rows.append("<tr>" + "".join(f"<td>{_e(x)}</td>" for x in (
+                c["metric"], human(c["a"], c["unit"]), human(c["b"], c["unit"]),
+                fmt_pct(c["delta_pct"]), fmt_ci(c["ci_pct"]), fmt_p(c.get("p_holm")),
+                f"{c['threshold_pct']:g} %",
+                "-" if c.get("mde_pct") is None else f"{c['mde_pct']:.1f} %",
+                "-" if c.get("reps_needed") is None else str(c["reps_needed"]),
+                short_flags(c.get("flags") or []))) +
+                f'<td class="decision d-{_e(c["decision"])}">{_e(c["decision"])}</td></tr>')
+        table = ('<table id="gate-table"><thead><tr>' + "".join(
+            f"<th>{h}</th>" for h in ("metric", "baseline", "candidate", "delta", "95% CI",
+                                      "p (Holm)", "limit", "MDE", "reps needed", "flags",
+                                      "decision")) + "</tr></thead><tbody>" + "".join(rows) +
+            "</tbody></table><p>pass = the bad-side end of the 95 % interval is inside the "
+            "limit; regression = significant after Holm and beyond the limit; inconclusive = "
+            "neither (MDE: the smallest bad change these reps detect with power 0.8; reps "
+            "needed: a side, to decide at the limit).</p>")
+    return head + banner + table
+
+
+def _plot_metric_reps(groups: List[Group], cmp_doc: Optional[dict], gdoc: Optional[dict],
+                      plots: _Plots) -> str:
+    """Every rep of every gated (or else every directional) metric in run order, both
+    variants, with the baseline mean and the gate limit drawn."""
+    if cmp_doc is None or len(groups) != 2:
+        return '<p class="nodata">per-rep plots need exactly two variants</p>'
+    limits = {c["metric"]: c["threshold_pct"] for c in (gdoc or {}).get("checks", [])}
+    rows = [r for r in cmp_doc["rows"] if (r["metric"] in limits if limits else
+                                            r["direction"] != 0) and (r["n_a"] or r["n_b"])]
+    if not rows:
+        return '<p class="nodata">no gated metric was measured</p>'
+    order = sorted(((r.meta["started"], r.meta["rep"], gi, r.meta["rep"])
+                    for gi, g in enumerate(groups) for r in g.runs))
+    pos = {(gi, rep): i + 1 for i, (_, _, gi, rep) in enumerate(order)}
+    plt = _plt()
+    ncol = 2
+    nrow = (len(rows) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 2.7 * nrow), squeeze=False)
+    captions = []
+    for k, row in enumerate(rows):
+        ax = axes[k // ncol][k % ncol]
+        div, ulabel = human_scale(row["unit"], row["values_a"] + row["values_b"])
+        for gi, (vals, reps) in enumerate(((row["values_a"], row.get("reps_a") or []),
+                                           (row["values_b"], row.get("reps_b") or []))):
+            xs = [pos.get((gi, rep), j + 1) for j, rep in enumerate(reps)]
+            ax.plot(xs, [v / div for v in vals], "o-" if len(xs) > 1 else "o", alpha=0.8,
+                    color=COLORS[gi], label=groups[gi].label, lw=0.8, ms=5)
+        cap = f"{row['metric']} ({ulabel}{', ↑' if row['direction'] > 0 else ', ↓' if row['direction'] < 0 else ''})"
+        if row["a"] is not None:
+            ax.axhline(row["a"] / div, color=COLORS[0], lw=0.8, ls=":",
+                       label=f"{groups[0].label} mean")
+        if row["metric"] in limits and row["a"] is not None and row["direction"] != 0:
+            lim = limits[row["metric"]]
+            edge = row["a"] * (1 - lim / 100.0 if row["direction"] > 0 else 1 + lim / 100.0)
+            ax.axhline(edge / div, color="#d62728", lw=1.2, ls="--",
+                       label=f"limit {'-' if row['direction'] > 0 else '+'}{lim:g} %")
+            cap += (f": limit {lim:g} % {'below' if row['direction'] > 0 else 'above'} the "
+                    f"baseline = {human(edge, row['unit'])}")
+        captions.append(cap)
+        ax.set_title(row["metric"], fontsize=9)
+        ax.set_ylabel(ulabel, fontsize=8)
+        ax.set_xlabel("run order", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for k in range(len(rows), nrow * ncol):
+        axes[k // ncol][k % ncol].axis("off")
+    img = plots.save(fig, "metrics_by_rep", "every rep of each gated metric in run order, "
+                     "with the gate limits")
+    return img + '<ul id="limits">' + "".join(f"<li>{_e(c)}</li>" for c in captions) + "</ul>"
 
 
 _CSS = """
@@ -343,11 +514,22 @@ td:first-child{text-align:left}.verdict.better{background:#c8f0c8}.verdict.worse
 .v-fail{background:#f6c0c0;font-weight:bold}.v-skipped{color:#888}.nodata{color:#888}
 .warn{background:#f6c0c0;padding:6px}img.plot{max-width:100%;display:block;margin:6px 0}
 svg.wbflame{max-width:100%;height:auto}code{font-size:12px}
+.verdict-box{font-size:20px;font-weight:bold;padding:10px;margin:8px 0;border-radius:4px}
+.v-pass{background:#c8f0c8}.v-regression{background:#f6c0c0}.v-inconclusive{background:#f4e9b0}
+.v-cannot-judge,.v-none{background:#e0e0e0}#validity{list-style:none;padding:0}
+#validity li{padding:4px 8px;margin:2px 0}#validity li.ok{background:#e3f6e3}
+#validity li.bad{background:#f6c0c0;font-weight:bold}.d-pass{background:#c8f0c8}
+.d-regression{background:#f6c0c0;font-weight:bold}.d-inconclusive{background:#f4e9b0}
+.d-cannot_judge{background:#e0e0e0}
 """
 
 
-def build_report(specs: List[str], out_dir: str) -> str:
-    """Write out_dir/index.html (+ PNGs); return the path of index.html."""
+def build_report(specs: List[str], out_dir: str, thresholds: Optional[str] = None) -> str:
+    """Write out_dir/index.html (+ PNGs); return the path of index.html.  The page opens
+    with the gate's verdict (thresholds file `thresholds`, default analysis/thresholds.json)
+    and a validity banner, then every rep of each gated metric in run order."""
+    from .gate import load_thresholds
+    thr = load_thresholds(thresholds)
     groups: List[Group] = []
     for s in specs:
         for g in schema.resolve(s):
@@ -363,8 +545,13 @@ def build_report(specs: List[str], out_dir: str) -> str:
     title = f"wbtrace report: {workloads[0]}"
     sub = " vs ".join(f"{_e(g.label)} ({len(g.runs)} rep{'s' if len(g.runs) != 1 else ''})"
                       for g in groups)
+    cmp_doc = (compare_groups(groups[0], groups[1], allow_mismatch=True)
+               if len(groups) == 2 else None)
+    gdoc = _gate_doc(groups, thr)
     sections = [
-        ("A/B comparison", _ab_section(groups)),
+        ("Verdict", _verdict_section(gdoc, _validity(groups, thr))),
+        ("Per-rep values and limits", _plot_metric_reps(groups, cmp_doc, gdoc, plots)),
+        ("A/B comparison", _ab_section(groups, cmp_doc)),
         ("Throughput", _plot_throughput(groups, per, plots)),
         ("Latency CDFs", _plot_cdfs(groups, plots)),
         ("Latency histograms", _plot_hists(groups, "folio_latency_ns",

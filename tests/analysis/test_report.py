@@ -43,11 +43,11 @@ def report(tmp_path_factory):
 def test_report_files(report, capsys):
     capsys.readouterr()
     page = (report / "index.html").read_text()
-    for png in ("throughput", "latency_cdf", "folio_latency_hist", "writepages_hist",
-                "bio_size_hist", "compress_ratio"):
+    for png in ("metrics_by_rep", "throughput", "latency_cdf", "folio_latency_hist",
+                "writepages_hist", "bio_size_hist", "compress_ratio"):
         data = (report / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png
-    assert page.count('src="data:image/png;base64,') == 6
+    assert page.count('src="data:image/png;base64,') == 7
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")   # nothing fetched
     assert page.count('class="wbflame"') == 3          # stock, patched, differential
     # the A/B table says what the synthetic data was built to show
@@ -72,7 +72,15 @@ def test_report_in_browser(report, tmp_path):
     url = "file://" + str(report / "index.html")
     dom = _chromium(url, "--dump-dom")
     assert '<table id="ab-table">' in dom and '<table id="runs">' in dom
-    assert len(re.findall(r'<img class="plot"', dom)) == 6
+    assert len(re.findall(r'<img class="plot"', dom)) == 7
+    # the page opens with the verdict and the validity banner, before any table or plot
+    sections = re.findall(r'<section id="([^"]+)"', dom)
+    assert sections[0] == "verdict", sections
+    body = dom[dom.index("<body"):]
+    assert body.index('id="gate-verdict"') < body.index('id="validity"') < body.index("<img")
+    assert re.search(r'class="verdict-box v-pass">gate: PASS \(exit 0\)<', dom)
+    assert len(re.findall(r'<li class="ok"><b>(verification|ring-buffer drops|comparability)'
+                          r'</b>: OK', dom)) == 3
     # the flame graph scripts ran in the page (each marks its svg when done)
     assert len(re.findall(r'<svg[^>]*class="wbflame"[^>]*data-ready="1"', dom)) == 3
     shot = tmp_path / "shot.png"
@@ -110,3 +118,50 @@ def test_flamegraph_zoom_and_search_in_browser(tmp_path):
     _, body = frame("f2fs_balance_fs")
     assert 'fill="rgb(230,0,230)"' in body                 # search hit highlighted
     assert "Matched: 10.00%" in dom                        # 100 of 1000 samples
+
+
+def test_report_gate_table_limits_and_human_units(report):
+    page = (report / "index.html").read_text()
+    table = page[page.index('<table id="gate-table">'):]
+    table = table[:table.index("</table>")]
+    # bandwidth in MiB/s, p99 latencies in µs, writepages in ms, bio sizes in KiB
+    assert re.search(r"<td>fio\.bw_MiBps</td><td>[\d.]+ MiB/s</td>", table)
+    assert re.search(r"<td>fio\.clat_p99_us</td><td>[\d.]+ µs</td>", table)
+    assert re.search(r"<td>trace\.writepages_mean_ns</td><td>[\d.]+ ms</td>", table)
+    assert re.search(r"<td>trace\.bio_mean_bytes</td><td>[\d.]+ KiB</td>", table)
+    assert table.count('class="decision d-pass">pass<') == 9
+    # every gated metric is plotted with its limit, drawn at baseline x (1 -/+ limit)
+    lims = re.findall(r"<li>([^<]+)</li>", page[page.index('<ul id="limits">'):])
+    bw = [x for x in lims if x.startswith("fio.bw_MiBps")][0]
+    base = float(re.search(r"<td>fio\.bw_MiBps</td><td>([\d.]+) MiB/s", table).group(1))
+    edge = float(re.search(r"= ([\d.]+) MiB/s", bw).group(1))
+    assert "limit 5 % below the baseline" in bw and edge == pytest.approx(base * 0.95, rel=2e-3)
+    p99 = [x for x in lims if x.startswith("trace.folio_latency_p99_ns")][0]
+    assert "(µs, ↓): limit 15 % above the baseline" in p99
+
+
+def test_human_units():
+    from analysis.report import human
+    assert human(1536, "B") == "1.50 KiB" and human(3.2e6, "ns") == "3.20 ms"
+    assert human(850, "us") == "850 µs" and human(2048, "MiB/s") == "2.00 GiB/s"
+    assert human(12.5, "ms/MiB") == "12.50 ms/MiB" and human(None, "ns") == "-"
+
+
+def test_report_opens_with_problems(tmp_path, capsys):
+    # an unverified rep, lost tracer events and another accelerator: all three banner items
+    # say PROBLEM and the verdict is "cannot judge", naming them
+    for side, variant, kw in (("a", "stock", {"meta_extra": {"host": {"accel": "kvm"}}}),
+                              ("b", "patched", {"verify": {"fsck": "skipped"}, "drops": 5,
+                                                "meta_extra": {"host": {"accel": "tcg"}}})):
+        for i in (1, 2, 3):
+            synth.make_run(str(tmp_path / side / f"rep-{i:02d}"), variant=variant, rep=i, **kw)
+    out = tmp_path / "r"
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    body = page[page.index("<body"):]
+    assert body.index('id="gate-verdict"') < body.index('id="validity"') < body.index("<img")
+    assert 'gate: CANNOT JUDGE (exit 2)' in page
+    bad = re.findall(r'<li class="bad"><b>([^<]+)</b>: PROBLEM — ([^<]+)</li>', page)
+    assert [b[0] for b in bad] == ["verification", "ring-buffer drops", "comparability"]
+    assert "fsck skipped" in bad[0][1] and "5 events lost" in bad[1][1]
+    assert "host.accel: &#x27;kvm&#x27; != &#x27;tcg&#x27;" in bad[2][1]

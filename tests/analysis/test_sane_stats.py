@@ -53,9 +53,16 @@ def test_floored_welch_constant_data():
 def test_mad_outliers_and_trend():
     assert stats.mad_outliers([100, 101, 99, 100, 60]) == [4]
     assert stats.mad_outliers([100, 101, 99, 100, 98]) == []
-    assert stats.mad_outliers([5, 5, 5, 5.001], floor=0.01) == []     # rounding, not outlier
+    assert stats.mad_outliers([5, 5, 5, 5, 5.001], floor=0.01) == []  # rounding, not outlier
+    assert stats.mad_outliers([100, 101, 60]) == []                    # 3 reps: no verdict
     assert stats.mad_outliers([100, 101, 100, 101, 100]) == []         # MAD 0: mean abs dev
     assert stats.mad_outliers([100, 100, 100, 100, 130]) == [4]
+    # calibration: normal samples get a false flag in about 1 % of sides
+    import random
+    rng = random.Random(7)
+    flagged = sum(bool(stats.mad_outliers([rng.gauss(0, 1) for _ in range(n)]))
+                  for n in (5, 6, 8, 12, 25) for _ in range(400))
+    assert flagged <= 0.025 * 2000, flagged
     tr = stats.trend([100, 97, 94, 91.5, 88, 85])
     assert tr["slope"] < 0 and tr["p"] < 0.001
     assert stats.trend([100, 96, 103, 98, 101, 97])["p"] > 0.3
