@@ -1238,6 +1238,12 @@ class Rep:
         host = schema.host_info()
         if ctx.accel:
             host["accel"] = ctx.accel
+        # QEMU's -icount setting for the guest ("shift=auto", ...): compare/gate refuse to
+        # mix modes (issue 14).  Set when the runner boots the guest with -icount; absent
+        # reads as "off".
+        icount = getattr(ctx, "icount", None)
+        if icount:
+            host["icount"] = str(icount)
         meta = schema.new_meta(
             workload=self.wl.name, variant=ctx.variant, rep=self.rep, target=ctx.target,
             kernel_release=platform.release(), mkfs_options=ctx.mkfs_opts,
