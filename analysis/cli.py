@@ -177,8 +177,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    for spec in args.results:
-        groups = schema.resolve(spec)
+    resolved = [(spec, schema.resolve(spec)) for spec in args.results]
+    dup = schema.duplicate_runs([g for _, gs in resolved for g in gs])
+    if dup:                                  # across the results given (e.g. the two sides)
+        raise WbtraceError(f"{' '.join(args.results)}: {dup}")
+    for spec, groups in resolved:
         desc = ", ".join(f"{g.label}: {len(g.runs)} run(s)" for g in groups)
         print(f"{spec}: valid ({desc})")
     return 0

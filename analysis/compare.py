@@ -78,16 +78,16 @@ def _pct_from_log(d: float) -> float:
 
 
 def effect_to_pct(row: dict, eff: float, bad: int) -> Optional[float]:
-    """A difference `eff` >= 0 on the row's test scale as a % change in direction `bad`
-    (-1 = down, +1 = up)."""
+    """A difference `eff` >= 0 on the row's test scale as the size (>= 0) of a % change in
+    direction `bad` (-1 = down, +1 = up); None when A is 0 (no relative change)."""
     if row["test"]["scale"] == "log":
-        return _pct_from_log(bad * eff) if bad < 0 else _pct_from_log(eff)
-    return eff / abs(row["a"]) * 100.0 * bad if row["a"] else None
+        return -_pct_from_log(-eff) if bad < 0 else _pct_from_log(eff)
+    return eff / abs(row["a"]) * 100.0 if row["a"] else None
 
 
 def pct_to_effect(row: dict, pct: float, bad: int) -> float:
-    """Inverse of effect_to_pct for a limit of `pct` % in direction `bad` (math.inf when a
-    drop of >= 100 % is asked for on the log scale: never reachable)."""
+    """Inverse of effect_to_pct for a limit of `pct` % in direction `bad` (math.inf when no
+    finite difference reaches it: a drop of >= 100 % on the log scale, or A = 0)."""
     if row["test"]["scale"] == "log":
         if bad < 0:
             return -math.log1p(-pct / 100.0) if pct < 100.0 else math.inf

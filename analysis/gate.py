@@ -212,8 +212,9 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
         return done(REGRESSION, f"{fmt_pct(row['delta_pct'])} is beyond the {thr:g} % limit "
                     f"(p {fmt_p(row['p'])}, Holm {fmt_p(p_dec)})")
     w = row["test"]
-    c["mde_pct"] = abs(effect_to_pct(row, mde(w, alpha, POWER), bad_dir) or math.inf)
-    c["reps_needed"] = reps_needed(w, pct_to_effect(row, thr, bad_dir), alpha, POWER)
+    c["mde_pct"] = effect_to_pct(row, mde(w, alpha, POWER), bad_dir)
+    eff = pct_to_effect(row, thr, bad_dir)
+    c["reps_needed"] = reps_needed(w, eff, alpha, POWER) if math.isfinite(eff) else None
     need = (f"about {c['reps_needed']} reps a side would decide at {thr:g} %"
             if c["reps_needed"] else f"no number of reps decides at {thr:g} % "
             "(limit at or below the measurement resolution)")
@@ -221,7 +222,8 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
     return done(INCONCLUSIVE,
                 f"{fmt_pct(row['delta_pct'])} CI {fmt_ci(row['ci_pct'])} reaches past the "
                 f"{thr:g} % limit; smallest detectable {word} at {row['n_a']}/{row['n_b']} "
-                f"reps: {c['mde_pct']:.1f} %; {need}")
+                f"reps: {'-' if c['mde_pct'] is None else format(c['mde_pct'], '.1f')} %; "
+                f"{need}")
 
 
 def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -> dict:

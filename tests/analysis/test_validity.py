@@ -158,6 +158,9 @@ def test_copied_run_id_across_sides_is_rejected(tmp_path, capsys):
     assert rc == 2 and "duplicate run_id" in doc["reasons"][0], doc["reasons"]
     rc, out, err = _run(capsys, "compare", a, b)
     assert rc == 2 and "duplicate run_id" in err
+    rc, out, err = _run(capsys, "validate", a, b)
+    assert rc == 2 and "duplicate run_id" in err and out == ""
+    assert _run(capsys, "validate", a)[0] == 0 and _run(capsys, "validate", b)[0] == 0
 
 
 def test_compare_dirs_api_rejects_duplicates(tmp_path):
@@ -223,3 +226,15 @@ def test_fio_percentile_limit_finer_than_its_bins_is_refused(tmp_path, capsys):
     rc, doc, out = _gate_json(capsys, tmp_path, a, b, extra=("--thresholds", thr))
     assert rc == 2 and "fio.clat_p99_us" in doc["reasons"][0]
     assert "fio json+ bins" in doc["reasons"][0]
+
+
+def test_mde_is_a_size_in_both_directions(tmp_path):
+    # bandwidth (higher is better) and latency (lower is better): mde_pct is the size of the
+    # smallest detectable bad change, positive either way, and a drop cannot exceed 100 %
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=4, seed=6, noise=0.05)
+    doc = compare.compare_groups(*schema.resolve_pair([cmp]))
+    for r in doc["rows"]:
+        if r["mde_pct"] is not None:
+            assert r["mde_pct"] > 0, r["metric"]
+            if r["direction"] > 0 and r["test"]["scale"] == "log":
+                assert r["mde_pct"] < 100, r["metric"]
