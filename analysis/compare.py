@@ -344,7 +344,8 @@ def format_table(doc: dict) -> str:
     a, b = doc["a"], doc["b"]
     head = (f"workload {doc['workload']}: A = {a['label']} ({a['reps']} reps, {a['source']})  "
             f"B = {b['label']} ({b['reps']} reps, {b['source']})\n"
-            f"delta = B vs A; rates use harmonic means; Welch's t-test, alpha {doc['alpha']:g}; "
+            f"delta = B vs A; rates use harmonic means; Welch's t-test, alpha {doc['alpha']:g}, "
+            f"on log values for positive metrics, variance floored at the resolution; "
             f"↑ higher is better, ↓ lower is better\n")
     if doc.get("config_mismatch"):
         head += f"WARNING: configs differ: {doc['config_mismatch']}\n"

@@ -161,7 +161,10 @@ def validate_meta(meta, path: str = META_FILE) -> dict:
     fs = _need(meta, "f2fs", dict, path)
     _need(fs, "mkfs_options", str, path + " f2fs")
     _need(fs, "mount_options", str, path + " f2fs")
-    _need(meta, "host", dict, path)
+    host = _need(meta, "host", dict, path)
+    for key in ("accel", "icount", "cpu_model"):   # optional; compared by compare/gate
+        if key in host and not isinstance(host[key], str):
+            raise ResultsError(f"{path}: host.{key} must be a string, found {host[key]!r}")
     g = _need(meta, "git", dict, path)
     _need(g, "revision", str, path + " git", nullable=True)
     tr = _need(meta, "tracer", dict, path)

@@ -238,3 +238,16 @@ def test_mde_is_a_size_in_both_directions(tmp_path):
             assert r["mde_pct"] > 0, r["metric"]
             if r["direction"] > 0 and r["test"]["scale"] == "log":
                 assert r["mde_pct"] < 100, r["metric"]
+
+
+def test_host_fields_must_be_strings(tmp_path, capsys):
+    d = str(tmp_path / "r")
+    synth.make_run(d)
+    p = os.path.join(d, "meta.json")
+    with open(p) as f:
+        m = json.load(f)
+    m["host"]["icount"] = 7
+    with open(p, "w") as f:
+        json.dump(m, f)
+    rc, out, err = _run(capsys, "validate", d)
+    assert rc == 2 and "host.icount must be a string" in err
