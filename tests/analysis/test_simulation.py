@@ -76,25 +76,27 @@ def test_equal_variants_rarely_give_a_false_regression():
 
 
 def test_holm_keeps_several_gated_metrics_near_alpha():
-    # Three independent gated metrics, limits so small that "significant" is all it takes:
-    # uncorrected, one of three tests at alpha 0.05 fires in ~14 % of A/A trials; Holm's
-    # correction must keep the gate's false regressions near alpha.
+    # Four independent gated metrics, limits so small that "significant" is all it takes:
+    # uncorrected, 7-12 % of A/A trials give a false regression (47 of these 400 when Holm
+    # is switched off); Holm's correction must keep the gate at or under alpha.
     rng = random.Random(1403)
     thr = _thr(**{"fio.bw_MiBps": 0.2, "fio.sys_cpu_ms_per_MiB": 0.2,
-                  "fio.usr_cpu_ms_per_MiB": 0.2})
+                  "fio.usr_cpu_ms_per_MiB": 0.2, "fio.clat_mean_us": 0.2})
     n, false_reg, any_raw = 400, 0, 0
 
     def rep():
+        k = math.exp(rng.gauss(0, 0.05))
         return {"bw_mibps": 100 * math.exp(rng.gauss(0, 0.05)),
                 "sys_ms_per_mib": 2 * math.exp(rng.gauss(0, 0.05)),
-                "usr_ms_per_mib": 0.5 * math.exp(rng.gauss(0, 0.05))}
+                "usr_ms_per_mib": 0.5 * math.exp(rng.gauss(0, 0.05)),
+                "clat_ns": [int(c * k) for c in CLAT]}
     for t in range(n):
         doc = gate_mod.gate(_group("stock", [rep() for _ in range(5)], t),
                             _group("patched", [rep() for _ in range(5)], t), thr)
         false_reg += doc["status"] == "regression"
         any_raw += any(c["p"] is not None and c["p"] < 0.05 for c in doc["checks"])
-    assert any_raw >= 0.10 * n, any_raw                # the uncorrected rate this guards
-    assert false_reg <= 0.07 * n, (false_reg, any_raw)
+    assert any_raw >= 0.12 * n, any_raw                # the uncorrected rate this guards
+    assert false_reg <= 0.05 * n, (false_reg, any_raw)
 
 
 def test_quiet_equal_variants_pass_and_clear_regressions_are_found():
