@@ -226,6 +226,46 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
                 f"{need}")
 
 
+def reps_to_decide(checks) -> Optional[int]:
+    """Reps a side that would decide every inconclusive metric (the largest reps_needed), or
+    None when one of them cannot be decided by more reps or nothing is inconclusive."""
+    need = [c.get("reps_needed") for c in checks if c.get("status") == INCONCLUSIVE]
+    if not need or any(n is None for n in need):
+        return None
+    return max(need)
+
+
+def until_decided_step(doc: dict, max_reps: int) -> dict:
+    """The analysis side of a future `--until-decided N` (the guest runner adds the reps):
+    given the current gate document, say whether to stop or to run more interleaved reps.
+
+    Returns {"action": "stop"|"add", "reps": target reps a side, "why": text}.  Stops on a
+    decision (pass, regression), on "cannot judge" (more reps do not fix a bad input, except
+    too few reps), when no number of reps can decide, or when the estimate exceeds max_reps.
+    Otherwise asks for the estimated reps a side (at least one more: one ABBA half-pair
+    adds a rep to each side).  Each look is a new test: a runner that loops should use
+    alpha / (planned looks) in its thresholds file to keep the false-regression rate."""
+    have = min(len(doc["baseline"]["runs"]), len(doc["candidate"]["runs"])) \
+        if doc.get("baseline") else 0
+    st = doc["status"]
+    if st in (PASS, REGRESSION):
+        return {"action": "stop", "reps": have, "why": f"decided: {st}"}
+    if st == CANNOT_JUDGE:
+        if doc["reasons"] and all(r.startswith("too few reps") for r in doc["reasons"]):
+            return {"action": "add", "reps": min(max_reps, max(have + 1, 3)),
+                    "why": "too few reps"}
+        return {"action": "stop", "reps": have, "why": "cannot judge: more reps do not help"}
+    target = reps_to_decide(doc["checks"])
+    if target is None:
+        return {"action": "stop", "reps": have,
+                "why": "a metric cannot be decided at its limit by any number of reps"}
+    if target > max_reps:
+        return {"action": "stop", "reps": have,
+                "why": f"about {target} reps a side needed, more than the {max_reps} allowed"}
+    return {"action": "add", "reps": max(target, have + 1),
+            "why": f"inconclusive; about {target} reps a side should decide"}
+
+
 def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -> dict:
     def side(g):
         if g is None:
@@ -235,7 +275,8 @@ def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -
     return {"schema": schema.GATE_SCHEMA, "status": status, "exit_code": EXIT[status],
             "reasons": reasons, "workload": a.runs[0].meta["workload"] if a and a.runs else None,
             "baseline": side(a), "candidate": side(b), "thresholds": thr.get("path"),
-            "alpha": thr.get("alpha"), "checks": checks}
+            "alpha": thr.get("alpha"), "reps_to_decide": reps_to_decide(checks),
+            "checks": checks}
 
 
 def error_doc(message: str, thr: Optional[dict] = None) -> dict:

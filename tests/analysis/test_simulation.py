@@ -174,3 +174,53 @@ def test_digest_holm_keeps_a_bench_of_identical_code_clean():
         holm_any += any(r["verdict"] in ("better", "worse") for r in shown)
     assert raw_any >= 0.2 * n, raw_any
     assert holm_any <= 0.08 * n, (holm_any, raw_any)
+
+
+def _loop(rng, effect, noise, max_reps, thr, tag):
+    """What a runner with --until-decided would do, driven by gate.until_decided_step."""
+    a, b = [], []
+    target = 3
+    looks = 0
+    while True:
+        while len(a) < target:
+            a.append(100.0 * math.exp(rng.gauss(0, noise)))
+            b.append(100.0 * (1 + effect) * math.exp(rng.gauss(0, noise)))
+        doc = gate_mod.gate(_group("stock", a, tag), _group("patched", b, tag), thr)
+        looks += 1
+        step = gate_mod.until_decided_step(doc, max_reps)
+        if step["action"] == "stop":
+            return doc["status"], len(a), looks
+        assert step["reps"] > len(a)
+        target = step["reps"]
+
+
+def test_until_decided_plan_reaches_decisions():
+    # 3 % noise, limit 5 %, at most 30 reps a side: with no true change the loop ends in a
+    # pass nearly always; with a true -10 % drop it never passes.
+    thr = _thr(**{"fio.bw_MiBps": 5})
+    rng = random.Random(1410)
+    n = 100
+    same = [_loop(rng, 0.0, 0.03, 30, thr, f"s{t}") for t in range(n)]
+    drop = [_loop(rng, -0.10, 0.03, 30, thr, f"d{t}") for t in range(n)]
+    assert sum(s == "pass" for s, _, _ in same) >= 0.85 * n, same
+    assert all(reps <= 30 for _, reps, _ in same + drop)
+    assert sum(s == "pass" for s, _, _ in drop) <= 0.01 * n, drop
+    assert sum(s == "regression" for s, _, _ in drop) >= 0.9 * n, drop
+
+
+def test_until_decided_step_stops_on_bad_input_and_asks_for_reps():
+    thr = _thr(**{"fio.bw_MiBps": 5})
+    two = gate_mod.gate(_group("stock", [100, 101], "t"), _group("patched", [99, 100], "t"),
+                        thr)
+    assert two["status"] == "cannot judge"
+    assert gate_mod.until_decided_step(two, 20) == {"action": "add", "reps": 3,
+                                                    "why": "too few reps"}
+    bad = dict(two, reasons=["candidate run x: verification SKIPPED: fsck"])
+    assert gate_mod.until_decided_step(bad, 20)["action"] == "stop"
+    rng = random.Random(1411)
+    noisy = gate_mod.gate(_group("stock", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)], "n"),
+                          _group("patched", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)],
+                                 "n"), thr)
+    assert noisy["status"] == "inconclusive" and noisy["reps_to_decide"] > 20
+    step = gate_mod.until_decided_step(noisy, 20)
+    assert step["action"] == "stop" and "more than the 20 allowed" in step["why"]
