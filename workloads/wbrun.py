@@ -16,7 +16,6 @@ on a device the user names, or on a loop-mounted image file it creates.
 """
 
 import argparse
-import datetime as _dt
 import difflib
 import errno
 import fcntl
@@ -699,7 +698,7 @@ class Rep:
         return any(s == "fail" for s in self.verify.values())
 
     def _steps(self):
-        ctx, wl = self.ctx, self.wl
+        ctx = self.ctx
         self.cur_phase = "mkfs"
         self.phase("mkfs.f2fs")
         self.log.run(["mkfs.f2fs", "-f"] + shlex.split(ctx.mkfs_opts) + [ctx.dev],

@@ -43,7 +43,7 @@ BASE_PKGS=(
 	clang llvm libelf-dev zlib1g-dev pkg-config
 	qemu-system-x86 qemu-utils
 	f2fs-tools fio blktrace util-linux e2fsprogs procps xfsprogs attr
-	bpftrace chromium linux-perf shellcheck
+	bpftrace chromium linux-perf shellcheck pyflakes3
 )
 # Single packages from newer suites: "package/suite".
 EXTRA_PKGS=(

@@ -151,5 +151,19 @@ shellcheck_all() {
 }
 check "shellcheck (every shell script we ship)" shellcheck_all
 
+# Lint every Python file we ship (pyflakes: unused names, undefined names,
+# imports that shadow).  Missing pyflakes fails, as for shellcheck.
+pyflakes_all() {
+	command -v pyflakes3 >/dev/null ||
+		{ echo "pyflakes3 not installed: the Python was not linted (./wbtrace setup installs it)"; return 1; }
+	local files
+	mapfile -t files < <(cd "$top" && git ls-files '*.py' 2>/dev/null)
+	[ "${#files[@]}" -gt 0 ] || mapfile -t files < <(cd "$top" && find . -name '*.py' -not -path './.git/*')
+	[ "${#files[@]}" -gt 0 ] || { echo "no Python files found to lint"; return 1; }
+	echo "linting ${#files[@]} Python files and workloads/wbtrace-run"
+	(cd "$top" && pyflakes3 "${files[@]}" workloads/wbtrace-run)
+}
+check "pyflakes (every Python file we ship)" pyflakes_all
+
 echo "$((n - bad)) passed, $bad failed"
 [ "$bad" = 0 ]
