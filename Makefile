@@ -8,7 +8,7 @@ all: tracer
 
 # The tracer (bpf/ + loader/) builds with its own Makefile.
 tracer:
-	@if [ -f $(TOP)/loader/Makefile ]; then $(MAKE) -C $(TOP)/loader; else echo "tracer: loader/Makefile not present yet"; fi
+	$(MAKE) -C $(TOP)/loader
 
 setup:
 	$(TOP)/wbtrace setup
@@ -23,5 +23,5 @@ demo:
 	$(TOP)/wbtrace demo
 
 clean:
-	@if [ -f $(TOP)/loader/Makefile ]; then $(MAKE) -C $(TOP)/loader clean; fi
+	$(MAKE) -C $(TOP)/loader clean
 	rm -rf $(TOP)/tests/out
