@@ -177,7 +177,8 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
     regression  significant after Holm's correction over the gated metrics AND the change
                 is beyond the limit in the bad direction;
     inconclusive anything else: reported with the smallest effect this data could detect
-                (power 0.8) and the reps a side that would decide at the limit."""
+                (power 0.8) and the reps a side that would decide at the limit if the change
+                stayed as observed."""
     thr = spec["max_regression_pct"]
     c = {"metric": row["metric"], "unit": row["unit"], "direction": row["direction"],
          "a": row["a"], "b": row["b"], "delta_pct": row["delta_pct"], "ci_pct": row["ci_pct"],
@@ -213,8 +214,13 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
                     f"(p {fmt_p(row['p'])}, Holm {fmt_p(p_dec)})")
     w = row["test"]
     c["mde_pct"] = effect_to_pct(row, mde(w, alpha, POWER), bad_dir)
+    # Reps that would decide if the change stays what it is: the interval (plus power 0.8)
+    # must shrink to the distance between the observed change and the limit.  For an
+    # observed change of 0 that is the textbook sample size for detecting L.
     eff = pct_to_effect(row, thr, bad_dir)
-    c["reps_needed"] = reps_needed(w, eff, alpha, POWER) if math.isfinite(eff) else None
+    dist = abs(eff - bad_dir * w["diff"]) if math.isfinite(eff) else math.inf
+    n = reps_needed(w, dist, alpha, POWER) if math.isfinite(dist) else None
+    c["reps_needed"] = None if n is None else max(n, max(row["n_a"], row["n_b"]) + 1)
     need = (f"about {c['reps_needed']} reps a side would decide at {thr:g} %"
             if c["reps_needed"] else f"no number of reps decides at {thr:g} % "
             "(limit at or below the measurement resolution)")

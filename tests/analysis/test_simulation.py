@@ -108,9 +108,10 @@ def test_quiet_equal_variants_pass_and_clear_regressions_are_found():
 
 
 def test_reps_needed_actually_decide():
-    # Ask the gate, on one noisy A/A sample, how many reps would decide at the limit; then
-    # run that many reps: with no true change the gate must now pass in about 80 % of the
-    # trials (power 0.8), not stay inconclusive.
+    # Ask the gate, on one noisy sample, how many reps would decide at the limit; then run
+    # that many reps of a world where the change and the noise are what the sample showed:
+    # the gate must now decide (pass) in about 80 % of the trials (power 0.8), not stay
+    # inconclusive.
     rng = random.Random(1406)
     thr = _thr(**{"fio.bw_MiBps": 5})
     a = [100.0 * math.exp(rng.gauss(0, 0.05)) for _ in range(3)]
@@ -120,11 +121,13 @@ def test_reps_needed_actually_decide():
     assert doc["status"] == "inconclusive" and c["decision"] == "inconclusive"
     need = c["reps_needed"]
     assert 3 < need < 100 and c["mde_pct"] > 5
-    # the sample's own noise estimate drives `need`; simulate at that noise level
-    sd = math.sqrt((doc_var := _log_var(a, b)))
-    res = _trials(200, need, sd, 0.0, thr, seed=1407)
-    assert res["pass"] >= 0.6 * 200, (need, sd, res)
-    assert doc_var > 0
+    sd = math.sqrt(_log_var(a, b))
+    seen = math.exp(sum(math.log(x) for x in b) / 3 - sum(math.log(x) for x in a) / 3) - 1
+    res = _trials(200, need, sd, seen, thr, seed=1407)
+    assert res["pass"] >= 0.7 * 200, (need, sd, seen, res)
+    # and with half as many reps it would mostly not have decided
+    res = _trials(200, max(3, need // 2), sd, seen, thr, seed=1408)
+    assert res["pass"] <= 0.6 * 200, (need, res)
 
 
 def _log_var(a, b):
@@ -221,6 +224,10 @@ def test_until_decided_step_stops_on_bad_input_and_asks_for_reps():
     noisy = gate_mod.gate(_group("stock", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)], "n"),
                           _group("patched", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)],
                                  "n"), thr)
-    assert noisy["status"] == "inconclusive" and noisy["reps_to_decide"] > 20
-    step = gate_mod.until_decided_step(noisy, 20)
-    assert step["action"] == "stop" and "more than the 20 allowed" in step["why"]
+    need = noisy["reps_to_decide"]
+    assert noisy["status"] == "inconclusive" and need > 3
+    step = gate_mod.until_decided_step(noisy, need - 1)
+    assert step["action"] == "stop" and f"more than the {need - 1} allowed" in step["why"]
+    assert gate_mod.until_decided_step(noisy, need) == {
+        "action": "add", "reps": need, "why": f"inconclusive; about {need} reps a side should "
+                                              "decide"}
