@@ -247,9 +247,9 @@ def until_decided_step(doc: dict, max_reps: int) -> dict:
 
     Returns {"action": "stop"|"add", "reps": target reps a side, "why": text}.  Stops on a
     decision (pass, regression), on "cannot judge" (more reps do not fix a bad input, except
-    too few reps), when no number of reps can decide, or when the estimate exceeds max_reps.
-    Otherwise asks for the estimated reps a side (at least one more: one ABBA half-pair
-    adds a rep to each side).  Each look is a new test: a runner that loops should use
+    too few reps), when no number of reps can decide a metric at its limit, or at max_reps.
+    Otherwise asks for the gate's estimate (reps_to_decide), at least one more rep a side
+    and at most max_reps.  Each look is a new test: a runner that loops should use
     alpha / (planned looks) in its thresholds file to keep the false-regression rate."""
     have = min(len(doc["baseline"]["runs"]), len(doc["candidate"]["runs"])) \
         if doc.get("baseline") else 0
@@ -265,10 +265,11 @@ def until_decided_step(doc: dict, max_reps: int) -> dict:
     if target is None:
         return {"action": "stop", "reps": have,
                 "why": "a metric cannot be decided at its limit by any number of reps"}
-    if target > max_reps:
+    if have >= max_reps:
         return {"action": "stop", "reps": have,
-                "why": f"about {target} reps a side needed, more than the {max_reps} allowed"}
-    return {"action": "add", "reps": max(target, have + 1),
+                "why": f"still inconclusive at the {max_reps} reps allowed "
+                       f"(about {target} a side needed)"}
+    return {"action": "add", "reps": min(max_reps, max(target, have + 1)),
             "why": f"inconclusive; about {target} reps a side should decide"}
 
 

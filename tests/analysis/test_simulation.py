@@ -225,9 +225,10 @@ def test_until_decided_step_stops_on_bad_input_and_asks_for_reps():
                           _group("patched", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)],
                                  "n"), thr)
     need = noisy["reps_to_decide"]
-    assert noisy["status"] == "inconclusive" and need > 3
-    step = gate_mod.until_decided_step(noisy, need - 1)
-    assert step["action"] == "stop" and f"more than the {need - 1} allowed" in step["why"]
-    assert gate_mod.until_decided_step(noisy, need) == {
+    assert noisy["status"] == "inconclusive" and need > 4
+    assert gate_mod.until_decided_step(noisy, need + 5) == {
         "action": "add", "reps": need, "why": f"inconclusive; about {need} reps a side should "
                                               "decide"}
+    assert gate_mod.until_decided_step(noisy, 4)["reps"] == 4     # capped at N
+    step = gate_mod.until_decided_step(noisy, 3)
+    assert step["action"] == "stop" and "still inconclusive at the 3 reps allowed" in step["why"]
