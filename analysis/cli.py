@@ -441,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
         "digest", formatter_class=_Fmt, help="one Markdown table over several comparisons",
         description=_d("Compare each comparison dir (as `compare` does) and print one Markdown "
                        "table of the chosen metrics over all of them, one block per workload: "
-                       "the form a benchmark summary or a cover letter wants."),
+                       "the form a benchmark summary or a cover letter wants. p-values are "
+                       "Holm-corrected over every test in the table (column 'p Holm'); a "
+                       "better/worse verdict needs the corrected p < alpha."),
         epilog="Example:\n  wbtrace digest results/bench-X/fio-randwrite results/bench-X/fio-seqwrite\n"
                "Exit status: 0 table printed, 2 bad or mismatched input.")
     dg.add_argument("results", nargs="+", metavar="CMP_DIR", help="comparison dirs (with cmp.json)")
