@@ -39,6 +39,11 @@ Options:
   --cpus N                 guest CPUs (default: 2)
   --accel auto|kvm|tcg     accelerator (default: auto = KVM if a real boot works,
                            else TCG; or WBTRACE_ACCEL)
+  --icount SPEC            TCG only: QEMU -icount SPEC, guest time counted in
+                           executed instructions (e.g. shift=auto, or
+                           shift=3,sleep=off,align=off; 'off' = none; default
+                           WBTRACE_ICOUNT).  Runs the vCPUs round robin on one
+                           host thread (-accel tcg,thread=single); refused with KVM
   --timeout SEC            kill the guest after SEC seconds (default: 3600)
   --log-dir DIR            copy the guest kernel log (console.log, dmesg.txt) there
   --no-build               fail instead of building a missing kernel/module
@@ -59,7 +64,7 @@ run|shell|accel) ;;
 esac
 
 variant=stock flavor="" disk_size=2G disk="" mem=2G cpus=2 timeout=3600
-accel=${WBTRACE_ACCEL:-auto} log_dir="" build=1 splat_check=1 quiet=0
+accel=${WBTRACE_ACCEL:-auto} icount=${WBTRACE_ICOUNT:-} log_dir="" build=1 splat_check=1 quiet=0
 rw_dirs=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=${2:?}; shift ;;
 	--cpus) cpus=${2:?}; shift ;;
 	--accel) accel=${2:?}; shift ;;
+	--icount) icount=${2:?}; shift ;;
 	--timeout) timeout=${2:?}; shift ;;
 	--log-dir) log_dir=${2:?}; shift ;;
 	--no-build) build=0 ;;
@@ -84,6 +90,31 @@ while [ $# -gt 0 ]; do
 done
 case "$variant" in stock|patched) ;; *) wb_die $EX_USAGE "unknown variant '$variant' (stock or patched)" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) wb_die $EX_USAGE "unknown accelerator '$accel' (auto, kvm, tcg)" ;; esac
+# -icount SPEC: QEMU 7.2's keys shift=N|auto (N 0..10; a bare first value is the
+# shift), align=on|off, sleep=on|off.  Checked here so that a typo is exit 2, not
+# a QEMU failure after the lab checks.
+[ "$icount" = off ] && icount=""
+if [ -n "$icount" ]; then
+	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=auto, or shift=3,sleep=off,align=off)"; }
+	ic_shift="" ic_align="" ic_sleep="" first=1
+	IFS=, read -r -a ic_parts <<<"$icount"
+	[ ${#ic_parts[@]} -gt 0 ] || icount_bad "empty"
+	for part in "${ic_parts[@]}"; do
+		if [ "$first" = 1 ] && [[ "$part" != *=* ]]; then part=shift=$part; fi
+		first=0
+		case "$part" in
+		shift=auto|shift=[0-9]|shift=10) ic_shift=${part#shift=} ;;
+		shift=*) icount_bad "shift takes 0..10 or auto" ;;
+		align=on|align=off) ic_align=${part#align=} ;;
+		sleep=on|sleep=off) ic_sleep=${part#sleep=} ;;
+		align=*|sleep=*) icount_bad "${part%%=*} takes on or off" ;;
+		*) icount_bad "unknown part '$part' (shift, align, sleep)" ;;
+		esac
+	done
+	[ -n "$ic_shift" ] || icount_bad "needs a shift"
+	[ "$ic_align" = on ] && [ "$ic_sleep" = off ] && icount_bad "align=on and sleep=off are incompatible"
+	[ "$accel" = kvm ] && wb_die $EX_USAGE "--icount works only with TCG, not with --accel kvm"
+fi
 [[ "$timeout" =~ ^[0-9]+$ ]] || wb_die $EX_USAGE "--timeout takes seconds"
 if [ "$mode" = run ] && [ $# -eq 0 ]; then wb_die $EX_USAGE "vm run needs a command after --"; fi
 [ "$mode" = shell ] && [ ! -t 0 ] && wb_die $EX_USAGE "vm shell needs a terminal"
@@ -154,7 +185,10 @@ kvm_works() {
 	echo "$reason"; [ "$verdict" = kvm ]
 }
 
-if [ "$accel" = auto ]; then
+if [ "$accel" = auto ] && [ -n "$icount" ]; then
+	accel=tcg
+	progress "accelerator: tcg (-icount $icount needs TCG)"
+elif [ "$accel" = auto ]; then
 	progress "deciding the accelerator: a short real KVM boot (result cached per host boot)"
 	if why=$(kvm_works); then accel=kvm; else accel=tcg; fi
 	progress "accelerator: $accel ($why)"
@@ -163,7 +197,11 @@ else
 fi
 if [ "$mode" = accel ]; then echo "$accel"; exit 0; fi
 # shellcheck disable=SC2054 # commas belong to QEMU options
-if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host); else accel_opts=(-accel tcg,thread=multi -cpu max); fi
+if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host)
+# QEMU refuses -icount with multi-threaded TCG ("No MTTCG when icount is enabled"):
+# the vCPUs then take turns on one host thread.
+elif [ -n "$icount" ]; then accel_opts=(-accel tcg,thread=single -cpu max -icount "$icount")
+else accel_opts=(-accel tcg,thread=multi -cpu max); fi
 
 # The results dir of the repo is always shared read-write.
 mkdir -p "$WB_TOP/results"
@@ -207,7 +245,7 @@ cmdline="console=ttyS0 loglevel=6 panic=-1 \
 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
 init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check"
 
-progress "booting $(cat "$KERNEL_DIR/release") with f2fs $variant ($accel, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
+progress "booting $(cat "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
 t0=$(date +%s)
 # shellcheck disable=SC2054 # commas belong to QEMU options
 qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" \

@@ -29,6 +29,12 @@ check "vm: bad timeout" exits 2 "--timeout takes seconds" "$lab/vm.sh" run --tim
 check "vm: unknown accelerator" exits 2 "unknown accelerator" "$lab/vm.sh" run --accel xen -- true
 check "vm: --rw of a missing dir" exits 2 "no such directory" "$lab/vm.sh" run --rw /nonexistent/x -- true
 check "vm --help documents exit codes" exits 0 "Exit status" "$lab/vm.sh" --help
+check "vm: --icount bad shift" exits 2 "shift takes 0..10 or auto" "$lab/vm.sh" run --icount shift=11 -- true
+check "vm: --icount unknown key" exits 2 "unknown part" "$lab/vm.sh" run --icount shift=3,speed=2 -- true
+check "vm: --icount align=on + sleep=off" exits 2 "incompatible" "$lab/vm.sh" run --icount shift=3,align=on,sleep=off -- true
+check "vm: --icount refused with KVM" exits 2 "only with TCG" "$lab/vm.sh" run --accel kvm --icount shift=auto -- true
+check "vm: bad WBTRACE_ICOUNT" exits 2 "--icount 'shift=x'" env WBTRACE_ICOUNT=shift=x "$lab/vm.sh" run -- true
+check "vm --help documents --icount" exits 0 "--icount SPEC" "$lab/vm.sh" --help
 check "lab build: unknown variant" exits 2 "unknown variant" "$lab/build.sh" --variant blue
 
 # --help on every command and subcommand prints help and does nothing else: the
