@@ -1425,6 +1425,7 @@ def run_local(args, wl, target, variant, context, rep_no=None):
             tracer_version=tracer_version() if trace else None, blktrace=blk,
             stacks=bool(trace and shutil.which("perf")),
             inject=args.inject_corruption, accel=context.get("accel"),
+            icount=context.get("icount"),
             git=context.get("git") or schema.git_info(TOP), kernel=kernel,
             tmp_root=os.environ.get("TMPDIR", "/tmp"))
 
@@ -1522,6 +1523,24 @@ def rep_options(args):
     return out
 
 
+def icount_spec(args):
+    """QEMU -icount SPEC for the guest boot: --icount, else WBTRACE_ICOUNT; "" for none
+    ("off" too).  vm.sh checks the spec (exit 2 on a bad one, or with KVM)."""
+    spec = getattr(args, "icount", None)
+    if spec is None:
+        spec = os.environ.get("WBTRACE_ICOUNT", "")
+    spec = spec.strip()
+    return "" if spec == "off" else spec
+
+
+def icount_vm_options(icount):
+    """vm.sh options for icount_spec(): explicit, so that vm.sh's own WBTRACE_ICOUNT
+    default can never boot a mode other than the one recorded in meta.json."""
+    if icount:
+        return ["--icount", icount]
+    return ["--icount", "off"] if os.environ.get("WBTRACE_ICOUNT") else []
+
+
 def run_in_vm(args, wl, variant):
     """Boot the lab guest once and run all reps inside it (this program, WBTRACE_GUEST=1)."""
     size = args.size or wl.default_size
@@ -1535,8 +1554,13 @@ def run_in_vm(args, wl, variant):
         raise SetupError(f"this kernel has no f2fs and the lab (kernel + f2fs {variant} module) is "
                          f"not built or out of date: run './wbtrace lab build'")
     accel, disk_mb = guest_prep(args, top, wl, size)
+    icount = icount_spec(args)
+    if icount:
+        accel = "tcg"                  # vm.sh boots TCG for -icount (or refuses)
     context = {"git": schema.git_info(TOP), "accel": accel, "module_sha256": sha256_file(module),
                "share_marker": True}
+    if icount:
+        context["icount"] = icount     # meta.json host.icount (Rep._write_meta)
     inner = [WBRUN_EXE, "run", wl.name, "--target", "vm", "--variant", variant,
              "--reps", str(args.reps), "--size", str(size), "-o", top, "--_stamp", stamp,
              "--_context", json.dumps(context, separators=(",", ":"))]
@@ -1545,6 +1569,7 @@ def run_in_vm(args, wl, variant):
         inner.append(f"--inject-corruption={args.inject_corruption}")
     cmd = [VM_SH, "run", "--variant", variant, "--no-build", "--disk-size", f"{disk_mb}M",
            "--timeout", str(args.timeout or max(3600, 600 + 900 * args.reps))]
+    cmd += icount_vm_options(icount)
     if args.image:
         cmd += ["--disk", os.path.abspath(args.image)]
     if args.quiet:
@@ -1685,8 +1710,13 @@ def compare_in_vm(args, wl):
                          f"'make -C {os.path.join(TOP, 'loader')}', or add --no-trace")
     plan = compare_plan(top, wl.name, args.reps)
     accel, disk_mb = guest_prep(args, top, wl, size)
+    icount = icount_spec(args)
+    if icount:
+        accel = "tcg"                  # vm.sh boots TCG for -icount (or refuses)
     context = {"git": schema.git_info(TOP), "accel": accel,
                "module_sha256": {v: sha256_file(m) for v, m in modules.items()}}
+    if icount:
+        context["icount"] = icount     # meta.json host.icount of every rep
     inner = [WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
              "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
              "--_plan", json.dumps(plan, separators=(",", ":"))]
@@ -1695,6 +1725,7 @@ def compare_in_vm(args, wl):
         inner.append("--quiet")
     cmd = [VM_SH, "run", "--variant", plan[0][0], "--no-build", "--disk-size", f"{disk_mb}M",
            "--timeout", str(args.timeout or max(3600, 600 + 900 * 2 * args.reps))]
+    cmd += icount_vm_options(icount)
     if args.quiet:
         cmd.append("-q")
     if not (os.path.realpath(top) + "/").startswith(os.path.realpath(RESULTS) + "/"):
@@ -1899,6 +1930,10 @@ def build_parser():
     r.add_argument("-o", "--output", metavar="DIR", help="result directory")
     r.add_argument("--timeout", type=int, default=None,
                    help="vm: guest time limit, s (default max(3600, 600 + 900 per rep))")
+    r.add_argument("--icount", metavar="SPEC", default=None,
+                   help="vm: QEMU -icount SPEC (e.g. shift=auto), TCG only; guest time from "
+                        "executed instructions; recorded as meta.json host.icount "
+                        "(default $WBTRACE_ICOUNT, else off)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
     r.add_argument("--inject-corruption", nargs="?", const="dev", type=_inject_spec,
                    help=argparse.SUPPRESS)    # debug: dev|file[:FILE], proves verify can fail
@@ -1924,6 +1959,8 @@ def build_parser():
                    help="comparison dir (default results/cmp-<workload>-<UTC stamp>)")
     c.add_argument("--timeout", type=int, default=None,
                    help="guest time limit, s (default max(3600, 600 + 1800 per rep))")
+    c.add_argument("--icount", metavar="SPEC", default=None,
+                   help="QEMU -icount SPEC for the guest, as for run")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
     c.add_argument("--dry-run", action="store_true",
                    help="check the options and say what would run; run nothing")

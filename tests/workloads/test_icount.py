@@ -1,0 +1,102 @@
+"""--icount SPEC (issue 14): it reaches vm.sh's command line and the run context that
+Rep._write_meta turns into meta.json host.icount.  No guest is booted: the guest session,
+the lab and the accelerator probe are replaced by stubs that record what they were given."""
+import json
+import os
+
+import pytest
+
+import wbrun
+from analysis import schema
+
+
+@pytest.fixture
+def captured(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.delenv("WBTRACE_ICOUNT", raising=False)
+    monkeypatch.setattr(wbrun, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(wbrun, "GUEST_PRIVATE", ())      # tmp_path is under /tmp
+    monkeypatch.setattr(wbrun, "lab_ready", lambda variant: "/nonexistent/f2fs.ko")
+    monkeypatch.setattr(wbrun, "sha256_file", lambda path: "0" * 64)
+    monkeypatch.setattr(wbrun, "guest_prep", lambda args, top, wl, size: ("tcg", 2048))
+    monkeypatch.setattr(wbrun, "compare_plan",
+                        lambda top, workload, reps: [("stock", 1, os.path.join(top, "s1"))])
+
+    def session(cmd, top, quiet, progress, prog):
+        seen["cmd"] = cmd
+        return wbrun.EXIT_INTR             # stop before compare's analysis step
+    monkeypatch.setattr(wbrun, "guest_session", session)
+    return seen
+
+
+def host_args(sub, *extra, tmp_path):
+    args = wbrun.build_parser().parse_args(
+        [sub, "fio-randwrite", "--no-trace", "-o", str(tmp_path / f"out-{sub}"), *extra])
+    return args, wbrun.resolve_workload("fio-randwrite")
+
+
+def vm_options_and_context(cmd):
+    sep = cmd.index("--")
+    vm, inner = cmd[:sep], cmd[sep + 1:]
+    return vm, json.loads(inner[inner.index("--_context") + 1])
+
+
+@pytest.mark.parametrize("sub", ["run", "compare"])
+def test_icount_reaches_vm_sh_and_context(sub, captured, tmp_path):
+    args, wl = host_args(sub, "--icount", "shift=3,sleep=off,align=off", tmp_path=tmp_path)
+    if sub == "run":
+        wbrun.run_in_vm(args, wl, "stock")
+    else:
+        wbrun.compare_in_vm(args, wl)
+    vm, ctx = vm_options_and_context(captured["cmd"])
+    assert vm[0] == wbrun.VM_SH and vm[1] == "run"
+    i = vm.index("--icount")
+    assert vm[i + 1] == "shift=3,sleep=off,align=off"
+    assert ctx["icount"] == "shift=3,sleep=off,align=off"
+    assert ctx["accel"] == "tcg"
+
+
+@pytest.mark.parametrize("sub", ["run", "compare"])
+def test_no_icount_leaves_the_command_as_it_was(sub, captured, tmp_path):
+    args, wl = host_args(sub, tmp_path=tmp_path)
+    (wbrun.run_in_vm(args, wl, "stock") if sub == "run" else wbrun.compare_in_vm(args, wl))
+    vm, ctx = vm_options_and_context(captured["cmd"])
+    assert "--icount" not in vm and "icount" not in ctx
+
+
+def test_env_default_and_off(captured, tmp_path, monkeypatch):
+    monkeypatch.setenv("WBTRACE_ICOUNT", "shift=auto")
+    args, wl = host_args("run", tmp_path=tmp_path)
+    wbrun.run_in_vm(args, wl, "stock")
+    vm, ctx = vm_options_and_context(captured["cmd"])
+    assert vm[vm.index("--icount") + 1] == "shift=auto" and ctx["icount"] == "shift=auto"
+    # --icount off beats the environment, and says so to vm.sh (which reads it too)
+    args, wl = host_args("compare", "--icount", "off", tmp_path=tmp_path)
+    wbrun.compare_in_vm(args, wl)
+    vm, ctx = vm_options_and_context(captured["cmd"])
+    assert vm[vm.index("--icount") + 1] == "off" and "icount" not in ctx
+
+
+@pytest.mark.parametrize("icount", ["shift=auto", None])
+def test_write_meta_records_icount(tmp_path, icount):
+    """The context's icount, as run_local hands it to RepContext, lands in meta.json."""
+    wl = wbrun.resolve_workload("fio-randwrite")
+    context = {"accel": "tcg", "git": schema.git_info(wbrun.TOP)}
+    if icount:
+        context["icount"] = icount
+    ctx = wbrun.RepContext(
+        wl=wl, reps=1, variant="stock", target="vm", dev="/dev/vda", dev_label="/dev/vda",
+        dev_bytes=2 << 30, mkfs_opts=wl.mkfs, mount_opts=wl.mount, tracer_mode="off",
+        tracer_version=None, accel=context.get("accel"), icount=context.get("icount"),
+        git=context["git"], kernel={"release": "7.3.4", "f2fs_module": None})
+    run_dir = tmp_path / "rep"
+    run_dir.mkdir()
+    run_id = schema.make_run_id(wl.name, "stock", 1, schema.utc_stamp())
+    r = wbrun.Rep(ctx, 1, str(run_dir), run_id, wbrun.Progress(True))
+    r.started = r.finished = "2026-12-05T00:00:00Z"
+    r.duration = 1.0
+    r._write_meta()
+    with open(run_dir / "meta.json") as f:
+        host = json.load(f)["host"]
+    assert host.get("icount") == icount
+    assert host["accel"] == "tcg"
