@@ -27,15 +27,35 @@ check_json "$out/check.json" 'all(s["probes"][p] == "tracepoint" for p in ("bio"
 	"tracepoint probes not on tp_btf"
 check_json "$out/check.json" 's["probes"]["cluster"] == "fentry" and s["probes"]["handout"] == "fexit"' \
 	"cluster/handout not on fentry/fexit"
-# The loop: whichever of the two loop functions the module has must be attached.
-for fn in f2fs_write_cache_pages f2fs_write_cache_folios f2fs_write_cache_pages_compressed; do
-	if grep -qw "$fn" /proc/kallsyms; then
+# The loop: each variant has exactly its own loop function, out of line (the
+# loop probe needs it), and the tracer attaches to it.  Stock: the old
+# f2fs_write_cache_pages() only; patched: f2fs_write_cache_folios() only (patch
+# 4 renames the old loop, patch 6 removes f2fs_write_cache_pages_compressed()).
+# A loop function missing from the module (inlined, renamed, wrong module) fails.
+in_f2fs_kallsyms() { awk -v s="$1" '$3 == s && $4 == "[f2fs]" { f = 1 } END { exit !f }' /proc/kallsyms; }
+case "${WBTRACE_VARIANT:-}" in
+stock) loop_fns=(f2fs_write_cache_pages) not_fns=(f2fs_write_cache_folios f2fs_write_cache_pages_compressed) ;;
+patched) loop_fns=(f2fs_write_cache_folios) not_fns=(f2fs_write_cache_pages f2fs_write_cache_pages_compressed) ;;
+*) fail "WBTRACE_VARIANT '${WBTRACE_VARIANT:-}' is neither stock nor patched: cannot tell which loop to expect"
+	loop_fns=() not_fns=() ;;
+esac
+for fn in "${loop_fns[@]}"; do
+	if in_f2fs_kallsyms "$fn"; then
 		check_json "$out/check.json" "any(x['target'] == '$fn' and x['status'] == 'attached' for x in s['probe_sites'])" \
-			"$fn is in kallsyms but not attached"
+			"$fn is in the $WBTRACE_VARIANT module but the loop probe did not attach to it"
+		log "$fn: in the $WBTRACE_VARIANT module, attached"
 	else
-		log "$fn: not in this module ($WBTRACE_VARIANT)"
+		fail "$fn: not in the $WBTRACE_VARIANT f2fs module's kallsyms (inlined or renamed?): the loop probe cannot work"
 	fi
 done
+for fn in "${not_fns[@]}"; do
+	if in_f2fs_kallsyms "$fn"; then
+		fail "$fn is in the $WBTRACE_VARIANT f2fs module: not the module this variant should load"
+	fi
+	check_json "$out/check.json" "not any(x['target'] == '$fn' and x['status'] == 'attached' for x in s['probe_sites'])" \
+		"$fn attached on $WBTRACE_VARIANT, where it does not exist"
+done
+check_json "$out/check.json" 's["probes"]["loop"] == "fentry"' "loop probe not on fentry"
 
 # 2. Forced fallbacks: kprobe/kretprobe and raw_tp for every site that attached above.
 rc=0; "$TRACE" --check --json --no-fentry --no-tp-btf >"$out/fallback.json" 2>"$out/fallback.err" || rc=$?
