@@ -8,12 +8,14 @@
 #      threshold is dropped to one page and 1 MiB more is written: the flusher
 #      writes the big file in background passes of at most its chunk
 #      (>= 1024 pages), so the first ones run out of budget.  While it does, a
-#      second file is written and fsync()ed: a WB_SYNC_ALL "fsync" pass that
-#      raises wb_sync_req[DATA], so background passes that start meanwhile
-#      must give way (priority_stop, or return at once when the inode is clean).
+#      second file is written and fsync()ed, then written with O_DSYNC: its
+#      WB_SYNC_ALL "fsync" passes raise wb_sync_req[DATA], so background
+#      passes that start meanwhile must give way (priority_stop, or return at
+#      once when the inode is clean).
 #      Then sync(2) (the tracer's --sync).
 #   2. The same, smaller, in hist mode (counts from the BPF map only).
-#   3. The same in tracepoint-only mode: the exits are not traced, so the
+#   3. The same with kprobe/kretprobe and raw_tp (hist mode).
+#   4. The same in tracepoint-only mode: the exits are not traced, so the
 #      summary says "complete": false and the exit fields are null, not 0.
 #
 # Checked from the trace against the load and against itself: background and
@@ -51,6 +53,10 @@ echo 4096 >/proc/sys/vm/dirty_background_bytes
 dd if=/dev/zero of="$mnt/kick" bs=4k count=256 status=none   # balance_dirty_pages: start the flusher
 sleep 1
 dd if=/dev/zero of="$mnt/fsynced" bs=1M count=8 conv=fsync status=none
+# O_DSYNC: each 256 KiB write is fsync()ed at once, too soon for the flusher to
+# have written it: WB_SYNC_ALL passes for sure (the fsync above may find the
+# file already written back)
+dd if=/dev/zero of="$mnt/fsynced" bs=256k count=32 seek=32 oflag=dsync conv=notrunc status=none
 EOF
 
 # run LABEL MIB TRACER_OPTS...: a fresh set of files, traced; ino_* of the files
@@ -187,7 +193,35 @@ print(f"  hist: {P}")
 check.exit()
 EOF
 
-# 3. Tracepoint-only: entries only; what only the exit shows is absent, not 0.
+# 3. kprobe/kretprobe + raw_tp: every exit seen; kretprobe does not see
+#    writeback_iter's arguments, so on patched the ends of WB_SYNC_NONE passes
+#    that pass_mark does not decide are inferred (stock: none, loop_end works).
+run kprobe 24 --no-fentry --no-tp-btf -m hist -s "$out/kprobe.json"
+"$PY" - "$out/kprobe.json" "$TOP" "${WBTRACE_VARIANT:-}" <<'EOF' || fail "kprobe mode: passes (see above)"
+import json, sys
+from tracecheck import Checks
+sys.path.insert(0, sys.argv[2])
+from analysis import schema
+s = json.load(open(sys.argv[1]))
+schema.validate_summary(s)
+check = Checks("kprobe")
+P = s["passes"]
+check(s["probes"]["writepages"] == "kprobe" and s["probes"]["loop_end"] == "kretprobe"
+      and s["probes"]["pass_mark"] == "raw_tracepoint", "kprobe/raw_tp modes",
+      (s["probes"]["writepages"], s["probes"]["loop_end"], s["probes"]["pass_mark"]),
+      ("kprobe", "kretprobe", "raw_tracepoint"))
+check(P["complete"] is True, "passes complete", P["complete"], True)
+for k in ("by_sync", "by_why", "by_end"):
+    check(sum(P[k].values()) == P["total"], f"sum({k}) == total", sum(P[k].values()), P["total"])
+check(P["by_why"]["background"] > 0 and P["by_why"]["fsync"] > 0, "background and fsync passes",
+      (P["by_why"]["background"], P["by_why"]["fsync"]), "> 0")
+if sys.argv[3] == "stock":
+    check(P["end_inferred"] == 0, "no inferred end on stock (loop_end in kprobe mode)", P["end_inferred"], 0)
+print(f"  kprobe: {P}")
+check.exit()
+EOF
+
+# 4. Tracepoint-only: entries only; what only the exit shows is absent, not 0.
 run tponly 24 --no-fentry --no-kprobe -O "$out/tponly"
 "$PY" - "$out/tponly" "$TOP" <<'EOF' || fail "tracepoint-only mode: passes (see above)"
 import sys
