@@ -13,7 +13,21 @@ check() {
 	n=$((n + 1))
 	if "$@" >"$tmp/out" 2>&1; then echo "ok $n $name"; else echo "not ok $n $name"; sed 's/^/#   /' "$tmp/out" | tail -8; bad=$((bad + 1)); fi
 }
-qemu_count() { pgrep -f "qemu-system-x86_64.*$1" | wc -l; }
+# qemu_count DISK: QEMU processes whose command line holds DISK, the --disk image
+# of one run (-drive file=DISK): the one token of QEMU's command line that is
+# unique to a run.  A "none left" count means something only if the same count
+# saw the run's QEMU while it ran (qemu_seen).
+qemu_count() { pgrep -f -- "qemu-system-x86_64 .*file=$(realpath -m -- "$1")," | wc -l; }
+qemu_seen() { # qemu_seen DISK PID: wait until QEMU with DISK runs (while PID lives)
+	local _
+	for _ in $(seq 240); do
+		[ "$(qemu_count "$1")" = 1 ] && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.5
+	done
+	echo "no QEMU with $1 on its command line was ever seen: the no-QEMU-left check could not fail"
+	return 1
+}
 
 status_passes_through() {
 	local rc=0
@@ -31,11 +45,14 @@ shares_and_module() {
 	[ ! -e "$top/.ro-probe" ] || { echo "host root was writable"; return 1; }
 }
 timeout_kills() {
-	local rc=0 t0=$SECONDS
-	"$vm" run -q --timeout 25 -- sleep 600 || rc=$?
+	local rc=0 t0=$SECONDS pid disk=$tmp/timeout.img
+	"$vm" run -q --timeout 25 --disk "$disk" --disk-size 64M -- sleep 600 &
+	pid=$!
+	qemu_seen "$disk" "$pid" || { kill "$pid"; wait "$pid"; return 1; }
+	wait "$pid" || rc=$?
 	[ "$rc" = 121 ] || { echo "exit $rc, wanted 121"; return 1; }
 	(( SECONDS - t0 < 60 )) || { echo "took $((SECONDS - t0)) s"; return 1; }
-	[ "$(qemu_count "$tmp")" = 0 ]
+	[ "$(qemu_count "$disk")" = 0 ] || { echo "QEMU still running after the timeout"; return 1; }
 }
 splat_fails_run() {
 	local rc=0
@@ -74,7 +91,7 @@ hung_test_reported() {
 		grep -E 'sysrq: Show Blocked State' "$tmp/hang.out" >/dev/null
 }
 ctrl_c_tears_down() {
-	local pid rc=0 marker
+	local pid rc=0 marker disk=$tmp/ctrlc.img
 	marker=$tmp/ctrlc
 	mkdir -p "$marker"
 	# Job control gives the runner its own process group with SIGINT not
@@ -83,16 +100,17 @@ ctrl_c_tears_down() {
 	# runner is started with SIGINT reset to its default.
 	set -m
 	/usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
-		"$vm" run -q --rw "$marker" -- sh -c "touch '$marker/up'; sleep 600" &
+		"$vm" run -q --rw "$marker" --disk "$disk" --disk-size 64M -- sh -c "touch '$marker/up'; sleep 600" &
 	pid=$!
 	set +m
 	for _ in $(seq 120); do [ -e "$marker/up" ] && break; sleep 1; done
 	[ -e "$marker/up" ] || { echo "guest never came up"; kill -INT -- -"$pid"; return 1; }
+	qemu_seen "$disk" "$pid" || { kill -INT -- -"$pid"; return 1; }
 	kill -INT -- -"$pid"
 	wait "$pid" || rc=$?
 	[ "$rc" = 130 ] || { echo "exit $rc, wanted 130"; return 1; }
 	sleep 1
-	[ "$(qemu_count "$marker")" = 0 ] || { echo "QEMU still running"; return 1; }
+	[ "$(qemu_count "$disk")" = 0 ] || { echo "QEMU still running"; return 1; }
 }
 
 check "vm: command exit status comes back" status_passes_through
