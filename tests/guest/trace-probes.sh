@@ -29,8 +29,8 @@ check_json "$out/check.json" 's["probes"]["cluster"] == "fentry" and s["probes"]
 	"cluster/handout not on fentry/fexit"
 # The loop: each variant has exactly its own loop function, out of line (the
 # loop probe needs it), and the tracer attaches to it.  Stock: the old
-# f2fs_write_cache_pages() only; patched: f2fs_write_cache_folios() only (patch
-# 4 renames the old loop, patch 6 removes f2fs_write_cache_pages_compressed()).
+# f2fs_write_cache_pages() only; patched: f2fs_write_cache_folios() only (the
+# series renames the old loop, then removes f2fs_write_cache_pages_compressed()).
 # A loop function missing from the module (inlined, renamed, wrong module) fails.
 in_f2fs_kallsyms() { awk -v s="$1" '$3 == s && $4 == "[f2fs]" { f = 1 } END { exit !f }' /proc/kallsyms; }
 case "${WBTRACE_VARIANT:-}" in
