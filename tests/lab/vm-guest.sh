@@ -113,6 +113,30 @@ ctrl_c_tears_down() {
 	[ "$(qemu_count "$disk")" = 0 ] || { echo "QEMU still running"; return 1; }
 }
 
+# A successful run in a cache that holds no kept runs exits 0.  vm.sh's clean-up
+# once pruned old runs with an unmatched `ls run.*`, and set -e turned the
+# guest's 0 into a silent 2 on every new machine.  The lab products are linked
+# into an empty cache, so vm-runs/ starts empty.
+clean_cache_exit_0() {
+	local cache=$tmp/cache rc=0 d
+	mkdir -p "$cache"
+	eval "$("$top/kernel-patch/lab/build.sh" --print-paths)"
+	for d in "$KERNEL_DIR" "$(dirname "$MODULE_STOCK")" "$(dirname "$MODULE_PATCHED")"; do
+		ln -s "$d" "$cache/$(basename "$d")"
+	done
+	WBTRACE_CACHE=$cache "$vm" run -q -- true || rc=$?
+	[ "$rc" = 0 ] || { echo "exit $rc, wanted 0"; return 1; }
+	[ -z "$(ls -A "$cache/vm-runs")" ] || { echo "a successful run left $(ls "$cache/vm-runs")"; return 1; }
+}
+# A failing command's last line reaches the host, and vm.sh says why it failed.
+last_words() {
+	local rc=0
+	"$vm" run -q -- sh -c 'echo "last words $$"; exit 3' >"$tmp/lw.out" 2>"$tmp/lw.err" || rc=$?
+	[ "$rc" = 3 ] || { echo "exit $rc, wanted 3"; cat "$tmp/lw.err"; return 1; }
+	grep -q '^last words [0-9]' "$tmp/lw.out" || { echo "the last line did not come through"; cat "$tmp/lw.out"; return 1; }
+	grep -q 'guest command exited 3; its last line: last words [0-9]' "$tmp/lw.err" ||
+		{ echo "no line saying why"; cat "$tmp/lw.err"; return 1; }
+}
 check "vm: command exit status comes back" status_passes_through
 check "vm: results share rw, root ro, variant module loaded" shares_and_module
 check "vm: a hung guest is killed at --timeout (121)" timeout_kills
@@ -120,6 +144,8 @@ check "vm: a WARNING in the kernel log fails a passing command (120)" splat_fail
 check "vm: a kernel panic is reported (122)" panic_is_reported
 check "vm: a hung guest test is reported, the rest not run" hung_test_reported
 check "vm: Ctrl-C stops the guest and leaves no QEMU (130)" ctrl_c_tears_down
+check "vm: a successful run exits 0 when the cache holds no kept runs" clean_cache_exit_0
+check "vm: a failing command's last line and exit status reach the host" last_words
 
 echo "$((n - bad)) passed, $bad failed"
 [ "$bad" = 0 ]
