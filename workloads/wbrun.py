@@ -1237,6 +1237,12 @@ class Rep:
         host = schema.host_info()
         if ctx.accel:
             host["accel"] = ctx.accel
+        # In the guest, /proc/cpuinfo names QEMU's emulated CPU (the same on every
+        # host under -cpu max): cpu_model is the physical one, which comparability needs.
+        if getattr(ctx, "host_cpu_model", None):
+            if host.get("cpu_model") and host["cpu_model"] != ctx.host_cpu_model:
+                host["guest_cpu_model"] = host["cpu_model"]
+            host["cpu_model"] = ctx.host_cpu_model
         # QEMU's -icount setting for the guest ("shift=auto", ...): compare/gate refuse to
         # mix modes (issue 14).  Set when the runner boots the guest with -icount; absent
         # reads as "off".
@@ -1425,7 +1431,7 @@ def run_local(args, wl, target, variant, context, rep_no=None):
             tracer_version=tracer_version() if trace else None, blktrace=blk,
             stacks=bool(trace and shutil.which("perf")),
             inject=args.inject_corruption, accel=context.get("accel"),
-            icount=context.get("icount"),
+            icount=context.get("icount"), host_cpu_model=context.get("host_cpu_model"),
             git=context.get("git") or schema.git_info(TOP), kernel=kernel,
             tmp_root=os.environ.get("TMPDIR", "/tmp"))
 
@@ -1558,7 +1564,7 @@ def run_in_vm(args, wl, variant):
     if icount:
         accel = "tcg"                  # vm.sh boots TCG for -icount (or refuses)
     context = {"git": schema.git_info(TOP), "accel": accel, "module_sha256": sha256_file(module),
-               "share_marker": True}
+               "share_marker": True, "host_cpu_model": schema.host_info().get("cpu_model")}
     if icount:
         context["icount"] = icount     # meta.json host.icount (Rep._write_meta)
     inner = [WBRUN_EXE, "run", wl.name, "--target", "vm", "--variant", variant,
@@ -1714,7 +1720,8 @@ def compare_in_vm(args, wl):
     if icount:
         accel = "tcg"                  # vm.sh boots TCG for -icount (or refuses)
     context = {"git": schema.git_info(TOP), "accel": accel,
-               "module_sha256": {v: sha256_file(m) for v, m in modules.items()}}
+               "module_sha256": {v: sha256_file(m) for v, m in modules.items()},
+               "host_cpu_model": schema.host_info().get("cpu_model")}
     if icount:
         context["icount"] = icount     # meta.json host.icount of every rep
     inner = [WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
