@@ -115,35 +115,42 @@ def cell_table(cell_dir):
     runs_dir = os.path.join(cell_dir, "runs")
     walls = host_walls(os.path.join(cell_dir, "output.log"))
     reps = []
-    for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
-        rd = os.path.join(runs_dir, name)
-        if not (name.startswith("rep-") and os.path.isfile(os.path.join(rd, "meta.json"))):
+    dirs = [os.path.join(runs_dir, n) for n in sorted(os.listdir(runs_dir))
+            if n.startswith("rep-")] if os.path.isdir(runs_dir) else []
+    if not dirs and os.path.isfile(os.path.join(runs_dir, "meta.json")):     # --reps 1
+        dirs = [runs_dir]
+    for rd in dirs:
+        rep = int(os.path.basename(rd)[4:]) if rd != runs_dir else 1
+        row = {"rep": rep, "verified": False}
+        try:
+            run = schema.load_run(rd)
+        except schema.ResultsError as e:
+            # A failed rep (e.g. a guest-side timeout) has no fio.json: listed, not measured.
+            row["error"] = str(e)
+            why = []
+            try:
+                with open(os.path.join(rd, "verify.txt")) as f:
+                    why = [ln.strip() for ln in f if ln.startswith("note: failed")]
+            except OSError:
+                pass
+            if why:
+                row["error"] = why[0][len("note: "):]
+            reps.append(row)
             continue
-        run = schema.load_run(rd)
         m = metrics.run_metrics(run)
-        rep = int(name[4:])
-        row = {"rep": rep, "fio.bw_MiBps": m.get("fio.bw_MiBps"),
-               "fio.sys_cpu_ms_per_MiB": m.get("fio.sys_cpu_ms_per_MiB"),
-               "guest_cpu_ms_per_MiB": guest_cpu_ms_per_mib(run),
-               "verified": all(v == "pass" for v in run.meta.get("verify", {}).values()),
-               "icount": (run.meta.get("host") or {}).get("icount", "off"),
-               "accel": (run.meta.get("host") or {}).get("accel")}
+        host = run.meta.get("host") or {}
+        row.update({"fio.bw_MiBps": m.get("fio.bw_MiBps"),
+                    "fio.sys_cpu_ms_per_MiB": m.get("fio.sys_cpu_ms_per_MiB"),
+                    "guest_cpu_ms_per_MiB": guest_cpu_ms_per_mib(run),
+                    "verified": all(v == "pass" for v in run.meta.get("verify", {}).values()),
+                    "icount": host.get("icount", "off"), "accel": host.get("accel"),
+                    "guest_duration_s": run.meta.get("duration_s")})
         row.update(walls.get(rep, {}))
-        reps.append(row)
-    if not reps and os.path.isfile(os.path.join(runs_dir, "meta.json")):   # --reps 1
-        run = schema.load_run(runs_dir)
-        m = metrics.run_metrics(run)
-        row = {"rep": 1, "fio.bw_MiBps": m.get("fio.bw_MiBps"),
-               "fio.sys_cpu_ms_per_MiB": m.get("fio.sys_cpu_ms_per_MiB"),
-               "guest_cpu_ms_per_MiB": guest_cpu_ms_per_mib(run),
-               "verified": all(v == "pass" for v in run.meta.get("verify", {}).values()),
-               "icount": (run.meta.get("host") or {}).get("icount", "off"),
-               "accel": (run.meta.get("host") or {}).get("accel")}
-        row.update(walls.get(1, {}))
         reps.append(row)
     summary = {}
     for key, _ in FIGURES:
-        mean, c, n = cv([r.get(key) for r in reps])
+        # Only verified reps count: a failed rep's figures describe a different run.
+        mean, c, n = cv([r.get(key) for r in reps if r["verified"]])
         summary[key] = {"mean": mean, "cv": c, "n": n}
     return dict(cell, reps=reps, summary=summary)
 
@@ -166,14 +173,20 @@ def cmd_table(top, json_out):
     print("|" + "---|" * len(hdr))
     for c in cells:
         s = c["summary"]
+        ok = sum(1 for r in c["reps"] if r["verified"])
         row = [c.get("workload", "?"), c.get("icount") or "off",
-               f"{len(c['reps'])}" + ("" if all(r["verified"] for r in c["reps"]) else " (!)")]
+               f"{ok}" + (f" of {len(c['reps'])}" if ok != len(c["reps"]) else "")]
         for key, _ in FIGURES:
             row += [fmt(s[key]["mean"], 1), fmt(100 * s[key]["cv"] if s[key]["cv"] is not None
                                                 else None, 1) + " %"]
         row += [str(c.get("boot_wall_s", "–")), c.get("load_before", "–"),
                 c.get("load_after", "–")]
         print("| " + " | ".join(row) + " |")
+    for c in cells:
+        for r in c["reps"]:
+            if not r["verified"]:
+                print(f"\n{c['workload']}, icount {c.get('icount') or 'off'}, rep {r['rep']}: "
+                      f"not verified: {r.get('error', 'a verification step failed')}")
     if json_out:
         with open(json_out, "w") as f:
             json.dump(cells, f, indent=1)
