@@ -17,6 +17,9 @@
 #   3. The same with kprobe/kretprobe and raw_tp (hist mode).
 #   4. The same in tracepoint-only mode: the exits are not traced, so the
 #      summary says "complete": false and the exit fields are null, not 0.
+#   5. The same on compressed files (lz4, 4-page clusters), stream mode: the
+#      cluster paths (stock's old loop; patched's clusters on writeback_iter,
+#      whose budget loan also ends a pass through the sentinel).
 #
 # Checked from the trace against the load and against itself: background and
 # fsync passes seen with their class, sync mode, nr_to_write and reason;
@@ -39,37 +42,38 @@ trap cleanup EXIT
 
 mkfs_mount "" ""
 sync
+EXT=""			# file name suffix (.txt: compressed, round 5)
 
 # load MIB: the workload above, run under the tracer (its command).
 cat >"$out/load.sh" <<'EOF'
 set -eu
-mnt=$1 mib=$2
+mnt=$1 mib=$2 ext=${3:-}
 echo 0 >/proc/sys/vm/dirty_writeback_centisecs          # no periodic (kupdate) flush
 echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 echo $((1024 << 20)) >/proc/sys/vm/dirty_bytes
 echo $((768 << 20)) >/proc/sys/vm/dirty_background_bytes # no background flush yet
-dd if=/dev/zero of="$mnt/big" bs=1M count="$mib" status=none
+dd if=/dev/zero of="$mnt/big$ext" bs=1M count="$mib" status=none
 echo 4096 >/proc/sys/vm/dirty_background_bytes
-dd if=/dev/zero of="$mnt/kick" bs=4k count=256 status=none   # balance_dirty_pages: start the flusher
+dd if=/dev/zero of="$mnt/kick$ext" bs=4k count=256 status=none   # balance_dirty_pages: start the flusher
 sleep 1
-dd if=/dev/zero of="$mnt/fsynced" bs=1M count=8 conv=fsync status=none
+dd if=/dev/zero of="$mnt/fsynced$ext" bs=1M count=8 conv=fsync status=none
 # O_DSYNC: each 256 KiB write is fsync()ed at once, too soon for the flusher to
 # have written it: WB_SYNC_ALL passes for sure (the fsync above may find the
 # file already written back)
-dd if=/dev/zero of="$mnt/fsynced" bs=256k count=32 seek=32 oflag=dsync conv=notrunc status=none
+dd if=/dev/zero of="$mnt/fsynced$ext" bs=256k count=32 seek=32 oflag=dsync conv=notrunc status=none
 EOF
 
 # run LABEL MIB TRACER_OPTS...: a fresh set of files, traced; ino_* of the files
 run() {
 	local label=$1 mib=$2 rc=0; shift 2
-	rm -f "$MNT/big" "$MNT/kick" "$MNT/fsynced"
+	rm -f "$MNT/big$EXT" "$MNT/kick$EXT" "$MNT/fsynced$EXT"
 	sync
 	restore_vm
-	"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" \
+	"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" "$EXT" \
 		2>"$out/$label.err" || rc=$?
 	restore_vm
 	[ "$rc" = 0 ] || fail "$label: tracer exited $rc: $(cat "$out/$label.err")"
-	ino_big=$(stat -c %i "$MNT/big") ino_fs=$(stat -c %i "$MNT/fsynced")
+	ino_big=$(stat -c %i "$MNT/big$EXT") ino_fs=$(stat -c %i "$MNT/fsynced$EXT")
 }
 
 # 1. Stream mode.
@@ -248,6 +252,45 @@ check(all(e["no_exit"] and e["end"] is None and e["nr_used"] is None and e["writ
 g = [e["nr_given"] for e in wp if e["sync"] == "none"]
 check(P["none_nr_given"]["sum"] == sum(g), "none_nr_given.sum from records", sum(g), P["none_nr_given"]["sum"])
 print(f"  tponly: {P}")
+check.exit()
+EOF
+
+# 5. Compressed files: every end still exact, the classes consistent, clusters
+#    counted in their passes.
+mkfs_mount "extra_attr,compression" "compress_algorithm=lz4,compress_log_size=2,compress_extension=txt"
+EXT=.txt
+run compr 48 -O "$out/compr"
+"$PY" - "$out/compr" "$TOP" <<'EOF' || fail "compressed files: per-pass checks (see above)"
+import sys
+from tracecheck import Checks, load
+sys.path.insert(0, sys.argv[2])
+from analysis import schema
+s, ev = load(sys.argv[1])
+schema.validate_summary(s)
+check = Checks("compr")
+P, c = s["passes"], s["counts"]
+wp = [e for e in ev if e["k"] == "wp" and e["site"] == "f2fs_write_data_pages"]
+check(s["valid"] and s["drops"] == 0 and P["complete"], "valid, no drops, complete", (s["drops"], P["complete"]), (0, True))
+check(len(wp) == P["total"], "pass records == passes.total", len(wp), P["total"])
+for k, key in (("by_sync", "sync"), ("by_why", "why"), ("by_end", "end")):
+    got = {v: sum(1 for e in wp if e[key] == v) for v in P[k]}
+    check(got == P[k], f"records per {key} == passes.{k}", got, P[k])
+check(c["clusters"] > 0 and sum(e["clusters"] for e in wp) == c["clusters"], "clusters written in passes == counter",
+      sum(e["clusters"] for e in wp), c["clusters"])
+check(sum(e["written"] for e in wp) == c["folios_written"], "folios written in passes == counter",
+      sum(e["written"] for e in wp), c["folios_written"])
+check(P["by_why"]["background"] > 0 and P["by_why"]["fsync"] > 0, "background and fsync passes",
+      (P["by_why"]["background"], P["by_why"]["fsync"]), "> 0")
+check(P["end_inferred"] == 0, "no inferred end", P["end_inferred"], 0)
+check(all(e["nr_after"] <= 0 for e in wp if e["end"] == "budget") and
+      all(e["nr_after"] > 0 for e in wp if e["end"] == "priority_stop"),
+      "budget ends have no budget left, priority stops some", "-", "-")
+span = lambda e: (e["t"] - e["dur_ns"], e["t"])
+alls = [span(e) for e in wp if e["sync"] == "all"]
+lonely = [e for e in wp if e["end"] == "priority_stop"
+          and not any(a0 < span(e)[1] and span(e)[0] < a1 for a0, a1 in alls)]
+check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", len(lonely), 0)
+print(f"  compr: {P}")
 check.exit()
 EOF
 
