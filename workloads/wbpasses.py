@@ -26,14 +26,18 @@ class InputError(Exception):
     pass
 
 
+def load_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{what}{path}: {e}") from None
+
+
 def rep_dirs(cmp_dir):
     """{variant: [rep dir, ...]} from cmp.json (analysis/SCHEMA.md §6)."""
     path = os.path.join(cmp_dir, "cmp.json")
-    try:
-        with open(path) as f:
-            cmp = json.load(f)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{cmp_dir}: not a comparison dir ({path}: {e})") from None
+    cmp = load_json(path, f"{cmp_dir}: not a comparison dir: ")
     runs = cmp.get("runs")
     if not isinstance(runs, dict) or not runs:
         raise InputError(f"{path}: no runs")
@@ -43,11 +47,7 @@ def rep_dirs(cmp_dir):
 def rep_passes(run_dir):
     """The "passes" object of one rep's trace/summary.json."""
     path = os.path.join(run_dir, "trace", "summary.json")
-    try:
-        with open(path) as f:
-            summary = json.load(f)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: {e}") from None
+    summary = load_json(path, "")
     passes = summary.get("passes")
     if not isinstance(passes, dict):
         raise InputError(f"{path}: no per-pass records (\"passes\"); is the tracer up to date?")

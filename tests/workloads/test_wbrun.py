@@ -211,40 +211,36 @@ def test_help_documents_exit_codes():
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
-@needs_root
-def test_host_target_needs_root():
-    # The tool runs as nobody, from a world-readable copy of the files it loads:
-    # the clone itself may sit where nobody cannot reach it (under /root).
+@pytest.fixture
+def nobody_runner():
+    """wbtrace-run in a world-readable copy of the files it loads, to run as nobody:
+    the clone itself may sit where nobody cannot reach it (under /root)."""
     top = tempfile.mkdtemp(prefix="wbtrace-nobody-")
     try:
         os.chmod(top, 0o755)
         for d in ("workloads", "analysis", os.path.join("kernel-patch", "lab")):
             shutil.copytree(os.path.join(TOP, d), os.path.join(top, d),
                             ignore=shutil.ignore_patterns("__pycache__"))
-        rc, out, err = run("run", "fio-randwrite", "--target", "host", user="65534",
-                           prog=os.path.join(top, "workloads", "wbtrace-run"))
-        assert rc == 3 and "root" in one_error_line(err), err
+        yield os.path.join(top, "workloads", "wbtrace-run")
     finally:
         shutil.rmtree(top)
 
 
 @needs_root
-def test_unwritable_results_is_one_line_not_a_traceback():
+def test_host_target_needs_root(nobody_runner):
+    rc, out, err = run("run", "fio-randwrite", "--target", "host", user="65534",
+                       prog=nobody_runner)
+    assert rc == 3 and "root" in one_error_line(err), err
+
+
+@needs_root
+@pytest.mark.parametrize("sub", ["run", "compare"])
+def test_unwritable_results_is_one_line_not_a_traceback(nobody_runner, sub):
     # nobody cannot write under /usr: refused before anything is built or booted.
-    top = tempfile.mkdtemp(prefix="wbtrace-nobody-")
-    try:
-        os.chmod(top, 0o755)
-        for d in ("workloads", "analysis", os.path.join("kernel-patch", "lab")):
-            shutil.copytree(os.path.join(TOP, d), os.path.join(top, d),
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        for sub in ("run", "compare"):
-            rc, out, err = run(sub, "fio-randwrite", "-o", "/usr/lib/wbtrace-no-such/out",
-                               user="65534", prog=os.path.join(top, "workloads", "wbtrace-run"))
-            assert rc == 3, (sub, err)
-            assert "cannot write the results" in one_error_line(err), err
-            assert "Traceback" not in err
-    finally:
-        shutil.rmtree(top)
+    rc, out, err = run(sub, "fio-randwrite", "-o", "/usr/lib/wbtrace-no-such/out",
+                       user="65534", prog=nobody_runner)
+    assert rc == 3, err
+    assert "cannot write the results" in one_error_line(err), err
 
 
 def test_vm_target_without_lab_says_how_to_build(tmp_path):
