@@ -40,10 +40,12 @@ Options:
   --accel auto|kvm|tcg     accelerator (default: auto = KVM if a real boot works,
                            else TCG; or WBTRACE_ACCEL)
   --icount SPEC            TCG only: QEMU -icount SPEC, guest time counted in
-                           executed instructions (e.g. shift=auto, or
-                           shift=3,sleep=off,align=off; 'off' = none; default
+                           executed instructions (e.g. shift=3,align=off, the
+                           steady one in README; 'off' = none; default
                            WBTRACE_ICOUNT).  Runs the vCPUs round robin on one
-                           host thread (-accel tcg,thread=single); refused with KVM
+                           host thread (-accel tcg,thread=single); refused with
+                           KVM.  sleep=off races the guest clock ahead while
+                           the guest waits for I/O: guest-side timeouts fire
   --timeout SEC            kill the guest after SEC seconds (default: 3600)
   --log-dir DIR            copy the guest kernel log (console.log, dmesg.txt) there
   --no-build               fail instead of building a missing kernel/module
@@ -95,7 +97,7 @@ case "$accel" in auto|kvm|tcg) ;; *) wb_die $EX_USAGE "unknown accelerator '$acc
 # a QEMU failure after the lab checks.
 [ "$icount" = off ] && icount=""
 if [ -n "$icount" ]; then
-	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=auto, or shift=3,sleep=off,align=off)"; }
+	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=3,align=off, or shift=auto)"; }
 	ic_shift="" ic_align="" ic_sleep="" first=1
 	IFS=, read -r -a ic_parts <<<"$icount"
 	[ ${#ic_parts[@]} -gt 0 ] || icount_bad "empty"
