@@ -388,3 +388,33 @@ def test_vm_output_in_guest_private_dir_is_refused(d):
     rc, out, err = run("run", "fio-randwrite", "--target", "vm", "-o", d)
     assert rc == 2 and "private to the lab guest" in one_error_line(err)
     assert not os.path.exists(d)
+
+
+# ---------------------------------------------------------------- fio verification coverage
+
+def _unverified(jobs):
+    """Rep._fio_unverified of fio-randwrite for a fio.json holding JOBS."""
+    wl = wbrun.Workload("fio-randwrite", os.path.join(wbrun.WL_DIR, "fio-randwrite.fio"))
+    fake_rep = type("FakeRep", (), {"wl": wl})()
+    return wbrun.Rep._fio_unverified(fake_rep, {"jobs": jobs})
+
+
+def _job(name, wrote, read):
+    return {"jobname": name, "write": {"io_bytes": wrote}, "read": {"io_bytes": read}}
+
+
+def test_fio_verify_that_read_back_everything_passes():
+    assert _unverified([_job("randwrite", 1 << 25, 1 << 25)]) == []
+
+
+def test_fio_verify_of_zero_bytes_fails():
+    # fio exits 0 with do_verify=0: nothing was checked.
+    assert _unverified([_job("randwrite", 1 << 25, 0)]) == ["randwrite: verified 0 bytes"]
+
+
+def test_fio_verify_of_part_of_the_data_fails():
+    assert "verified 1024 of the 4096 bytes" in _unverified([_job("randwrite", 4096, 1024)])[0]
+
+
+def test_fio_verify_of_a_missing_job_fails():
+    assert _unverified([_job("other", 4096, 4096)]) == ["randwrite: not in fio's output"]
