@@ -9,6 +9,9 @@
 #   3. check, from the tracer's per-pass records, that both variants ran background
 #      passes with a budget and an integrity pass (workloads/wbpasses.py)
 #   4. ./wbtrace report, 5. ./wbtrace gate stock vs patched
+# Under TCG the guest runs with -icount shift=3,align=off (guest time counted in
+# instructions): its throughput varies 1-3 % from rep to rep instead of 20-30 %
+# (README, "Noise and -icount").  WBTRACE_ICOUNT overrides it ("off" for none).
 # Exit status: 0 when the build, the runs, their verification and the writeback check
 # passed, whatever the gate says (its verdict is a result, reported here); 1 when any
 # of those failed, with one line saying which; 130 interrupted.
@@ -29,9 +32,12 @@ echo "== 1. lab build and tracer =="
 "$top/kernel-patch/lab/build.sh" || fail "the lab build (see its last lines above)"
 make -s -C "$top/loader" || fail "building the tracer (make -C loader)"
 
-echo "== 2. $wl on f2fs stock and patched, $reps reps each, interleaved, one guest boot =="
+accel=$("$top/wbtrace" vm accel -q 2>/dev/null) || accel=unknown
+icount=${WBTRACE_ICOUNT:-}
+[ -z "$icount" ] && [ "$accel" = tcg ] && icount=shift=3,align=off
+echo "== 2. $wl on f2fs stock and patched, $reps reps each, interleaved, one guest boot ($accel${icount:+, -icount $icount}) =="
 rc=0
-"$top/wbtrace" compare "$wl" --reps "$reps" ${size:+--size "$size"} -o "$cmp" || rc=$?
+"$top/wbtrace" compare "$wl" --reps "$reps" ${size:+--size "$size"} ${icount:+--icount "$icount"} -o "$cmp" || rc=$?
 case $rc in
 0) ;;
 130) echo "demo interrupted after $(took)" >&2; exit 130 ;;
