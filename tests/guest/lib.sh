@@ -58,6 +58,27 @@ restore_vm() {
 	done
 }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# probes_off: disable and remove a test's tracefs instance $INST (every event
+# enabled in it) and its kprobe events $GRP/${PROBES[@]} in $TR, also those an
+# earlier run of the test left in this boot.  For EXIT traps: it never fails.
+probes_off() {
+	local p e
+	if [ -d "$INST" ]; then
+		echo 0 >"$INST/tracing_on" 2>/dev/null || true
+		for e in "$INST"/events/*/*/enable; do
+			[ -e "$e" ] && { echo 0 >"$e"; } 2>/dev/null
+		done
+		rmdir "$INST" 2>/dev/null || echo "  cannot remove the tracefs instance $INST"
+	fi
+	[ -w "$TR/kprobe_events" ] || return 0
+	for p in "${PROBES[@]}"; do
+		if grep -q "^[pr][0-9]*:$GRP/$p " "$TR/kprobe_events"; then
+			echo "-:$GRP/$p" >>"$TR/kprobe_events" 2>/dev/null || echo "  cannot remove the kprobe event $GRP/$p"
+		fi
+	done
+	return 0
+}
 sysfs_stat() { cat "/sys/fs/f2fs/$(basename "$DEV")/$1"; }
 
 # fsck.f2fs on the unmounted device; it must find nothing to fix.

@@ -66,26 +66,6 @@ work=$(mktemp -d /tmp/wb-cluster-paths.XXXXXX)
 
 save_vm
 
-# probes_off: disable and remove the instance and every probe of this test
-# (also those left by an earlier run of it in this boot).
-probes_off() {
-	local p
-	if [ -d "$INST" ]; then
-		echo 0 >"$INST/tracing_on" 2>/dev/null || true
-		for p in "${PROBES[@]}"; do
-			if [ -e "$INST/events/$GRP/$p/enable" ]; then
-				echo 0 >"$INST/events/$GRP/$p/enable" 2>/dev/null || true
-			fi
-		done
-		rmdir "$INST" 2>/dev/null || echo "  cannot remove the tracefs instance $INST"
-	fi
-	[ -w "$TR/kprobe_events" ] || return 0
-	for p in "${PROBES[@]}"; do
-		if grep -q "^[pr][0-9]*:$GRP/$p " "$TR/kprobe_events"; then
-			echo "-:$GRP/$p" >>"$TR/kprobe_events" 2>/dev/null || echo "  cannot remove the kprobe event $GRP/$p"
-		fi
-	done
-}
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	probes_off
