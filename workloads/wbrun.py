@@ -2084,6 +2084,9 @@ def cmd_run(args):
         if args.variant:
             raise UsageError("--variant picks the lab's f2fs module; on the host the running "
                              "f2fs is used (recorded as host-other)")
+        if getattr(args, "icount", None) not in (None, "", "off"):
+            raise UsageError("--icount sets the lab guest's QEMU clock; it has no meaning "
+                             "with --target host")
         if os.geteuid() != 0:
             raise SetupError(f"--target host needs root: sudo ./wbtrace run {wl.name} ...")
         size = args.size or wl.default_size

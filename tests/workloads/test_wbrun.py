@@ -418,3 +418,8 @@ def test_fio_verify_of_part_of_the_data_fails():
 
 def test_fio_verify_of_a_missing_job_fails():
     assert _unverified([_job("other", 4096, 4096)]) == ["randwrite: not in fio's output"]
+
+
+def test_icount_with_host_target_is_refused():
+    rc, out, err = run("run", "fio-randwrite", "--target", "host", "--icount", "shift=3")
+    assert rc == 2 and "--icount" in one_error_line(err)
