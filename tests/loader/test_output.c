@@ -3,7 +3,7 @@
 #include "wbt_test.h"
 #include "output.h"
 
-static char *jsonl(const struct wb_event *e)
+char *wbt_event_jsonl(const struct wb_event *e)
 {
 	char *mem = NULL;
 	size_t len = 0;
@@ -14,7 +14,6 @@ static char *jsonl(const struct wb_event *e)
 	return mem;
 }
 
-#define HAS(s, sub) CHECK(strstr((s), (sub)) != NULL)
 
 void test_output(void)
 {
@@ -36,7 +35,7 @@ void test_output(void)
 	e.folio.write_ns = 4000;
 	e.folio.outcome = WB_OUT_REDIRTIED;
 	e.folio.ret = -11;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"k\":\"folio\"");
 	HAS(s, "\"t\":123,");
 	HAS(s, "\"dev\":\"254:3\"");
@@ -56,7 +55,7 @@ void test_output(void)
 	e.bio.bytes = 524288;
 	e.bio.ptype = WB_PT_DATA;
 	e.bio.temp = WB_TEMP_COLD;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"k\":\"bio\",\"bytes\":524288,\"pages\":128,");
 	HAS(s, "\"type\":\"data\",\"temp\":\"cold\",\"io\":\"ipu\"");
 	free(s);
@@ -68,7 +67,7 @@ void test_output(void)
 	e.cl.clen = 4012;
 	e.cl.algo = 1;
 	e.cl.outcome = WB_CL_COMPRESSED;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"k\":\"cmp\"");
 	HAS(s, "\"cluster\":17,");
 	HAS(s, "\"raw\":16384,\"clen\":4012,");
@@ -80,7 +79,7 @@ void test_output(void)
 	e.type = WB_EV_WP;
 	e.flags = WB_F_NO_EXIT;
 	e.wp.nr_before = -1;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"k\":\"wp\"");
 	HAS(s, "\"nr_before\":-1,");
 	HAS(s, "\"no_exit\":true");

@@ -6,20 +6,6 @@
 #include "output.h"
 #include "probe.h"
 
-#define HAS(s, sub) CHECK(strstr((s), (sub)) != NULL)
-#define HASNT(s, sub) CHECK(strstr((s), (sub)) == NULL)
-
-static char *jsonl(const struct wb_event *e)
-{
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&mem, &len);
-
-	wb_event_jsonl(f, e);
-	fclose(f);
-	return mem;
-}
-
 static char *passes_json(const struct wb_passes *p, bool complete)
 {
 	char *mem = NULL;
@@ -81,7 +67,7 @@ static void test_wp_lines(void)
 	e.wp.end = WB_END_BUDGET;
 	e.wp.cyclic = 1;
 	e.wp.reason = 0;		/* WB_REASON_BACKGROUND */
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"k\":\"wp\"");
 	HAS(s, "\"sync\":\"none\",\"why\":\"background\",\"cyclic\":true,\"nr_given\":1024,");
 	HAS(s, "\"reason\":0,");
@@ -103,7 +89,7 @@ static void test_wp_lines(void)
 	e.wp.nr_before = 9223372036854775807LL;
 	e.wp.nr_after = 9223372036854775807LL - 16;
 	e.wp.folios = 16;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"sync\":\"all\",\"why\":\"fsync\",\"cyclic\":false,");
 	HAS(s, "\"nr_given\":9223372036854775807,");
 	HAS(s, "\"reason\":null");
@@ -115,7 +101,7 @@ static void test_wp_lines(void)
 	for (unsigned w = 0; w < WB_WHY_NR; w++) {
 		e.wp.why = w;
 		e.wp.end = w % WB_END_NR;
-		s = jsonl(&e);
+		s = wbt_event_jsonl(&e);
 		HASNT(s, "\"?\"");
 		free(s);
 	}
@@ -133,7 +119,7 @@ static void test_wp_lines(void)
 	e.wp.end = WB_END_PRIORITY;
 	e.wp.nr_before = 100;
 	e.wp.nr_after = 60;
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"written\":null,\"redirtied\":null,\"skipped\":null");
 	HAS(s, "\"end\":\"priority_stop\"");
 	HAS(s, "\"nr_used\":40,");
@@ -148,7 +134,7 @@ static void test_wp_lines(void)
 	e.wp.end = WB_END_UNKNOWN;
 	e.wp.cyclic = 1;
 	e.wp.reason = 3;		/* WB_REASON_PERIODIC */
-	s = jsonl(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"why\":\"kupdate\",\"cyclic\":true,\"nr_given\":4096,\"reason\":3,");
 	HAS(s, "\"nr_used\":null,\"pages_skipped\":null,\"end\":null,\"end_inferred\":null");
 	HAS(s, "\"written\":null,\"redirtied\":null,\"skipped\":null");

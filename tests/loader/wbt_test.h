@@ -40,6 +40,14 @@ extern int wbt_passed, wbt_failed;
 		}								\
 	} while (0)
 
+/* Substring checks on generated text. */
+#define HAS(s, sub) CHECK(strstr((s), (sub)) != NULL)
+#define HASNT(s, sub) CHECK(strstr((s), (sub)) == NULL)
+
+struct wb_event;
+/* One event as its events.jsonl line (malloc'ed; test_output.c). */
+char *wbt_event_jsonl(const struct wb_event *e);
+
 void test_hist(void);
 void test_json(void);
 void test_args(void);
