@@ -17,43 +17,29 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from analysis import schema  # noqa: E402  (reads and validates the result dirs)
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-WHY = ("background", "kupdate", "sync", "fsync", "other")
-ENDS = ("range_end", "budget", "priority_stop", "error")
+WHY = schema.PASS_CLASSES["by_why"]
+ENDS = schema.PASS_CLASSES["by_end"]
 
 
 class InputError(Exception):
     pass
 
 
-def load_json(path, what):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{what}{path}: {e}") from None
-
-
-def rep_dirs(cmp_dir):
-    """{variant: [rep dir, ...]} from cmp.json (analysis/SCHEMA.md §6)."""
-    path = os.path.join(cmp_dir, "cmp.json")
-    cmp = load_json(path, f"{cmp_dir}: not a comparison dir: ")
-    runs = cmp.get("runs")
-    if not isinstance(runs, dict) or not runs:
-        raise InputError(f"{path}: no runs")
-    return {v: [os.path.join(cmp_dir, d) for d in ds] for v, ds in runs.items()}
-
-
-def rep_passes(run_dir):
-    """The "passes" object of one rep's trace/summary.json."""
-    path = os.path.join(run_dir, "trace", "summary.json")
-    summary = load_json(path, "")
-    passes = summary.get("passes")
+def rep_passes(run):
+    """The "passes" object of one rep (a schema.Run), validated by schema.load_run."""
+    where = os.path.join(run.path, schema.SUMMARY_FILE)
+    if run.summary is None:
+        raise InputError(f"{run.path}: not traced (tracer mode off): no per-pass records")
+    passes = run.summary.get("passes")
     if not isinstance(passes, dict):
-        raise InputError(f"{path}: no per-pass records (\"passes\"); is the tracer up to date?")
-    if not passes.get("complete", False):
-        raise InputError(f"{path}: per-pass records incomplete (probe mode "
-                         f"{summary.get('probes', {}).get('writepages', '?')}): cannot check")
+        raise InputError(f"{where}: no per-pass records (\"passes\"); is the tracer up to date?")
+    if not passes["complete"]:
+        raise InputError(f"{where}: per-pass records incomplete (probe mode "
+                         f"{run.summary.get('probes', {}).get('writepages', '?')}): cannot check")
     return passes
 
 
@@ -90,10 +76,16 @@ def judge(tot):
 
 def check(cmp_dir):
     """{variant: {"totals": ..., "problems": [...]}} for a comparison dir."""
+    if not schema.is_cmp_dir(cmp_dir):
+        raise InputError(f"{cmp_dir}: not a comparison dir (no {schema.CMP_FILE})")
+    try:
+        groups = schema.resolve(cmp_dir)
+    except schema.ResultsError as e:
+        raise InputError(str(e)) from None
     out = {}
-    for variant, dirs in rep_dirs(cmp_dir).items():
-        tot = add_up([rep_passes(d) for d in dirs])
-        out[variant] = {"totals": tot, "problems": judge(tot)}
+    for g in groups:
+        tot = add_up([rep_passes(r) for r in g.runs])
+        out[g.variant] = {"totals": tot, "problems": judge(tot)}
     return out
 
 

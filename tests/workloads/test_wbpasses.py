@@ -1,10 +1,16 @@
 """wbpasses: the demo's check that background and integrity writeback passes happened."""
 import json
 import os
+import sys
 
 import pytest
 
 import wbpasses
+from analysis import schema
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "analysis"))
+import synth  # noqa: E402  (valid synthetic result dirs)
 
 
 def passes(background=3, fsync=1, budget=2, prio=0, given=1024, complete=True):
@@ -13,32 +19,33 @@ def passes(background=3, fsync=1, budget=2, prio=0, given=1024, complete=True):
             "by_why": {"background": background, "kupdate": 0, "sync": 0, "fsync": fsync,
                        "other": 0},
             "by_end": {"range_end": none + fsync - budget - prio, "budget": budget,
-                       "priority_stop": prio, "error": 0},
+                       "priority_stop": prio, "error": 0} if complete else None,
             "none_nr_given": {"min": given if none else None, "max": given if none else None,
                               "sum": given * none},
-            "none_nr_used_sum": 0, "complete": complete}
+            "none_nr_used_sum": 0 if complete else None, "complete": complete,
+            "end_inferred": 0 if complete else None}
 
 
 def make_cmp(tmp_path, per_variant):
-    top = tmp_path / "cmp"
-    runs = {}
-    for variant, reps in per_variant.items():
-        runs[variant] = []
-        for i, p in enumerate(reps, 1):
-            d = top / variant / f"rep-{i:02d}" / "trace"
-            d.mkdir(parents=True)
-            summary = {"schema": "wbtrace.trace/1"}
+    """A valid comparison dir (synth.make_cmp) whose reps carry the given "passes"."""
+    reps = len(per_variant["stock"])
+    top = synth.make_cmp(str(tmp_path / "cmp"), reps=reps)
+    for variant, reps_passes in per_variant.items():
+        for i, p in enumerate(reps_passes, 1):
+            path = os.path.join(schema.rep_dir(top, variant, i), schema.SUMMARY_FILE)
+            with open(path) as f:
+                summary = json.load(f)
+            summary.pop("passes", None)
             if p is not None:
                 summary["passes"] = p
-            (d / "summary.json").write_text(json.dumps(summary))
-            runs[variant].append(f"{variant}/rep-{i:02d}")
-    (top / "cmp.json").write_text(json.dumps({"schema": "wbtrace.cmp/1", "runs": runs}))
-    return str(top)
+            with open(path, "w") as f:
+                json.dump(summary, f)
+    return top
 
 
 def test_both_variants_with_background_and_fsync_pass(tmp_path, capsys):
     d = make_cmp(tmp_path, {"stock": [passes(), passes(prio=1)],
-                            "patched": [passes(background=0), passes(background=2)]})
+                            "patched": [passes(background=0, budget=0), passes(background=2)]})
     assert wbpasses.main([d]) == 0
     out = capsys.readouterr().out
     assert "priority stop" in out and "writeback check:" in out
@@ -49,7 +56,7 @@ def test_both_variants_with_background_and_fsync_pass(tmp_path, capsys):
 
 
 def test_a_variant_without_background_pass_fails_and_says_which(tmp_path, capsys):
-    d = make_cmp(tmp_path, {"stock": [passes()], "patched": [passes(background=0)]})
+    d = make_cmp(tmp_path, {"stock": [passes()], "patched": [passes(background=0, budget=0)]})
     assert wbpasses.main([d]) == 1
     err = capsys.readouterr().err
     assert "patched" in err and "no background" in err and "stock:" not in err
