@@ -80,7 +80,7 @@ run() {
 run stream "$BIG" -O "$out/stream"
 "$PY" - "$out/stream" "$TOP" "${WBTRACE_VARIANT:-}" "$BIG" "$ino_big" "$ino_fs" <<'EOF' || fail "stream mode: per-pass checks (see above)"
 import sys
-from tracecheck import Checks, load
+from tracecheck import Checks, load, lonely_priority_stops
 d, top, variant = sys.argv[1:4]
 mib, ino_big, ino_fs = map(int, sys.argv[4:])
 sys.path.insert(0, top)
@@ -157,8 +157,8 @@ check(P["end_inferred"] == 0 and not any(e["end_inferred"] for e in wp),
 span = lambda e: (e["t"] - e["dur_ns"], e["t"])
 alls = [span(e) for e in wp if e["sync"] == "all"]
 prio = [e for e in wp if e["end"] == "priority_stop"]
-lonely = [e for e in prio if not any(a0 < span(e)[1] and span(e)[0] < a1 for a0, a1 in alls)]
-check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", len(lonely), 0)
+lonely = lonely_priority_stops(wp)
+check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [])
 M = 100_000_000   # 100 ms around the wb_sync_req inc/dec: a vCPU of a loaded TCG host may stall
 inside = [e for e in none if any(a0 + M < span(e)[0] < a1 - M for a0, a1 in alls)]
 bad = [e for e in inside if not (e["end"] == "priority_stop" or
@@ -262,7 +262,7 @@ EXT=.txt
 run compr 48 -O "$out/compr"
 "$PY" - "$out/compr" "$TOP" <<'EOF' || fail "compressed files: per-pass checks (see above)"
 import sys
-from tracecheck import Checks, load
+from tracecheck import Checks, load, lonely_priority_stops
 sys.path.insert(0, sys.argv[2])
 from analysis import schema
 s, ev = load(sys.argv[1])
@@ -285,11 +285,8 @@ check(P["end_inferred"] == 0, "no inferred end", P["end_inferred"], 0)
 check(all(e["nr_after"] <= 0 for e in wp if e["end"] == "budget") and
       all(e["nr_after"] > 0 for e in wp if e["end"] == "priority_stop"),
       "budget ends have no budget left, priority stops some", "-", "-")
-span = lambda e: (e["t"] - e["dur_ns"], e["t"])
-alls = [span(e) for e in wp if e["sync"] == "all"]
-lonely = [e for e in wp if e["end"] == "priority_stop"
-          and not any(a0 < span(e)[1] and span(e)[0] < a1 for a0, a1 in alls)]
-check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", len(lonely), 0)
+lonely = lonely_priority_stops(wp)
+check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [])
 print(f"  compr: {P}")
 check.exit()
 EOF
