@@ -97,12 +97,25 @@ struct cl_frame {
 	__u32 site, has_comp, raw_writes, ignore, flags, pad;
 };
 
+/*
+ * The loader's start/stop switch (wb_phase, enum wb_phase), so that the order
+ * in which the programs attach and detach does not matter: no frame opens
+ * until everything is attached, and exits of calls entered outside the
+ * window (before arming, or while the links go) are not taken for losses.
+ */
+volatile __u32 wb_phase = WB_PHASE_ATTACHING;
+
+/* tstate.seen: kinds of frame whose entry this thread has shown since arming */
+#define WB_SEEN_WP	1u
+#define WB_SEEN_FOLIO	2u
+#define WB_SEEN_CLUSTER	4u
+
 struct tstate {
 	struct wp_frame wp[WB_DEPTH];
 	struct folio_frame fo[WB_DEPTH];
 	struct cl_frame cl;
 	__u64 prep_bio;
-	__u32 wpd, fod, cld, pad;
+	__u32 wpd, fod, cld, seen;
 	__u32 wb_reason;	/* enum wb_reason + 1 of the flusher work running; 0: none */
 	__u32 fseq;		/* folios started by this thread (tracepoint-fallback dedup) */
 	__u64 tp_wbc, tp_ino;	/* last f2fs_writepages of the tracepoint fallback */
@@ -110,10 +123,15 @@ struct tstate {
 	__u32 tp_fseq, pad2;
 };
 
+/*
+ * Task-local storage: a thread's frames live as long as the thread and are
+ * never evicted (an LRU map could drop a kworker's open frames under load and
+ * leave its stack out of step for the rest of the run).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct tstate);
 } tstates SEC(".maps");
 
@@ -125,16 +143,32 @@ struct {
 	__type(value, __u64);
 } handouts SEC(".maps");
 
-static const struct tstate zero_tstate;
-
 /* ------------------------------------------------------------------ helpers */
 
+/*
+ * Per-CPU, yet atomic: the programs run preemptible, so another thread's
+ * program may update the same CPU's slot in the middle of ours.
+ */
 static __always_inline void cnt_add(__u32 id, __u64 v)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &id);
 
 	if (c)
-		*c += v;
+		__sync_fetch_and_add(c, v);
+}
+
+/* *p = max(*p, v), atomically (compare-and-swap; gives up after 8 lost races). */
+static __always_inline void atomic_max_u64(__u64 *p, __u64 v)
+{
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		__u64 old = *(volatile __u64 *)p;
+
+		if (v <= old)
+			return;
+		if (__sync_val_compare_and_swap(p, old, v) == old)
+			return;
+	}
 }
 
 static __always_inline void hist_add(__u32 id, __u64 v)
@@ -150,27 +184,11 @@ static __always_inline void hist_add(__u32 id, __u64 v)
 	slot = wb_log2_64(v);
 	if (slot >= WB_MAX_SLOTS)
 		slot = WB_MAX_SLOTS - 1;
-	h->slots[slot]++;
-	h->count++;
-	h->sum += v;
-	if (h->count == 1 || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-}
-
-/* *p = max(*p, v), atomically (compare-and-swap; gives up after 8 lost races). */
-static __always_inline void atomic_max_u64(__u64 *p, __u64 v)
-{
-#pragma unroll
-	for (int i = 0; i < 8; i++) {
-		__u64 old = *(volatile __u64 *)p;
-
-		if (v <= old)
-			return;
-		if (__sync_val_compare_and_swap(p, old, v) == old)
-			return;
-	}
+	__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum, v);
+	atomic_max_u64(&h->min_inv, ~v);
+	atomic_max_u64(&h->max, v);
 }
 
 /*
@@ -225,15 +243,33 @@ static __always_inline __u32 wbc_why(struct writeback_control *wbc, __u32 sync_m
 	return sync_mode == WB_SYNC_ALL ? WB_WHY_FSYNC : WB_WHY_OTHER;
 }
 
+/*
+ * The current thread's state; `create` makes it (zeroed) on a thread's first
+ * entry.  A failed creation loses that entry: counted, and the run invalid.
+ */
 static __always_inline struct tstate *tstate_get(bool create)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct tstate *st = bpf_map_lookup_elem(&tstates, &tid);
+	struct tstate *st;
 
-	if (st || !create)
-		return st;
-	bpf_map_update_elem(&tstates, &tid, &zero_tstate, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&tstates, &tid);
+	st = bpf_task_storage_get(&tstates, bpf_get_current_task_btf(), NULL,
+				  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!st && create)
+		cnt_add(WB_C_STATE_UNAVAILABLE, 1);
+	return st;
+}
+
+/*
+ * An exit with no open frame of its kind.  A thread that never showed an
+ * entry of this kind was inside the call when the probes were armed, and
+ * while detaching entry probes go first: such exits are expected.  Any other
+ * thread lost an entry.
+ */
+static __always_inline void orphan_exit(struct tstate *st, __u32 kind_seen)
+{
+	if (wb_phase == WB_PHASE_TRACING && st && (st->seen & kind_seen))
+		cnt_add(WB_C_ORPHAN_EXIT, 1);
+	else
+		cnt_add(WB_C_EXIT_IN_FLIGHT, 1);
 }
 
 static __always_inline bool task_ok(void)
@@ -308,8 +344,9 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	struct wp_frame *f;
 	__u32 d;
 
-	if (!st)
+	if (!st || wb_phase == WB_PHASE_ATTACHING)
 		return;
+	st->seen |= WB_SEEN_WP;
 	d = st->wpd;
 	st->wpd = d + 1;
 	if (d >= WB_DEPTH) {
@@ -416,7 +453,7 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	bool inferred;
 
 	if (!st || st->wpd == 0) {
-		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		orphan_exit(st, WB_SEEN_WP);
 		return;
 	}
 	d = --st->wpd;
@@ -509,8 +546,9 @@ static __always_inline void folio_enter(__u32 site, struct folio *folio, int *su
 	struct folio_frame *f;
 	__u32 d;
 
-	if (!st)
+	if (!st || wb_phase == WB_PHASE_ATTACHING)
 		return;
+	st->seen |= WB_SEEN_FOLIO;
 	d = st->fod;
 	st->fod = d + 1;
 	if (d >= WB_DEPTH) {
@@ -586,7 +624,7 @@ static __always_inline void folio_exit(long ret)
 	int submitted = 0;
 
 	if (!st || st->fod == 0) {
-		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		orphan_exit(st, WB_SEEN_FOLIO);
 		return;
 	}
 	d = --st->fod;
@@ -783,8 +821,9 @@ static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *
 	struct tstate *st = tstate_get(true);
 	struct cl_frame *c;
 
-	if (!st)
+	if (!st || wb_phase == WB_PHASE_ATTACHING)
 		return;
+	st->seen |= WB_SEEN_CLUSTER;
 	if (st->cld++ > 0)
 		return;		/* not expected to nest: keep the outer one */
 	c = &st->cl;
@@ -878,7 +917,7 @@ static __always_inline void cluster_exit(long ret)
 	int submitted = 0;
 
 	if (!st || st->cld == 0) {
-		cnt_add(WB_C_ORPHAN_EXIT, 1);
+		orphan_exit(st, WB_SEEN_CLUSTER);
 		return;
 	}
 	if (--st->cld > 0)

@@ -19,6 +19,13 @@
 #define WB_MAX_SLOTS		64	/* log2 slots: slot i holds [2^i, 2^(i+1)), slot 0 also 0 */
 #define WB_DEPTH		4	/* nesting of writepages frames / folio frames per thread */
 
+/* The BPF side's start/stop switch (wb_phase in .bss), set by the loader. */
+enum wb_phase {
+	WB_PHASE_ATTACHING = 0,	/* no frame opens yet */
+	WB_PHASE_TRACING,	/* everything attached */
+	WB_PHASE_STOPPING,	/* links going: exits without entries are expected */
+};
+
 /* Ring-buffer record kinds. */
 enum wb_ev_type {
 	WB_EV_NONE = 0,
@@ -196,7 +203,7 @@ struct wb_hist {
 	__u64 slots[WB_MAX_SLOTS];
 	__u64 count;
 	__u64 sum;
-	__u64 min;		/* 0 = unset (count == 0) ... see loader: min valid when count > 0 */
+	__u64 min_inv;		/* ~min, kept with atomic max; 0 = unset (count == 0) */
 	__u64 max;
 };
 
@@ -271,7 +278,9 @@ struct wb_passes {
 	X(COMPR_WRITTEN_BLK,	"compr_written_block")			\
 	X(COMPR_SAVED_BLK,	"compr_saved_block")			\
 	X(ORPHAN_EXIT,		"orphan_exits")				\
-	X(DEPTH_OVERFLOW,	"depth_overflows")
+	X(EXIT_IN_FLIGHT,	"exits_outside_window")			\
+	X(DEPTH_OVERFLOW,	"depth_overflows")			\
+	X(STATE_UNAVAILABLE,	"task_state_unavailable")
 
 enum wb_counter_id {
 #define WB_X_ENUM(id, name) WB_C_##id,

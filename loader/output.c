@@ -235,6 +235,36 @@ double wb_drop_pct(uint64_t delivered, uint64_t dropped)
 	return total ? 100.0 * (double)dropped / (double)total : 0.0;
 }
 
+bool wb_run_lost(const struct wb_run *run, char *why, size_t whysz)
+{
+	const struct {
+		uint64_t n;
+		const char *what;
+	} lost[] = {
+		{ run->misses.prog, "BPF program runs missed (another was running on that CPU)" },
+		{ run->misses.kprobe, "kprobe hits missed" },
+		{ run->counters[WB_C_ORPHAN_EXIT], "exits whose entry was not seen" },
+		{ run->counters[WB_C_DEPTH_OVERFLOW], "frames nested deeper than the tracer keeps" },
+		{ run->counters[WB_C_STATE_UNAVAILABLE], "entries with no per-thread state" },
+	};
+	bool any = false;
+	size_t n = 0;
+
+	if (why && whysz)
+		why[0] = 0;
+	for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++) {
+		if (!lost[i].n)
+			continue;
+		any = true;
+		if (why && n < whysz)
+			n += snprintf(why + n, whysz - n, "%s%llu %s", n ? "; " : "",
+				      (unsigned long long)lost[i].n, lost[i].what);
+	}
+	if (any && why && n < whysz && run->misses.where[0])
+		snprintf(why + n, whysz - n, " (%s)", run->misses.where);
+	return any;
+}
+
 bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz)
 {
 	double pct = wb_drop_pct(run->events, run->drops_total);
@@ -248,6 +278,11 @@ bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz)
 		if (why)
 			n += snprintf(why + n, whysz - n, "%s%.3f%% events dropped (> %.3f%%)",
 				      n ? "; " : "", pct, run->env->max_drop_pct);
+	}
+	if (wb_run_lost(run, why ? why + n : NULL, why ? whysz - n : 0)) {
+		ok = false;
+		if (why)
+			n = strlen(why);
 	}
 	if (run->sel) {
 		for (int p = 0; p < WB_P_NR && n < whysz; p++)
@@ -459,6 +494,13 @@ void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 	wb_json_dbl(&j, "max_drop_pct", run->env ? run->env->max_drop_pct : 0);
 	wb_json_bool(&j, "valid", valid);
 	wb_json_str(&j, "invalid_reason", valid ? NULL : why);
+	wb_json_obj(&j, "kernel_misses");
+	wb_json_u64(&j, "bpf_recursion", run->misses.prog);
+	if (run->misses.kprobe_unread)
+		wb_json_null(&j, "kprobe");
+	else
+		wb_json_u64(&j, "kprobe", run->misses.kprobe);
+	wb_json_obj_end(&j);
 	wb_json_u64(&j, "duration_ns", run->t_end > run->t_start ? run->t_end - run->t_start : 0);
 	wb_json_bool(&j, "interrupted", run->interrupted);
 	if (run->env && run->env->cmd) {

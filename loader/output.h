@@ -14,6 +14,7 @@
 #include "wbtrace.h"
 #include "args.h"
 #include "hist.h"
+#include "probe.h"
 #include "util.h"
 
 struct wb_sel;
@@ -40,6 +41,7 @@ struct wb_run {
 	uint64_t drops[WB_EV_TYPES], drops_total;
 	struct wb_log2 khist[WB_H_NR];
 	struct wb_passes passes;	/* the shared `passes` map (both modes) */
+	struct wb_misses misses;	/* events the kernel lost (probe.h) */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns: attach -> detach */
 	int cmd_status;			/* wait status, -1 = no command */
 	bool cmd_started;
@@ -58,6 +60,8 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e);
 
 /* Drop percentage over delivered + dropped events. */
 double wb_drop_pct(uint64_t delivered, uint64_t dropped);
+/* Did the kernel or the tracer lose events (misses, orphan exits, overflows)? */
+bool wb_run_lost(const struct wb_run *run, char *why, size_t whysz);
 /* Is the run valid?  Fills `why` with the reasons when not. */
 bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz);
 

@@ -510,6 +510,70 @@ void wb_detach(struct wb_sel *sel)
 		}
 }
 
+static void miss_note(struct wb_misses *m, const char *what, uint64_t n)
+{
+	size_t len = strlen(m->where);
+
+	if (len < sizeof(m->where) - 1)
+		snprintf(m->where + len, sizeof(m->where) - len, "%s%s %llu",
+			 len ? ", " : "", what, (unsigned long long)n);
+}
+
+/*
+ * struct bpf_link_info for a perf-event kprobe link as of Linux 6.7, which
+ * added .missed; the uapi header we build against predates it.  Only the
+ * part read here; the kernel fills what it has and leaves the rest zero.
+ */
+struct wb_kprobe_link_info {
+	__u32 type, id, prog_id, pad;
+	__u32 pe_type, pe_pad;
+	__u64 func_name;
+	__u32 name_len, offset;
+	__u64 addr, missed, cookie;
+};
+
+void wb_kprobe_misses(const struct wb_sel *sel, bool readable, struct wb_misses *m)
+{
+	for (int i = 0; i < WB_S_NR; i++) {
+		if (sel->site[i].status != WB_SS_ATTACHED || sel->site[i].mode != WB_M_KPROBE)
+			continue;
+		for (int w = 0; w < 2; w++) {
+			struct wb_kprobe_link_info info = {};
+			__u32 len = sizeof(info);
+			struct bpf_link *l = sel->site[i].links[w];
+
+			if (!l)
+				continue;
+			m->kprobe_links++;
+			if (!readable || bpf_link_get_info_by_fd(bpf_link__fd(l), (void *)&info, &len) ||
+			    info.type != BPF_LINK_TYPE_PERF_EVENT) {
+				m->kprobe_unread++;
+				continue;
+			}
+			m->kprobe += info.missed;
+			if (info.missed)
+				miss_note(m, wb_site_defs[i].target, info.missed);
+		}
+	}
+}
+
+void wb_prog_misses(struct bpf_object *obj, struct wb_misses *m)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len))
+			continue;
+		m->prog += info.recursion_misses;
+		if (info.recursion_misses)
+			miss_note(m, bpf_program__name(prog), info.recursion_misses);
+	}
+}
+
 enum wb_pmode wb_probe_mode(const struct wb_sel *sel, int probe, int *site_out)
 {
 	for (int i = 0; i < WB_S_NR; i++)

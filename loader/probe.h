@@ -8,6 +8,7 @@
 #define WB_PROBE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "wbtrace.h"
 
 struct bpf_object;
@@ -83,6 +84,24 @@ bool wb_probe_ok(const struct wb_sel *sel, int probe);
  * end-of-pass signals the BPF side can rely on (rodata targ_sig).
  */
 unsigned wb_sel_signals(const struct wb_sel *sel);
+
+/*
+ * Events the kernel lost before our programs saw them: BPF programs not run
+ * because one was already running on that CPU (bpf_prog_info
+ * .recursion_misses, every program of the object), and kprobes/kretprobes
+ * not fired (perf link info .missed, Linux 6.7+; kretprobe maxactive).
+ */
+struct wb_misses {
+	uint64_t prog;			/* recursion misses, all programs */
+	uint64_t kprobe;		/* kprobe/kretprobe misses, readable links */
+	int kprobe_links, kprobe_unread;	/* links in kprobe mode / not readable */
+	char where[192];		/* "prog_name N, ..." of the first that missed */
+};
+
+/* Read the kprobe links' misses: before wb_detach() (the links go with it). */
+void wb_kprobe_misses(const struct wb_sel *sel, bool readable, struct wb_misses *m);
+/* Read every loaded program's recursion misses (after detaching, before destroy). */
+void wb_prog_misses(struct bpf_object *obj, struct wb_misses *m);
 
 void wb_release_btf(void);
 

@@ -69,8 +69,12 @@ static bool has_caps(void)
 		if (sscanf(line, "CapEff: %llx", &eff) == 1)
 			break;
 	fclose(f);
-	/* CAP_SYS_ADMIN (21), or CAP_BPF (39) + CAP_PERFMON (38) */
-	return (eff & (1ULL << 21)) || ((eff & (1ULL << 39)) && (eff & (1ULL << 38)));
+	/*
+	 * CAP_SYS_ADMIN (21): CAP_BPF + CAP_PERFMON load and attach programs,
+	 * but listing BTF objects (to find f2fs's module BTF) needs
+	 * CAP_SYS_ADMIN; without it every f2fs site would drop to kprobes.
+	 */
+	return eff & (1ULL << 21);
 }
 
 static bool exists_at(const char *root, const char *path, int mode)
@@ -91,7 +95,8 @@ int wb_preflight_at(struct wb_sysinfo *si, const char *root, const char *release
 	memset(si, 0, sizeof(*si));
 	snprintf(si->release, sizeof(si->release), "%s", release ? release : "");
 	if (!privileged) {
-		ERR("needs root (or CAP_BPF + CAP_PERFMON): run it with sudo\n");
+		ERR("needs root (CAP_SYS_ADMIN: finding f2fs's module BTF needs it; "
+		    "CAP_BPF + CAP_PERFMON are not enough): run it with sudo\n");
 		return WB_EXIT_PRIV;
 	}
 	if (wb_parse_release(si->release, &si->kmajor, &si->kminor) == 0 &&

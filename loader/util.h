@@ -12,7 +12,7 @@
 	X(OK,		0,  "success")							\
 	X(INTERNAL,	1,  "unexpected internal error")					\
 	X(USAGE,	2,  "bad command line")							\
-	X(PRIV,		3,  "not root (needs CAP_BPF + CAP_PERFMON, or root)")			\
+	X(PRIV,		3,  "not root (needs CAP_SYS_ADMIN; CAP_BPF + CAP_PERFMON are not enough)")			\
 	X(NO_BTF,	4,  "kernel has no BTF (/sys/kernel/btf/vmlinux)")			\
 	X(NO_F2FS,	5,  "f2fs not loaded or its module BTF (/sys/kernel/btf/f2fs) missing")	\
 	X(PROBE,	6,  "a required probe has no traceable site (symbol absent/inlined/notrace)") \
@@ -20,7 +20,8 @@
 	X(LOAD,		8,  "BPF object failed to load (verifier) with every fallback")		\
 	X(DROPS,	9,  "run invalid: ring-buffer drops above --max-drop-pct")		\
 	X(CMD,		10, "the traced command could not start or exited non-zero")		\
-	X(OUTPUT,	11, "cannot write an output file")
+	X(OUTPUT,	11, "cannot write an output file")					\
+	X(LOST,		12, "run invalid: events lost (BPF recursion or kprobe misses, exits without entries)")
 
 enum wb_exit {
 #define WB_X(name, val, what) WB_EXIT_##name = val,

@@ -143,7 +143,7 @@ static int read_hists(int fd, struct wb_log2 *out)
 			memcpy(one.slots, vals[c].slots, sizeof(one.slots));
 			one.count = vals[c].count;
 			one.sum = vals[c].sum;
-			one.min = vals[c].min;
+			one.min = vals[c].count ? ~vals[c].min_inv : 0;
 			one.max = vals[c].max;
 			wb_log2_merge(&out[k], &one);
 		}
@@ -396,6 +396,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
 	signal(SIGPIPE, SIG_IGN);
+	skel->bss->wb_phase = WB_PHASE_TRACING;	/* everything attached: frames may open */
 	run.t_start = now_ns();
 	if (env.duration_ns)
 		deadline = run.t_start + env.duration_ns;
@@ -456,7 +457,10 @@ int main(int argc, char **argv)
 	}
 
 	/* detach first, then drain what is already in the buffer */
+	skel->bss->wb_phase = WB_PHASE_STOPPING;
+	wb_kprobe_misses(&sel, si.kmajor > 6 || (si.kmajor == 6 && si.kminor >= 7), &run.misses);
 	wb_detach(&sel);
+	wb_prog_misses(skel->obj, &run.misses);
 	ring_buffer__consume(rb);
 	run.t_end = now_ns();
 	read_percpu_u64(bpf_map__fd(skel->maps.counters), run.counters, WB_C_NR);
@@ -494,9 +498,13 @@ int main(int argc, char **argv)
 
 		if (!wb_run_valid(&run, why, sizeof(why))) {
 			ERR("run invalid: %s\n", why);
-			rc = env.mode == WB_MODE_STREAM &&
-			     wb_drop_pct(run.events, run.drops_total) > env.max_drop_pct ?
-			     WB_EXIT_DROPS : WB_EXIT_PROBE;
+			if (env.mode == WB_MODE_STREAM &&
+			    wb_drop_pct(run.events, run.drops_total) > env.max_drop_pct)
+				rc = WB_EXIT_DROPS;
+			else if (wb_run_lost(&run, NULL, 0))
+				rc = WB_EXIT_LOST;
+			else
+				rc = WB_EXIT_PROBE;
 		} else if (run.cmd_status >= 0 &&
 			   (!WIFEXITED(run.cmd_status) || WEXITSTATUS(run.cmd_status))) {
 			ERR("%s exited with status %d\n", env.cmd[0],

@@ -63,15 +63,24 @@ dd if=/dev/zero of="$mnt/fsynced$ext" bs=1M count=8 conv=fsync status=none
 dd if=/dev/zero of="$mnt/fsynced$ext" bs=256k count=32 seek=32 oflag=dsync conv=notrunc status=none
 EOF
 
-# run LABEL MIB TRACER_OPTS...: a fresh set of files, traced; ino_* of the files
+# run LABEL MIB TRACER_OPTS...: a fresh set of files, traced; ino_* of the files.
+# A trace the tracer itself declares incomplete (exit 12: the kernel skipped
+# one of our programs, e.g. preempted inside it while another thread hit the
+# same probe on that CPU) cannot be checked pass by pass: the load is run
+# again, at most 3 times in all, and each such run is logged.
 run() {
-	local label=$1 mib=$2 rc=0; shift 2
-	rm -f "$MNT/big$EXT" "$MNT/kick$EXT" "$MNT/fsynced$EXT"
-	sync
-	restore_vm
-	"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" "$EXT" \
-		2>"$out/$label.err" || rc=$?
-	restore_vm
+	local label=$1 mib=$2 rc try; shift 2
+	for try in 1 2 3; do
+		rc=0
+		rm -f "$MNT/big$EXT" "$MNT/kick$EXT" "$MNT/fsynced$EXT"
+		sync
+		restore_vm
+		"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" "$EXT" \
+			2>"$out/$label.err" || rc=$?
+		restore_vm
+		[ "$rc" = 12 ] || break
+		log "$label: try $try: the tracer lost events, run again: $(cat "$out/$label.err")"
+	done
 	[ "$rc" = 0 ] || fail "$label: tracer exited $rc: $(cat "$out/$label.err")"
 	ino_big=$(stat -c %i "$MNT/big$EXT") ino_fs=$(stat -c %i "$MNT/fsynced$EXT")
 }
@@ -214,6 +223,12 @@ check(s["probes"]["writepages"] == "kprobe" and s["probes"]["loop_end"] == "kret
       and s["probes"]["pass_mark"] == "raw_tracepoint", "kprobe/raw_tp modes",
       (s["probes"]["writepages"], s["probes"]["loop_end"], s["probes"]["pass_mark"]),
       ("kprobe", "kretprobe", "raw_tracepoint"))
+# The kprobe links' "missed" (7.3 has it): read, so an int, not null; and
+# nothing lost (else the run would be invalid and the tracer exit 12).
+km = s.get("kernel_misses") or {}
+check(isinstance(km.get("kprobe"), int) and km.get("bpf_recursion") == 0 and s["valid"],
+      "kernel misses read from the kprobe links and the programs, none", km,
+      {"bpf_recursion": 0, "kprobe": 0})
 check(P["complete"] is True, "passes complete", P["complete"], True)
 for k in ("by_sync", "by_why", "by_end"):
     check(sum(P[k].values()) == P["total"], f"sum({k}) == total", sum(P[k].values()), P["total"])

@@ -113,6 +113,10 @@ expect_rc 2 "bad dev" "$TRACE" -D /nonexistent --check
 # As nobody, from a copy nobody can reach: the clone may sit under /root (0700).
 mkdir "$out/nobody" && cp "$TRACE" "$out/nobody/" && chmod 755 "$out" "$out/nobody"
 expect_rc 3 "not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$out/nobody/${TRACE##*/}" --check
+# CAP_BPF + CAP_PERFMON cannot list module BTF: refused, and the line says why.
+expect_rc 3 "CAP_BPF + CAP_PERFMON only" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	--inh-caps=-all,+bpf,+perfmon --ambient-caps=-all,+bpf,+perfmon "$out/nobody/${TRACE##*/}" --check
+grep -q "CAP_SYS_ADMIN" "$out/x.err" || fail "CAP_BPF + CAP_PERFMON only: the message does not name CAP_SYS_ADMIN"
 expect_rc 10 "command not found" "$TRACE" -q -- /nonexistent/cmd
 expect_rc 10 "command fails" "$TRACE" -q -- false
 expect_rc 6 "required probe without any mode" "$TRACE" --check --no-tp-btf --no-raw-tp

@@ -120,6 +120,42 @@ void test_output(void)
 	env.mode = WB_MODE_STREAM;
 	env.max_drop_pct = 5;
 
+	/*
+	 * Lost events make the run invalid, each named: kernel misses (with the
+	 * program that missed), orphan exits, overflows, no thread state.  Exits
+	 * of calls in flight at attach do not.
+	 */
+	{
+		static const struct { int counter; const char *says; } lost[] = {
+			{ WB_C_ORPHAN_EXIT, "1 exits whose entry was not seen" },
+			{ WB_C_DEPTH_OVERFLOW, "1 frames nested deeper" },
+			{ WB_C_STATE_UNAVAILABLE, "1 entries with no per-thread state" },
+		};
+
+		run.counters[WB_C_EXIT_IN_FLIGHT] = 3;
+		CHECK(wb_run_valid(&run, why, sizeof(why)));
+		CHECK(!wb_run_lost(&run, why, sizeof(why)));
+		for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++) {
+			run.counters[lost[i].counter] = 1;
+			CHECK(!wb_run_valid(&run, why, sizeof(why)));
+			CHECK(wb_run_lost(&run, NULL, 0));
+			HAS(why, lost[i].says);
+			run.counters[lost[i].counter] = 0;
+		}
+		run.misses.prog = 2;
+		snprintf(run.misses.where, sizeof(run.misses.where), "wp_fentry 2");
+		CHECK(!wb_run_valid(&run, why, sizeof(why)));
+		HAS(why, "2 BPF program runs missed");
+		HAS(why, "(wp_fentry 2)");
+		run.misses.prog = 0;
+		run.misses.kprobe = 4;
+		CHECK(!wb_run_valid(&run, why, sizeof(why)));
+		HAS(why, "4 kprobe hits missed");
+		memset(&run.misses, 0, sizeof(run.misses));
+		run.counters[WB_C_EXIT_IN_FLIGHT] = 0;
+		CHECK(wb_run_valid(&run, why, sizeof(why)));
+	}
+
 	/* summary JSON: schema id, exact percentiles, hist sums to count */
 	f = open_memstream(&s, &len);
 	wb_summary_json(&run, f, false);
@@ -131,6 +167,14 @@ void test_output(void)
 	HAS(s, "\"drops\":1,");
 	HAS(s, "\"events\":101,");
 	HAS(s, "\"valid\":true");
+	HAS(s, "\"kernel_misses\":{\"bpf_recursion\":0,\"kprobe\":0}");
+	free(s);
+	run.misses.kprobe_unread = 1;	/* a kernel before 6.7 does not say: null, not 0 */
+	f = open_memstream(&s, &len);
+	wb_summary_json(&run, f, false);
+	fclose(f);
+	HAS(s, "\"kernel_misses\":{\"bpf_recursion\":0,\"kprobe\":null}");
+	run.misses.kprobe_unread = 0;
 	HAS(s, "\"bio_bytes\":{\"unit\":\"bytes\",\"count\":0,\"sum\":0,\"mean\":null,\"p50\":null");
 	HAS(s, "\"compress\":{\"clusters\":0,\"raw_bytes\":0,\"compressed_bytes\":0,\"ratio\":null");
 	free(s);

@@ -66,6 +66,7 @@ void test_util(void)
 	CHECK(v.n == 0 && v.v == NULL);
 
 	CHECK_STR(wb_exit_name(WB_EXIT_DROPS), "DROPS");
+	CHECK_STR(wb_exit_name(WB_EXIT_LOST), "LOST");
 	CHECK_STR(wb_exit_name(WB_EXIT_NO_F2FS), "NO_F2FS");
 	CHECK_STR(wb_exit_name(77), "?");
 }
