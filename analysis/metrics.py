@@ -36,6 +36,9 @@ _DEFS = [
            "system CPU of the fio processes per MiB written"),
     Metric("fio.usr_cpu_ms_per_MiB", "ms/MiB", -1, "level",
            "user CPU of the fio processes per MiB written"),
+    Metric("sys.cpu_ms_per_MiB", "ms/MiB", -1, "level",
+           "busy CPU of the whole guest (fio, flusher, kworkers, f2fs threads, interrupts) "
+           "over the workload, per MiB written"),
     Metric("trace.folio_latency_mean_ns", "ns", -1, "level", "per-folio writeback time, mean"),
     Metric("trace.folio_latency_p50_ns", "ns", -1, "level", "per-folio writeback time, median"),
     Metric("trace.folio_latency_p90_ns", "ns", -1, "level", "per-folio writeback time, p90"),
@@ -259,6 +262,8 @@ def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
     for k in ("fio.clat_p50_us", "fio.clat_p99_us", "fio.clat_p99.9_us"):
         res[k] = ("log", FIO_PLAT_STEP)
     res["trace.drops"] = ("abs", 1.0)
+    if run.guest_cpu is not None and _fio_mib(run) > 0:
+        res["sys.cpu_ms_per_MiB"] = ("abs", run.guest_cpu["resolution_ms"] / _fio_mib(run))
     res["blk.q2c_avg_ms"] = res["blk.d2c_avg_ms"] = ("abs", 1e-6)   # btt prints ns
     s = run.summary
     if s is None:
@@ -302,9 +307,25 @@ def percentile_source(run: Run, name: str) -> Optional[str]:
     return None
 
 
+def _fio_mib(run: Run) -> float:
+    where = f"{run.path}/fio.json"
+    return sum(_num(w.get("io_bytes", 0), where + " write.io_bytes")
+               for w in fio_write_jobs(run)) / MiB
+
+
+def _sys_metrics(run: Run) -> Dict[str, Optional[float]]:
+    """Guest-wide CPU per MiB (guest_cpu.json), absent when the run did not record it."""
+    c = run.guest_cpu
+    if c is None:
+        return {}
+    mib = _fio_mib(run)
+    return {"sys.cpu_ms_per_MiB": c["busy_ms"] / mib if mib > 0 else None}
+
+
 def run_metrics(run: Run) -> Dict[str, Optional[float]]:
     """All metrics of one run; None = not measured in this run."""
     out = _fio_metrics(run)
+    out.update(_sys_metrics(run))
     out.update(_trace_metrics(run))
     out.update(_blk_metrics(run))
     return out

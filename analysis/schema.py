@@ -30,6 +30,8 @@ FIO_FILE = "fio.json"
 SUMMARY_FILE = os.path.join("trace", "summary.json")
 EVENTS_FILE = os.path.join("trace", "events.jsonl")
 STACKS_FILE = "stacks.folded"
+GUEST_CPU_FILE = "guest_cpu.json"
+GUEST_CPU_SCHEMA = "wbtrace.cpu/1"
 BLKTRACE_DIR = "blktrace"
 DMESG_FILE = "dmesg.txt"
 VERIFY_FILE = "verify.txt"
@@ -329,6 +331,7 @@ class Run:
     meta: dict
     fio: dict
     summary: Optional[dict]
+    guest_cpu: Optional[dict] = None
 
     @property
     def run_id(self) -> str:
@@ -389,7 +392,27 @@ def load_run(path: str) -> Run:
     elif meta["tracer"]["mode"] != "off":
         raise ResultsError(f"{sp}: missing, but meta.json says tracer mode "
                            f"\"{meta['tracer']['mode']}\"")
-    return Run(path=path, meta=meta, fio=fio, summary=summary)
+    cp = os.path.join(path, GUEST_CPU_FILE)
+    guest_cpu = None
+    if os.path.exists(cp):
+        guest_cpu = validate_guest_cpu(load_json(cp, "guest CPU over the workload"), cp)
+    return Run(path=path, meta=meta, fio=fio, summary=summary, guest_cpu=guest_cpu)
+
+
+def validate_guest_cpu(c, path: str = GUEST_CPU_FILE) -> dict:
+    """guest_cpu.json (SCHEMA.md section 2): busy CPU of the whole guest over the workload."""
+    check_schema(c, GUEST_CPU_SCHEMA, path)
+    for key in ("elapsed_ms", "busy_ms", "resolution_ms"):
+        v = c.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ResultsError(f"{path}: {key} must be a number >= 0")
+    n = c.get("cpus")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ResultsError(f"{path}: cpus must be an integer >= 1")
+    if c["busy_ms"] > n * c["elapsed_ms"] + c["resolution_ms"]:
+        raise ResultsError(f"{path}: busy_ms {c['busy_ms']} exceeds {n} CPUs x elapsed_ms "
+                           f"{c['elapsed_ms']}")
+    return c
 
 
 def load_cmp(path: str) -> dict:

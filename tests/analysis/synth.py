@@ -92,7 +92,8 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
              ratio=2.5, drops=0, verify=None, tracer_mode="summary", stacks=None,
              mount_options="compress_algorithm=lz4,compress_log_size=2",
              kernel_release="7.3.4-wbtrace", fio_options=None, events=None, meta_extra=None,
-             fio_version="fio-3.33", pct_method="exact", folio=None) -> str:
+             fio_version="fio-3.33", pct_method="exact", folio=None,
+             guest_cpu_ms_per_mib=None) -> str:
     """meta_extra: more meta.json fields, dicts merged into the defaults (host={"accel":
     "kvm"}, tracer={"version": ...}, f2fs={"device_bytes": ...}, run_id=...)."""
     rng = rng or random.Random(rep)
@@ -118,6 +119,12 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
         schema.write_summary(run_dir, summary_doc(rng, lat_scale=lat_scale, bio_kib=bio_kib,
                                                   ratio=ratio, drops=drops,
                                                   pct_method=pct_method, folio=folio))
+    if guest_cpu_ms_per_mib is not None:
+        io_mib = 256   # fio_doc's default io_bytes
+        with open(os.path.join(run_dir, schema.GUEST_CPU_FILE), "w") as f:
+            json.dump({"schema": schema.GUEST_CPU_SCHEMA, "source": "synth", "cpus": 2,
+                       "elapsed_ms": 1e6, "busy_ms": guest_cpu_ms_per_mib * io_mib,
+                       "idle_ms": 0.0, "iowait_ms": 0.0, "resolution_ms": 40.0}, f)
     if stacks is not None:
         with open(os.path.join(run_dir, schema.STACKS_FILE), "w") as f:
             f.write(stacks)
@@ -142,6 +149,8 @@ def make_cmp(cmp_dir: str, *, reps=5, seed=1, workload="seqwrite", base=None, ca
             k["bw_mibps"] = k.get("bw_mibps", 100.0) * (1 + rng.gauss(0, noise))
             k["lat_scale"] = k.get("lat_scale", 1.0) * (1 + rng.gauss(0, noise))
             k["sys_ms_per_mib"] = k.get("sys_ms_per_mib", 2.0) * (1 + rng.gauss(0, noise))
+            if k.get("guest_cpu_ms_per_mib") is not None:
+                k["guest_cpu_ms_per_mib"] *= 1 + rng.gauss(0, noise)
             make_run(schema.rep_dir(cmp_dir, variant, rep), workload=workload,
                      variant=variant, rep=rep, rng=random.Random(rng.random()), **k)
     schema.write_cmp(cmp_dir, cmp)

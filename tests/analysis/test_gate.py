@@ -193,3 +193,26 @@ def test_gate_json_to_stdout(tmp_path, capsys):
     doc = json.loads(out)
     assert doc["schema"] == schema.GATE_SCHEMA and doc["exit_code"] == rc
     assert "gate:" in err
+
+
+def test_guest_cpu_per_mib_is_gated(tmp_path, capsys):
+    # Everything equal but the whole guest's CPU per MiB (+8 %, 0.5 % noise): the gate
+    # flags it from guest_cpu.json, and passes the same data without the increase.
+    same = {"clat_ns": FIXED_CLAT, "guest_cpu_ms_per_mib": 200.0}
+    worse = dict(same, guest_cpu_ms_per_mib=216.0)
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=21, noise=0.005, base=same, cand=worse)
+    rc, doc, _, out = _gate(capsys, tmp_path, cmp)
+    assert rc == 1 and _status(doc, "sys.cpu_ms_per_MiB") == "regression", out
+    ok = synth.make_cmp(str(tmp_path / "d"), reps=5, seed=21, noise=0.005, base=same, cand=same)
+    rc, doc, _, out = _gate(capsys, tmp_path, ok)
+    assert rc == 0 and _status(doc, "sys.cpu_ms_per_MiB") == "pass", out
+
+
+def test_guest_cpu_absent_is_not_required(tmp_path, capsys):
+    # Results from before guest_cpu.json existed still gate on everything else.
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.005,
+                         base={"clat_ns": FIXED_CLAT}, cand={"clat_ns": FIXED_CLAT})
+    rc, doc, _, out = _gate(capsys, tmp_path, cmp)
+    assert rc == 0, out
+    assert all(c["metric"] != "sys.cpu_ms_per_MiB" or c["status"] != "regression"
+               for c in doc["checks"])

@@ -162,3 +162,23 @@ def test_cli_writer_side(tmp_path, capsys):
     assert r.meta["probes"] == r.summary["probes"]           # taken from summary.json
     assert main(["new-cmp", cmp, "--workload", "seqwrite", "--reps", "2"]) == 2
     assert "already holds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mutate,msg", [
+    (lambda c: c.update(schema="wbtrace.cpu/9"), "wbtrace.cpu/9"),
+    (lambda c: c.update(busy_ms=-1), "busy_ms must be a number >= 0"),
+    (lambda c: c.update(busy_ms="lots"), "busy_ms must be a number >= 0"),
+    (lambda c: c.update(cpus=0), "cpus must be an integer >= 1"),
+    (lambda c: c.update(busy_ms=3000.0, elapsed_ms=1000.0), "exceeds 2 CPUs"),
+])
+def test_bad_guest_cpu(tmp_path, mutate, msg):
+    d = synth.make_run(str(tmp_path / "r"), guest_cpu_ms_per_mib=100.0)
+    assert schema.load_run(d).guest_cpu["busy_ms"] == 25600.0
+    p = os.path.join(d, schema.GUEST_CPU_FILE)
+    with open(p) as f:
+        c = json.load(f)
+    mutate(c)
+    with open(p, "w") as f:
+        json.dump(c, f)
+    with pytest.raises(ResultsError, match=msg.replace("(", r"\(")):
+        schema.load_run(d)
