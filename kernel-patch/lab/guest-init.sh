@@ -34,6 +34,11 @@ mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# The host's / stays reachable at /mnt: a clone or a cache under a directory
+# that becomes a guest tmpfs below (/tmp, /run, ...) is bound back in place
+# once the control share says which paths the command needs.
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+mount --bind / /mnt || say "cannot bind the host's / at /mnt"
 for d in /tmp /run /var/tmp /var/log /var/lib/f2fs; do
 	[ -d "$d" ] && mount -t tmpfs -o mode=1777 tmpfs "$d"
 done
@@ -54,6 +59,14 @@ fi
 # shellcheck source=/dev/null
 . "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME
 hostname "${WB_HOSTNAME:-wbtrace-lab}"
+
+for p in "$repo" "$WB_CWD" "${WB_MODULE%/*}" "${WB_MODULE_STOCK%/*}" "${WB_MODULE_PATCHED%/*}"; do
+	if [ -n "$p" ] && [ ! -e "$p" ] && [ -d "/mnt$p" ]; then
+		if ! { mkdir -p "$p" && mount --bind "/mnt$p" "$p"; }; then
+			say "cannot make the host's $p visible"
+		fi
+	fi
+done
 
 i=0
 for p in "${WB_RW_PATHS[@]}"; do

@@ -23,7 +23,8 @@ Usage: ./wbtrace vm run   [OPTIONS] -- CMD [ARGS...]
 
 Boot the lab kernel (Linux $WB_KVER) in QEMU and run CMD inside as root, in the
 current directory.  The host's / is visible read-only at the same paths; /tmp is
-a tmpfs; the repo's results/ and every --rw DIR are shared read-write.  The f2fs
+a tmpfs (a clone, working directory or cache under it is bound back in); the
+repo's results/ and every --rw DIR are shared read-write.  The f2fs
 variant's module is loaded before CMD runs.  Inside, WBTRACE_GUEST=1,
 WBTRACE_VARIANT, WBTRACE_SCRATCH (=/dev/vda, a blank disk) and
 WBTRACE_MODULE_STOCK / WBTRACE_MODULE_PATCHED (to swap variants with

@@ -137,7 +137,25 @@ last_words() {
 	grep -q 'guest command exited 3; its last line: last words [0-9]' "$tmp/lw.err" ||
 		{ echo "no line saying why"; cat "$tmp/lw.err"; return 1; }
 }
+# A clone (and its working directory) under /tmp, which the guest replaces by
+# a tmpfs: guest-init binds the host's path back, so the command finds its
+# files; results/ of that clone is still shared read-write.
+clone_under_tmp() {
+	local d rc=0
+	d=$(mktemp -d /tmp/wbtrace-clone.XXXXXX)
+	cp -a "$top/kernel-patch" "$d/" || { rm -rf "$d"; return 1; }
+	(cd "$d" && "$d/kernel-patch/lab/vm.sh" run -q -- sh -c \
+		"test -x '$d/kernel-patch/lab/guest-init.sh' && test \"\$PWD\" = '$d' &&
+		 echo seen > '$d/results/from-guest'") || rc=$?
+	[ "$rc" = 0 ] || echo "exit $rc, wanted 0"
+	[ "$rc" = 0 ] && [ "$(cat "$d/results/from-guest" 2>/dev/null)" = seen ] ||
+		{ echo "the guest did not see the clone under /tmp, or could not write its results/"; rc=1; }
+	rm -rf "$d"
+	return "$rc"
+}
+
 check "vm: command exit status comes back" status_passes_through
+check "vm: a clone under /tmp (a tmpfs in the guest) works" clone_under_tmp
 check "vm: results share rw, root ro, variant module loaded" shares_and_module
 check "vm: a hung guest is killed at --timeout (121)" timeout_kills
 check "vm: a WARNING in the kernel log fails a passing command (120)" splat_fails_run
