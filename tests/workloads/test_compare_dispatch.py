@@ -8,15 +8,15 @@ import subprocess
 
 import pytest
 
-import wbrun
+from runner import paths
 
-WBTRACE = os.path.join(wbrun.TOP, "wbtrace")
+WBTRACE = os.path.join(paths.TOP, "wbtrace")
 ENV = dict(os.environ, WBTRACE_GUEST="")
 
 
 def routed(*args, cwd=None):
     p = subprocess.run([WBTRACE, "compare", "--help", *args], capture_output=True, text=True,
-                       env=ENV, timeout=120, cwd=cwd or wbrun.TOP)
+                       env=ENV, timeout=120, cwd=cwd or paths.TOP)
     assert p.returncode == 0, p.stderr
     runner = "WORKLOAD" in p.stdout and "--reps" in p.stdout
     analysis = "RESULT" in p.stdout and "--alpha" in p.stdout
@@ -81,7 +81,7 @@ def test_compare_workload_usage_errors_are_the_runners():
 def test_bench_bad_input(args, msg, with_output, tmp_path):
     """`wbtrace bench` refuses bad input with one line, before it boots or makes anything."""
     out = tmp_path / "bench"
-    results = os.path.join(wbrun.TOP, "results")
+    results = os.path.join(paths.TOP, "results")
     before = set(os.listdir(results))
     p = subprocess.run([WBTRACE, "bench", *(["-o", str(out)] if with_output else []), *args],
                        capture_output=True, text=True, env=ENV, timeout=60)

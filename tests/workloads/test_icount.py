@@ -1,5 +1,5 @@
 """--icount SPEC (issue 14): it reaches vm.sh's command line and the run context that
-Rep._write_meta turns into meta.json host.icount.  No guest is booted: the guest session,
+Rep._write_meta (runner/results.py) turns into meta.json host.icount.  No guest is booted: the guest session,
 the lab and the accelerator probe are replaced by stubs that record what they were given."""
 import json
 import os
@@ -8,31 +8,32 @@ import pytest
 
 import wbrun
 from analysis import schema
+from runner import compare, errors, fingerprints, guest, jobfile, paths, progress, rep, run
 
 
 @pytest.fixture
 def captured(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.delenv("WBTRACE_ICOUNT", raising=False)
-    monkeypatch.setattr(wbrun, "RESULTS", str(tmp_path))
-    monkeypatch.setattr(wbrun, "GUEST_PRIVATE", ())      # tmp_path is under /tmp
-    monkeypatch.setattr(wbrun, "lab_ready", lambda variant: "/nonexistent/f2fs.ko")
-    monkeypatch.setattr(wbrun, "sha256_file", lambda path: "0" * 64)
-    monkeypatch.setattr(wbrun, "guest_prep", lambda args, top, wl, size: ("tcg", 2048))
-    monkeypatch.setattr(wbrun, "compare_plan",
+    monkeypatch.setattr(paths, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(guest, "GUEST_PRIVATE", ())      # tmp_path is under /tmp
+    monkeypatch.setattr(guest, "lab_ready", lambda variant: "/nonexistent/f2fs.ko")
+    monkeypatch.setattr(fingerprints, "sha256_file", lambda path: "0" * 64)
+    monkeypatch.setattr(guest, "guest_prep", lambda args, top, wl, size: ("tcg", 2048))
+    monkeypatch.setattr(compare, "compare_plan",
                         lambda top, workload, reps: [("stock", 1, os.path.join(top, "s1"))])
 
     def session(cmd, top, quiet, progress, prog):
         seen["cmd"] = cmd
-        return wbrun.EXIT_INTR             # stop before compare's analysis step
-    monkeypatch.setattr(wbrun, "guest_session", session)
+        return errors.EXIT_INTR            # stop before compare's analysis step
+    monkeypatch.setattr(guest, "guest_session", session)
     return seen
 
 
 def host_args(sub, *extra, tmp_path):
     args = wbrun.build_parser().parse_args(
         [sub, "fio-randwrite", "--no-trace", "-o", str(tmp_path / f"out-{sub}"), *extra])
-    return args, wbrun.resolve_workload("fio-randwrite")
+    return args, jobfile.resolve_workload("fio-randwrite")
 
 
 def vm_options_and_context(cmd):
@@ -45,11 +46,11 @@ def vm_options_and_context(cmd):
 def test_icount_reaches_vm_sh_and_context(sub, captured, tmp_path):
     args, wl = host_args(sub, "--icount", "shift=3,sleep=off,align=off", tmp_path=tmp_path)
     if sub == "run":
-        wbrun.run_in_vm(args, wl, "stock")
+        run.run_in_vm(args, wl, "stock")
     else:
-        wbrun.compare_in_vm(args, wl)
+        compare.compare_in_vm(args, wl)
     vm, ctx = vm_options_and_context(captured["cmd"])
-    assert vm[0] == wbrun.VM_SH and vm[1] == "run"
+    assert vm[0] == paths.VM_SH and vm[1] == "run"
     i = vm.index("--icount")
     assert vm[i + 1] == "shift=3,sleep=off,align=off"
     assert ctx["icount"] == "shift=3,sleep=off,align=off"
@@ -59,7 +60,7 @@ def test_icount_reaches_vm_sh_and_context(sub, captured, tmp_path):
 @pytest.mark.parametrize("sub", ["run", "compare"])
 def test_no_icount_leaves_the_command_as_it_was(sub, captured, tmp_path):
     args, wl = host_args(sub, tmp_path=tmp_path)
-    (wbrun.run_in_vm(args, wl, "stock") if sub == "run" else wbrun.compare_in_vm(args, wl))
+    (run.run_in_vm(args, wl, "stock") if sub == "run" else compare.compare_in_vm(args, wl))
     vm, ctx = vm_options_and_context(captured["cmd"])
     assert "--icount" not in vm and "icount" not in ctx
 
@@ -67,12 +68,12 @@ def test_no_icount_leaves_the_command_as_it_was(sub, captured, tmp_path):
 def test_env_default_and_off(captured, tmp_path, monkeypatch):
     monkeypatch.setenv("WBTRACE_ICOUNT", "shift=auto")
     args, wl = host_args("run", tmp_path=tmp_path)
-    wbrun.run_in_vm(args, wl, "stock")
+    run.run_in_vm(args, wl, "stock")
     vm, ctx = vm_options_and_context(captured["cmd"])
     assert vm[vm.index("--icount") + 1] == "shift=auto" and ctx["icount"] == "shift=auto"
     # --icount off beats the environment, and says so to vm.sh (which reads it too)
     args, wl = host_args("compare", "--icount", "off", tmp_path=tmp_path)
-    wbrun.compare_in_vm(args, wl)
+    compare.compare_in_vm(args, wl)
     vm, ctx = vm_options_and_context(captured["cmd"])
     assert vm[vm.index("--icount") + 1] == "off" and "icount" not in ctx
 
@@ -80,11 +81,11 @@ def test_env_default_and_off(captured, tmp_path, monkeypatch):
 @pytest.mark.parametrize("icount", ["shift=auto", None])
 def test_write_meta_records_icount(tmp_path, icount):
     """The context's icount, as run_local hands it to RepContext, lands in meta.json."""
-    wl = wbrun.resolve_workload("fio-randwrite")
-    context = {"accel": "tcg", "git": schema.git_info(wbrun.TOP)}
+    wl = jobfile.resolve_workload("fio-randwrite")
+    context = {"accel": "tcg", "git": schema.git_info(paths.TOP)}
     if icount:
         context["icount"] = icount
-    ctx = wbrun.RepContext(
+    ctx = rep.RepContext(
         wl=wl, reps=1, variant="stock", target="vm", dev="/dev/vda", dev_label="/dev/vda",
         dev_bytes=2 << 30, mkfs_opts=wl.mkfs, mount_opts=wl.mount, tracer_mode="off",
         tracer_version=None, accel=context.get("accel"), icount=context.get("icount"),
@@ -92,7 +93,7 @@ def test_write_meta_records_icount(tmp_path, icount):
     run_dir = tmp_path / "rep"
     run_dir.mkdir()
     run_id = schema.make_run_id(wl.name, "stock", 1, schema.utc_stamp())
-    r = wbrun.Rep(ctx, 1, str(run_dir), run_id, wbrun.Progress(True))
+    r = rep.Rep(ctx, 1, str(run_dir), run_id, progress.Progress(True))
     r.started = r.finished = "2026-12-05T00:00:00Z"
     r.duration = 1.0
     r._write_meta()

@@ -12,10 +12,10 @@ import tempfile
 
 import pytest
 
-import wbrun
 from analysis import schema
+from runner import devices, errors, jobfile, paths, progress, results, verification
 
-TOP = wbrun.TOP
+TOP = paths.TOP
 RUN = os.path.join(TOP, "workloads", "wbtrace-run")
 WBTRACE = os.path.join(TOP, "wbtrace")
 ENV = dict(os.environ, WBTRACE_GUEST="")          # never take the in-guest path here
@@ -50,7 +50,7 @@ def test_required_workloads_exist():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_job_file_is_well_formed(name):
-    wl = wbrun.Workload(name, os.path.join(TOP, "workloads", name + ".fio"))
+    wl = jobfile.Workload(name, os.path.join(TOP, "workloads", name + ".fio"))
     with open(wl.path) as f:
         assert f.readline().startswith("; purpose: "), "purpose is the first line"
     assert len(wl.purpose) <= 200 and "\n" not in wl.purpose
@@ -65,14 +65,14 @@ def test_shipped_job_file_is_well_formed(name):
 
 
 def test_compress_workload_uses_compression():
-    wl = wbrun.Workload("fio-compress", os.path.join(TOP, "workloads", "fio-compress.fio"))
+    wl = jobfile.Workload("fio-compress", os.path.join(TOP, "workloads", "fio-compress.fio"))
     assert "compression" in wl.mkfs and "compress_log_size=" in wl.mount
     pct = {wl.option(j, "buffer_compress_percentage") for j, _ in wl.jobs}
     assert len(pct) >= 2, "several compressibilities"
 
 
 def test_overwrite_workload_sets_ipu_policy():
-    wl = wbrun.Workload("fio-overwrite", os.path.join(TOP, "workloads", "fio-overwrite.fio"))
+    wl = jobfile.Workload("fio-overwrite", os.path.join(TOP, "workloads", "fio-overwrite.fio"))
     assert "ipu_policy" in wl.kv("sysfs")
     assert wl.option("overwrite", "overwrite") == "1"
 
@@ -87,7 +87,7 @@ GOOD = "; purpose: p\n; size: 4M\n[global]\ndirectory=${WB_DIR}\n[a]\nrw=write\n
 
 
 def test_parser_accepts_minimal(tmp_path):
-    wl = wbrun.Workload("fio-x", write_job(tmp_path, GOOD))
+    wl = jobfile.Workload("fio-x", write_job(tmp_path, GOOD))
     assert wl.default_size == 4 << 20 and [j for j, _ in wl.jobs] == ["a"]
     assert wl.verify_jobs() == []
 
@@ -106,18 +106,18 @@ def test_parser_accepts_minimal(tmp_path):
     ("; purpose: p\n; size: 4M\n[global]\ndirectory=${WB_DIR}\n", "no fio job"),
 ])
 def test_parser_rejects(tmp_path, text, msg):
-    with pytest.raises(wbrun.UsageError, match=msg):
-        wbrun.Workload("fio-x", write_job(tmp_path, text))
+    with pytest.raises(errors.UsageError, match=msg):
+        jobfile.Workload("fio-x", write_job(tmp_path, text))
 
 
 def test_kv_sizes_become_bytes(tmp_path):
-    wl = wbrun.Workload("fio-x", write_job(tmp_path, GOOD.replace(
+    wl = jobfile.Workload("fio-x", write_job(tmp_path, GOOD.replace(
         "; size: 4M\n", "; size: 4M\n; bdi: strict_limit=1 max_bytes=8M\n")))
     assert wl.kv("bdi") == {"strict_limit": "1", "max_bytes": str(8 << 20)}
 
 
 def test_footprint_counts_numjobs_and_driver(tmp_path):
-    wl = wbrun.Workload("fio-x", write_job(tmp_path, GOOD + "numjobs=3\n[b]\nsize=1M\n"))
+    wl = jobfile.Workload("fio-x", write_job(tmp_path, GOOD + "numjobs=3\n[b]\nsize=1M\n"))
     assert wl.footprint(4 << 20) == 3 * (4 << 20) + (1 << 20)
 
 
@@ -144,11 +144,11 @@ def test_dispatcher_forwards_list():
                                         ("mmap2", "fio-mmap"),
                                         ("race", "fio-trunc-race")])
 def test_suggest_nearest(typo, expect):
-    assert expect in wbrun.suggest(typo, SHIPPED)
+    assert expect in jobfile.suggest(typo, SHIPPED)
 
 
 def test_suggest_nothing_for_noise():
-    assert wbrun.suggest("qqqqqqqqqq", SHIPPED) == []
+    assert jobfile.suggest("qqqqqqqqqq", SHIPPED) == []
 
 
 def test_unknown_workload_one_line_with_suggestion():
@@ -159,26 +159,26 @@ def test_unknown_workload_one_line_with_suggestion():
 
 
 def test_short_name_resolves():
-    assert wbrun.resolve_workload("randwrite").name == "fio-randwrite"
+    assert jobfile.resolve_workload("randwrite").name == "fio-randwrite"
 
 
 @pytest.mark.parametrize("text,val", [("16M", 16 << 20), ("512k", 512 << 10), ("1G", 1 << 30),
                                       ("4096", 4096), ("1.5M", 3 << 19), ("8MiB", 8 << 20)])
 def test_parse_size(text, val):
-    assert wbrun.parse_size(text) == val
+    assert jobfile.parse_size(text) == val
 
 
 @pytest.mark.parametrize("text", ["abc", "0", "-1M", "1X", ""])
 def test_parse_size_rejects(text):
-    with pytest.raises(wbrun.UsageError):
-        wbrun.parse_size(text)
+    with pytest.raises(errors.UsageError):
+        jobfile.parse_size(text)
 
 
 def test_merge_mount_opts():
-    m = wbrun.merge_mount_opts("compress_algorithm=lz4,compress_log_size=2,compress_extension=cmp",
+    m = jobfile.merge_mount_opts("compress_algorithm=lz4,compress_log_size=2,compress_extension=cmp",
                                "compress_log_size=4,atgc")
     assert m == "compress_algorithm=lz4,compress_extension=cmp,compress_log_size=4,atgc"
-    assert wbrun.merge_mount_opts("", "") == ""
+    assert jobfile.merge_mount_opts("", "") == ""
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -253,7 +253,7 @@ def test_vm_target_without_lab_says_how_to_build(tmp_path):
 
 
 @needs_root
-@pytest.mark.skipif(wbrun.kernel_has_f2fs(), reason="n/a: this kernel has f2fs")
+@pytest.mark.skipif(devices.kernel_has_f2fs(), reason="n/a: this kernel has f2fs")
 def test_host_without_f2fs(tmp_path):
     img = tmp_path / "x.img"
     rc, out, err = run("run", "fio-randwrite", "--target", "host", "--image", str(img))
@@ -328,25 +328,25 @@ def test_device_in_use_sees_a_mount(loopdev, tmp_path):
     subprocess.run(["mkfs.ext4", "-q", "-F", dev], check=True, capture_output=True)
     (tmp_path / "m").mkdir()
     subprocess.run(["mount", dev, str(tmp_path / "m")], check=True)
-    assert "mounted on" in wbrun.device_in_use(dev)
+    assert "mounted on" in devices.device_in_use(dev)
     rc, out, err = run("run", "fio-randwrite", "--target", "host", "--device", dev)
     assert rc == 4 and "mounted on" in one_error_line(err)
     subprocess.run(["umount", str(tmp_path / "m")], check=True)
-    assert wbrun.device_in_use(dev) is None
+    assert devices.device_in_use(dev) is None
 
 
 def test_existing_output_dir_is_not_reused(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    with pytest.raises(wbrun.UsageError, match="not empty"):
-        wbrun.output_layout(str(tmp_path), "fio-x", "stock", 1, "20250101T000000Z")
+    with pytest.raises(errors.UsageError, match="not empty"):
+        results.output_layout(str(tmp_path), "fio-x", "stock", 1, "20250101T000000Z")
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
 def test_output_layout_reps(tmp_path):
-    top, lay = wbrun.output_layout(str(tmp_path / "o"), "fio-x", "stock", 3, "20250101T000000Z")
+    top, lay = results.output_layout(str(tmp_path / "o"), "fio-x", "stock", 3, "20250101T000000Z")
     assert [os.path.basename(d) for _, d, _ in lay] == ["rep-01", "rep-02", "rep-03"]
     assert lay[1][2] == "fio-x-stock-20250101T000000Z-r02"
-    top, lay = wbrun.output_layout(None, "fio-x", "patched", 1, "20250101T000000Z")
+    top, lay = results.output_layout(None, "fio-x", "patched", 1, "20250101T000000Z")
     assert lay == [(1, top, "fio-x-patched-20250101T000000Z")]
     assert top == os.path.join(TOP, "results", "fio-x-patched-20250101T000000Z")
 
@@ -354,13 +354,13 @@ def test_output_layout_reps(tmp_path):
 # ---------------------------------------------------------------- progress, meta
 
 def test_progress_lines_match_what_the_host_parses(capsys):
-    p = wbrun.Progress(quiet=False, prefix="fio-x stock ")
+    p = progress.Progress(quiet=False, prefix="fio-x stock ")
     p.tty = False
     p.status("rep 1/2: workload")
     out = capsys.readouterr().out.strip()
-    m = wbrun.STATUS_LINE.match(out)
+    m = progress.STATUS_LINE.match(out)
     assert m and m.group(1) == "fio-x stock rep 1/2: workload"
-    q = wbrun.Progress(quiet=True)
+    q = progress.Progress(quiet=True)
     q.status("x")
     q.say("y")
     assert capsys.readouterr().out == ""
@@ -377,10 +377,10 @@ def test_meta_phases_s_is_validated(tmp_path):
 def test_splat_regex():
     for bad in ["WARNING: CPU: 1 PID: 2 at fs/f2fs/data.c:100", "BUG: KASAN: use-after-free",
                 "F2FS-fs (vda): inconsistent node block", "blk_update_request: I/O error, dev vda"]:
-        assert wbrun.SPLAT_RE.search(bad), bad
+        assert verification.SPLAT_RE.search(bad), bad
     for ok in ["F2FS-fs (vda): Mounted with checkpoint version = 5999c661",
                "wbtrace-run (75): drop_caches: 3"]:
-        assert not wbrun.SPLAT_RE.search(ok), ok
+        assert not verification.SPLAT_RE.search(ok), ok
 
 
 @pytest.mark.parametrize("d", ["/tmp/wbtrace-test-out", "/run/x", "/var/tmp/y"])
@@ -393,10 +393,9 @@ def test_vm_output_in_guest_private_dir_is_refused(d):
 # ---------------------------------------------------------------- fio verification coverage
 
 def _unverified(jobs):
-    """Rep._fio_unverified of fio-randwrite for a fio.json holding JOBS."""
-    wl = wbrun.Workload("fio-randwrite", os.path.join(wbrun.WL_DIR, "fio-randwrite.fio"))
-    fake_rep = type("FakeRep", (), {"wl": wl})()
-    return wbrun.Rep._fio_unverified(fake_rep, {"jobs": jobs})
+    """verification.fio_unverified of fio-randwrite for a fio.json holding JOBS."""
+    wl = jobfile.Workload("fio-randwrite", os.path.join(paths.WL_DIR, "fio-randwrite.fio"))
+    return verification.fio_unverified(wl, {"jobs": jobs})
 
 
 def _job(name, wrote, read):

@@ -1,0 +1,124 @@
+"""`compare WORKLOAD`: stock and patched interleaved (the order `analysis new-cmp`
+gives) in one guest boot, the f2fs module swapped between reps; then the A/B table."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from analysis import schema
+
+from . import fingerprints, guest, paths
+from .errors import EXIT_FAIL, EXIT_OK, SetupError, UsageError
+from .jobfile import fmt_size
+from .processes import tail
+from .progress import Progress
+from .results import refuse_to_reuse
+from .run import run_local
+
+
+def compare_command(args, wl):
+    """`compare` after the argument checks: say what would run, or run it."""
+    if args.dry_run:
+        print(f"{wl.name}: stock and patched, {args.reps} rep(s) each, interleaved in one guest "
+              f"boot, size {fmt_size(args.size or wl.default_size)} per job, tracer "
+              f"{'off' if args.no_trace else args.trace_mode}")
+        return EXIT_OK
+    if guest.in_guest():
+        return compare_in_guest(args, wl)
+    return compare_in_vm(args, wl)
+
+
+def compare_plan(cmp_dir, workload, reps):
+    """Write cmp_dir/cmp.json through `python3 -m analysis new-cmp`; its run order."""
+    env = dict(os.environ, PYTHONPATH=paths.TOP + (":" + os.environ["PYTHONPATH"]
+                                             if os.environ.get("PYTHONPATH") else ""))
+    p = subprocess.run([paths.PY, "-m", "analysis", "new-cmp", cmp_dir, "--workload", workload,
+                        "--reps", str(reps), "--order", "interleaved"],
+                       capture_output=True, text=True, env=env, cwd=paths.TOP)
+    if p.returncode != 0:
+        raise SetupError(f"analysis new-cmp failed: {tail(p.stderr, 1)}")
+    plan = []
+    for line in p.stdout.splitlines():
+        v, r, d = line.split(None, 2)
+        plan.append((v, int(r), d))
+    return plan
+
+
+def compare_in_vm(args, wl):
+    """Host side of `compare`: one guest boot, reps of stock and patched interleaved."""
+    size = args.size or wl.default_size
+    stamp = schema.utc_stamp()
+    top = os.path.abspath(args.output or os.path.join(paths.RESULTS, f"cmp-{wl.name}-{stamp}"))
+    refuse_to_reuse(top)
+    guest.check_output_dir(top)
+    modules = {v: guest.lab_ready(v) for v in guest.VARIANTS}
+    if not all(modules.values()):
+        raise SetupError("the lab (kernel + both f2fs modules) is not built or out of date: "
+                         "run './wbtrace lab build'")
+    if not args.no_trace:
+        paths.require_tracer()         # before compare_plan writes cmp.json
+    plan = compare_plan(top, wl.name, args.reps)
+    accel, disk_mb = guest.guest_prep(args, top, wl, size)
+    icount = guest.icount_spec(args)
+    context = guest.boot_context(accel, icount, module_sha256={
+        v: fingerprints.sha256_file(m) for v, m in modules.items()})
+    inner = [paths.WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
+             "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
+             "--_plan", json.dumps(plan, separators=(",", ":"))]
+    inner += guest.rep_options(args)
+    if args.quiet:
+        inner.append("--quiet")
+    timeout = args.timeout or max(3600, 600 + 900 * 2 * args.reps)
+    cmd = guest.vm_command(plan[0][0], disk_mb, timeout, icount, args.quiet, top, inner)
+    progress = Progress(args.quiet, prefix="")
+    progress.say(f"wbtrace: {wl.name}: booting the lab guest once for {args.reps} rep(s) of "
+                 f"stock and of patched, interleaved -> {top}")
+    rc = guest.guest_session(cmd, top, args.quiet, progress, "wbtrace compare")
+    if rc != EXIT_OK:
+        if rc == EXIT_FAIL:
+            print(f"wbtrace compare: FAILED: a rep failed (see above); evidence in {top}",
+                  file=sys.stderr)
+        return rc
+    env = dict(os.environ, PYTHONPATH=paths.TOP)
+    print(f"\nA/B table ({top}):", flush=True)
+    arc = subprocess.run([paths.PY, "-m", "analysis", "compare", top], env=env,
+                         cwd=paths.TOP).returncode
+    if arc != 0:
+        print(f"wbtrace compare: the analysis could not compare the runs (exit {arc}); "
+              f"results in {top}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"wbtrace compare: {args.reps} rep(s) each of stock and patched verified; "
+          f"comparison dir {top}")
+    return EXIT_OK
+
+
+def compare_in_guest(args, wl):
+    """Guest side of `compare`: the planned reps, swapping the f2fs module between them."""
+    try:
+        context = json.loads(args._context or "{}")
+        plan = json.loads(args._plan or "[]")
+    except ValueError:
+        raise UsageError("--_context/--_plan: not JSON") from None
+    top = os.path.abspath(args.output or "")
+    if not plan or not args.output:
+        raise UsageError("compare inside the guest is started by `./wbtrace compare` on the host")
+    guest.require_shared(top)
+    sums = context.get("module_sha256") or {}
+    failed = 0
+    for variant, rep, run_dir in plan:
+        if guest.loaded_guest_variant() != variant:
+            guest.swap_guest_module(variant)
+            print(f"wbtrace compare: f2fs {variant} loaded", flush=True)
+        loaded = guest.loaded_guest_variant()
+        if loaded != variant:
+            raise SetupError(f"loaded f2fs is {loaded or 'unknown'}, wanted {variant}")
+        guest.label_loaded(variant)
+        ctx = dict(context, module_sha256=sums.get(variant))
+        rargs = argparse.Namespace(**vars(args))
+        rargs.output = run_dir
+        rc = run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep)
+        if rc != EXIT_OK:
+            failed += 1
+    return EXIT_FAIL if failed else EXIT_OK
