@@ -10,7 +10,8 @@ import signal
 import sys
 
 from runner.compare import compare_command
-from runner.errors import EXIT_FAIL, EXIT_INTR, UsageError, WbError
+from runner.errors import (EXIT_DEVICE, EXIT_FAIL, EXIT_INTR, EXIT_OK, EXIT_SETUP, EXIT_USAGE,
+                           UsageError, WbError, exit_status_help)
 from runner.guest import VARIANTS
 from runner.jobfile import MiB, all_workloads, parse_size, resolve_workload
 from runner.run import run_command
@@ -44,10 +45,9 @@ all reps; host (needs root) uses --device DEV (refused when mounted, held or swa
 a loop-mounted image file (--image FILE, default /var/tmp/wbtrace-W-STAMP.img, removed
 afterwards unless a rep failed).
 
-Exit status: 0 every rep verified; 1 a rep failed (workload or verification);
-2 bad usage; 3 set-up missing (root, f2fs, lab, tracer, tools); 4 device refused
-or too small; 130 interrupted.
-"""
+""" + exit_status_help({EXIT_FAIL: "(workload or verification)",
+                        EXIT_SETUP: "(root, f2fs, lab, tracer, tools)",
+                        EXIT_DEVICE: "or too small"}) + "\n"
 
 
 COMPARE_EPILOG = """\
@@ -57,9 +57,9 @@ run dir as `./wbtrace run` writes it.  Between reps the guest swaps the module
 (rmmod f2fs; insmod the other f2fs.ko); every rep is labelled by the build-id of
 the module actually loaded.  Each rep: fresh mkfs, caches dropped by verification.
 
-Exit status: 0 every rep verified and the table printed; 1 a rep failed or the
-analysis could not compare; 2 bad usage; 3 set-up missing; 130 interrupted.
-"""
+""" + exit_status_help({EXIT_OK: "and the table printed",
+                        EXIT_FAIL: "or the analysis could not compare"},
+                       codes=(EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_INTR)) + "\n"
 
 
 def build_parser():

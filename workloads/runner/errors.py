@@ -1,10 +1,67 @@
-"""Exit statuses and the exceptions that carry them."""
+"""Exit statuses and the exceptions that carry them.
+
+The runner's own statuses are one table, EXIT_MEANING: `--help` prints it and the host
+side uses it to say why a guest session ended.  The statuses of the programs the runner
+starts belong to them: vm.sh's (VM_EXIT_MEANING; tests/workloads/test_exit_codes.py
+holds it to vm.sh and guest-init.sh) and the tracer's (read from loader/util.h, where
+they are defined)."""
+
+import functools
+import os
+import re
+import textwrap
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_DEVICE, EXIT_INTR = 0, 1, 2, 3, 4, 130
-# Tracer exit codes that mean "could not start tracing" (the command never ran).
-TRACER_SETUP_EXITS = {2: "bad command line", 3: "not root", 4: "kernel has no BTF",
-                      5: "f2fs or its module BTF missing", 6: "a required probe has no site",
-                      7: "kernel too old for BPF tracing", 8: "BPF object failed to load"}
+EXIT_MEANING = {
+    EXIT_OK: "every rep verified",
+    EXIT_FAIL: "a rep failed",
+    EXIT_USAGE: "bad usage",
+    EXIT_SETUP: "set-up missing",
+    EXIT_DEVICE: "device refused",
+    EXIT_INTR: "interrupted",
+}
+
+
+def exit_status_help(details, codes=tuple(EXIT_MEANING)):
+    """The 'Exit status:' paragraph of a command's --help; `details` adds to a code's
+    meaning what is particular to that command."""
+    glue = "\u00a0"                 # no line break between a code and its first word
+    parts = [f"{c}{glue}{EXIT_MEANING[c]}" + (f" {details[c]}" if c in details else "")
+             for c in codes]
+    return textwrap.fill("Exit status: " + "; ".join(parts) + ".", width=80).replace(glue, " ")
+
+
+# kernel-patch/lab/vm.sh ends a session with the command's status, or with one of these.
+VM_EXIT_MEANING = {
+    120: "a kernel splat (WARN/BUG/lockdep/KASAN) in the guest log",    # EX_SPLAT
+    121: "the guest timed out (raise --timeout)",                        # EX_TIMEOUT
+    122: "the guest died without reporting (panic or QEMU error)",       # EX_NOREPORT
+    125: "the guest could not load the f2fs module",                     # guest-init.sh
+}
+
+# Tracer statuses (loader/util.h names) that mean it never started the command: the rep
+# then runs untraced.
+TRACER_NOT_STARTED = ("USAGE", "PRIV", "NO_BTF", "NO_F2FS", "PROBE", "OLD_KERNEL", "LOAD")
+
+
+@functools.lru_cache(maxsize=None)
+def tracer_exits():
+    """{code: (NAME, meaning)} of wbtrace-trace, from the WB_EXIT_CODES table in
+    loader/util.h (read when a tracer has exited, so a runner that never traces does
+    not need loader/)."""
+    from .paths import TOP          # paths needs this module's SetupError first
+    path = os.path.join(TOP, "loader", "util.h")
+    with open(path) as f:
+        rows = re.findall(r'X\((\w+),\s*(\d+),\s*"([^"]*)"\)', f.read())
+    if not rows:
+        raise RuntimeError(f"{path}: no WB_EXIT_CODES table")
+    # The short meaning: the header's without its parenthesised details.
+    return {int(code): (name, re.sub(r"\s*\([^)]*\)", "", what)) for name, code, what in rows}
+
+
+def tracer_exit(rc):
+    """(NAME, meaning) of a tracer exit status, (None, None) for one it does not define."""
+    return tracer_exits().get(rc, (None, None))
 
 
 class WbError(Exception):

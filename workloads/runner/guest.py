@@ -16,8 +16,8 @@ import time
 from analysis import schema
 
 from . import paths
-from .errors import (EXIT_DEVICE, EXIT_FAIL, EXIT_INTR, EXIT_OK, EXIT_SETUP, EXIT_USAGE,
-                     SetupError, UsageError)
+from .errors import (EXIT_DEVICE, EXIT_FAIL, EXIT_INTR, EXIT_MEANING, EXIT_OK, EXIT_SETUP,
+                     EXIT_USAGE, VM_EXIT_MEANING, SetupError, UsageError)
 from .fingerprints import sha256_file
 from .jobfile import MiB
 from .processes import stop_proc, tail
@@ -211,17 +211,13 @@ def guest_session(cmd, top, quiet, progress, prog):
                          f"{fmt_elapsed(time.monotonic() - progress.t0)} (guest boot included)")
         if rc in (EXIT_USAGE, EXIT_SETUP, EXIT_DEVICE):
             # The guest side said why above (or lost it at power-off): never exit silently.
-            why = {EXIT_USAGE: "bad usage", EXIT_SETUP: "set-up missing",
-                   EXIT_DEVICE: "device refused"}[rc]
+            why = EXIT_MEANING[rc]
             last = next((ln for ln in reversed(last) if ln.strip()), "")
             print(f"{prog}: FAILED: the guest session ended with exit {rc} ({why}); "
                   f"its last line: {last[:200]}", file=sys.stderr)
         return rc
-    what = {120: "a kernel splat (WARN/BUG/lockdep/KASAN) in the guest log",
-            121: "the guest timed out (raise --timeout)",
-            122: "the guest died without reporting (panic or QEMU error)",
-            125: "the guest could not load the f2fs module",
-            EXIT_INTR: "interrupted"}.get(rc, f"the guest runner exited {rc}")
+    what = {**VM_EXIT_MEANING, EXIT_INTR: EXIT_MEANING[EXIT_INTR]}.get(
+        rc, f"the guest runner exited {rc}")
     print(f"{prog}: FAILED: {what}; guest logs: see the [vm] lines above; results so far "
           f"in {top}", file=sys.stderr)
     return EXIT_INTR if rc == EXIT_INTR else EXIT_FAIL

@@ -16,7 +16,7 @@ import time
 from analysis import folded, schema
 
 from . import paths
-from .errors import TRACER_SETUP_EXITS, RepError
+from .errors import TRACER_NOT_STARTED, RepError, tracer_exit
 from .processes import stop_proc, tail
 
 
@@ -59,19 +59,21 @@ class TracedWorkload:
                 cmd += ["-m", "hist"]
             cmd += ["--"] + phase_cmd
             rc = self._run_bg(cmd, os.path.join(stage, "tracer.out"), "tracer")
-            if not os.path.exists(spec["status"]) and rc in TRACER_SETUP_EXITS:
-                why = TRACER_SETUP_EXITS[rc]
-                msg = tail(open(os.path.join(stage, "tracer.out"), errors="replace").read(), 2)
-                self.notes.append(f"tracer could not start (exit {rc}, {why}: {msg}); "
+            name, why = tracer_exit(rc)
+
+            def tracer_said():
+                with open(os.path.join(stage, "tracer.out"), errors="replace") as f:
+                    return tail(f.read(), 2)
+            if not os.path.exists(spec["status"]) and name in TRACER_NOT_STARTED:
+                self.notes.append(f"tracer could not start (exit {rc}, {why}: {tracer_said()}); "
                                   f"the workload ran untraced")
                 self.p.say(f"warning: tracer could not start (exit {rc}, {why}); running untraced")
                 self.tracer_mode = "off"
                 shutil.rmtree(tdir, ignore_errors=True)
-            elif rc == 9:
+            elif name == "DROPS":
                 self.notes.append("tracer: ring-buffer drops above its limit; trace marked invalid")
-            elif rc not in (0, 10):
-                self.notes.append(f"tracer exited {rc}: "
-                                  f"{tail(open(os.path.join(stage, 'tracer.out'), errors='replace').read(), 2)}")
+            elif name not in ("OK", "CMD"):      # CMD: the workload failed; verification says how
+                self.notes.append(f"tracer exited {rc}: {tracer_said()}")
         if self.tracer_mode == "off":
             self._run_bg(phase_cmd, os.path.join(stage, "phase.out"), "workload")
             self.log.run(["sync"], what="sync", timeout=1800)
