@@ -78,6 +78,7 @@ enum { WPK_OUTER = 1, WPK_LOOP = 2 };
 
 struct wp_frame {
 	__u64 ts, base, wbc, ino, last_end, loop_ns, bytes, mapping;
+	__u64 setup_ns, gap_sum, write_sum, cluster_sum;	/* latency phases */
 	__s64 nr_before, ps_before;
 	__u32 dev, sync_mode, folios, other, handouts, clusters, flags, site, kind, ignore;
 	__u32 redirtied, skipped, unknown, iter_calls, tag_calls, marks;
@@ -86,12 +87,12 @@ struct wp_frame {
 };
 
 struct folio_frame {
-	__u64 ts, folio, submitted, ino, index;
+	__u64 ts, folio, submitted, ino, index, gap_ns, handout_ns;
 	__u32 dev, size, flags, site, ignore, pad;
 };
 
 struct cl_frame {
-	__u64 ts, ino, idx, submitted, cstart, cns;
+	__u64 ts, ino, idx, submitted, cstart, cns, gap_ns;
 	__u32 dev, csize, nr_rpages, algo, clen;
 	__s32 cret;
 	__u32 site, has_comp, raw_writes, ignore, flags, pad;
@@ -135,12 +136,21 @@ struct {
 	__type(value, struct tstate);
 } tstates SEC(".maps");
 
-/* folio -> writeback_iter() return time (converted loop only). */
+/*
+ * folio -> when writeback_iter() returned it, and in which pass (the pass
+ * frame's entry time): an entry left by a folio that never reached the write
+ * function (written as part of a compressed cluster) must not be taken for
+ * the hand-out of a later write of the same folio.
+ */
+struct handout_val {
+	__u64 ts, pass;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct handout_val);
 } handouts SEC(".maps");
 
 /* ------------------------------------------------------------------ helpers */
@@ -336,6 +346,33 @@ static __always_inline struct wp_frame *wp_top(struct tstate *st)
 
 /* ------------------------------------------------------- writepages / loop */
 
+/*
+ * Where the next write of pass frame w starts counting from: the return of
+ * the previous folio or cluster write, or the pass entry for the first.
+ */
+static __always_inline __u64 phase_start(struct wp_frame *w)
+{
+	return w->last_end ? w->last_end : w->base;
+}
+
+/*
+ * A top-level write (folio or cluster) of pass frame w ended at `now`:
+ * account its gap and its own time, and move the pass's clock.
+ */
+static __always_inline void phase_add(struct wp_frame *w, bool first, __u64 gap, __u64 own,
+				      bool cluster, __u64 now)
+{
+	if (first)
+		w->setup_ns = gap;
+	else
+		w->gap_sum += gap;
+	if (cluster)
+		w->cluster_sum += own;
+	else
+		w->write_sum += own;
+	w->last_end = now;
+}
+
 static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_space *mapping,
 				     struct writeback_control *wbc)
 {
@@ -380,8 +417,10 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	if (kind == WPK_LOOP && d > 0) {
 		struct wp_frame *parent = &st->wp[(d - 1) & (WB_DEPTH - 1)];
 
-		if (parent->kind == WPK_OUTER && !parent->ignore)
+		if (parent->kind == WPK_OUTER && !parent->ignore) {
 			f->base = parent->ts;
+			f->last_end = parent->last_end;	/* a second loop goes on from the first */
+		}
 	}
 }
 
@@ -485,6 +524,11 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 				parent->tag_calls += f->tag_calls;
 				parent->sentinel |= f->sentinel;
 				parent->verdict = loop_verdict(f);
+				/* the loop's base is the pass entry: its phases are the pass's */
+				parent->setup_ns += f->setup_ns;
+				parent->gap_sum += f->gap_sum;
+				parent->write_sum += f->write_sum;
+				parent->cluster_sum += f->cluster_sum;
 				if (f->last_end > parent->last_end)
 					parent->last_end = f->last_end;
 				return;
@@ -504,6 +548,8 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 		f->flags |= WB_F_END_INFERRED;
 	if (f->unknown)
 		f->flags |= WB_F_FOLIO_UNKNOWN;
+	else
+		f->flags |= WB_F_GAP;	/* every write seen at both ends: phases valid */
 	/* a pass is f2fs_write_data_pages; a loop without it is recorded, not counted */
 	if (kind == WPK_OUTER)
 		passes_add(f->sync_mode, f->why, f->nr_before, end, inferred,
@@ -533,17 +579,24 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	e->wp.handouts = f->handouts;
 	e->wp.clusters = f->clusters;
 	e->wp.sync_mode = f->sync_mode;
+	e->wp.setup_ns = f->setup_ns;
+	e->wp.gap_ns = f->gap_sum;
+	e->wp.write_ns = f->write_sum;
+	e->wp.cluster_ns = f->cluster_sum;
+	e->wp.tail_ns = now - phase_start(f);	/* the whole pass when nothing was written */
 	e->wp.ret = ret;
 	bpf_ringbuf_submit(e, 0);
 }
 
 /* ------------------------------------------------------------------- folio */
 
+
 static __always_inline void folio_enter(__u32 site, struct folio *folio, int *submitted)
 {
 	struct inode *inode = folio ? BPF_CORE_READ(folio, mapping, host) : NULL;
 	struct tstate *st = tstate_get(true);
 	struct folio_frame *f;
+	struct wp_frame *w;
 	__u32 d;
 
 	if (!st || wb_phase == WB_PHASE_ATTACHING)
@@ -573,6 +626,27 @@ static __always_inline void folio_enter(__u32 site, struct folio *folio, int *su
 		f->flags |= WB_F_COMPR;
 	if (st->cld > 0)
 		f->flags |= WB_F_IN_CLUSTER;
+	w = wp_top(st);
+	if (w && !w->ignore) {
+		struct handout_val *h = bpf_map_lookup_elem(&handouts, &f->folio);
+
+		if (!(f->flags & WB_F_IN_CLUSTER)) {
+			/* a raw write inside a cluster is part of the cluster's time */
+			f->gap_ns = f->ts - phase_start(w);
+			f->flags |= WB_F_GAP;
+			if (!w->last_end)
+				f->flags |= WB_F_FIRST;
+		}
+		if (h) {
+			if (h->pass == w->ts) {
+				f->handout_ns = f->ts - h->ts;
+				f->flags |= WB_F_HANDOUT;
+			} else {
+				cnt_add(WB_C_HANDOUT_STALE, 1);
+			}
+			bpf_map_delete_elem(&handouts, &f->folio);
+		}
+	}
 }
 
 static __always_inline __u32 folio_outcome(long ret, int submitted, __u32 flags)
@@ -584,19 +658,26 @@ static __always_inline __u32 folio_outcome(long ret, int submitted, __u32 flags)
 	return WB_OUT_ERROR;
 }
 
+/*
+ * Count a folio in its pass and, when its write was traced at both ends
+ * (frame f), in the pass's phases.  *iter_ns: the loop cycle (gap + write)
+ * of a folio that is not the first of its pass; 0 (absent) otherwise.
+ */
 static __always_inline void folio_account(struct tstate *st, struct wb_event *e, __u32 outcome,
-					  __u32 size, __u64 now, __u64 *iter_ns)
+					  __u32 size, __u64 now, struct folio_frame *f,
+					  __u64 *iter_ns)
 {
 	struct wp_frame *w = st ? wp_top(st) : NULL;
 
 	*iter_ns = 0;
 	if (w && !w->ignore) {
-		__u64 start = w->last_end ? w->last_end : w->base;
+		if (f && (f->flags & WB_F_GAP)) {
+			bool first = f->flags & WB_F_FIRST;
 
-		if (!w->last_end && e)
-			e->flags |= WB_F_FIRST;
-		*iter_ns = now - start;
-		w->last_end = now;
+			phase_add(w, first, f->gap_ns, now - f->ts, false, now);
+			if (!first)
+				*iter_ns = f->gap_ns + (now - f->ts);
+		}
 		if (outcome == WB_OUT_WRITTEN) {
 			w->folios++;
 			w->bytes += size;
@@ -619,7 +700,7 @@ static __always_inline void folio_exit(long ret)
 	struct tstate *st = tstate_get(false);
 	struct folio_frame *f;
 	struct wb_event *e;
-	__u64 now, write_ns, iter_ns = 0, handout_ns = 0, *hts;
+	__u64 now, write_ns, iter_ns = 0;
 	__u32 d, outcome, flags;
 	int submitted = 0;
 
@@ -642,15 +723,8 @@ static __always_inline void folio_exit(long ret)
 		submitted = 1;
 	outcome = folio_outcome(ret, submitted, flags);
 
-	hts = bpf_map_lookup_elem(&handouts, &f->folio);
-	if (hts) {
-		handout_ns = now - *hts;
-		flags |= WB_F_HANDOUT;
-		bpf_map_delete_elem(&handouts, &f->folio);
-	}
-
 	e = ev_new(WB_EV_FOLIO, f->site, f->dev, f->ino);
-	folio_account(st, e, outcome, f->size, now, &iter_ns);
+	folio_account(st, e, outcome, f->size, now, f, &iter_ns);
 	if (outcome == WB_OUT_WRITTEN && st->cld > 0)
 		st->cl.raw_writes++;
 
@@ -664,10 +738,16 @@ static __always_inline void folio_exit(long ret)
 	if (flags & WB_F_OPU)
 		cnt_add(WB_C_FOLIO_OPU, 1);
 	hist_add(WB_H_FOLIO_WRITE_NS, write_ns);
-	if (iter_ns)
-		hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
+	if (flags & WB_F_GAP) {
+		if (flags & WB_F_FIRST) {
+			hist_add(WB_H_PASS_SETUP_NS, f->gap_ns);
+		} else {
+			hist_add(WB_H_FOLIO_GAP_NS, f->gap_ns);
+			hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
+		}
+	}
 	if (flags & WB_F_HANDOUT)
-		hist_add(WB_H_FOLIO_HANDOUT_NS, handout_ns);
+		hist_add(WB_H_FOLIO_HANDOUT_NS, f->handout_ns);
 
 	if (!e)
 		return;
@@ -675,7 +755,8 @@ static __always_inline void folio_exit(long ret)
 	e->folio.index = f->index;
 	e->folio.write_ns = write_ns;
 	e->folio.iter_ns = iter_ns;
-	e->folio.handout_ns = handout_ns;
+	e->folio.handout_ns = f->handout_ns;
+	e->folio.gap_ns = f->gap_ns;
 	e->folio.size = f->size;
 	e->folio.outcome = outcome;
 	e->folio.ret = ret;
@@ -703,16 +784,16 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	if (st)
 		st->fseq++;
 	e = ev_new(WB_EV_FOLIO, site, BPF_CORE_READ(inode, i_sb, s_dev), BPF_CORE_READ(inode, i_ino));
-	/* Outcome unknown; counted as written-unknown for the pass. */
-	folio_account(st, e, WB_OUT_UNKNOWN, size, bpf_ktime_get_ns(), &iter_ns);
+	/*
+	 * Outcome unknown; counted as written-unknown for the pass.  With the
+	 * entry alone no phase can be measured: the latencies are absent.
+	 */
+	folio_account(st, e, WB_OUT_UNKNOWN, size, bpf_ktime_get_ns(), NULL, &iter_ns);
 	cnt_add(WB_C_FOLIO_UNKNOWN, 1);
-	if (iter_ns)
-		hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
 	if (!e)
 		return;
 	e->flags |= flags;
 	e->folio.index = BPF_CORE_READ(folio, index);
-	e->folio.iter_ns = iter_ns;
 	e->folio.size = size;
 	e->folio.outcome = WB_OUT_UNKNOWN;
 	bpf_ringbuf_submit(e, 0);
@@ -767,7 +848,11 @@ static __always_inline void handout(struct folio *folio, bool args, struct addre
 	if (!inode_ok(inode))
 		return;
 	now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&handouts, &key, &now, BPF_ANY);
+	{
+		struct handout_val h = { .ts = now, .pass = w && !w->ignore ? w->ts : 0 };
+
+		bpf_map_update_elem(&handouts, &key, &h, BPF_ANY);
+	}
 	cnt_add(WB_C_HANDOUT, 1);
 	if (w && !w->ignore)
 		w->handouts++;
@@ -839,6 +924,16 @@ static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *
 	c->nr_rpages = BPF_CORE_READ(cc, nr_rpages);
 	c->submitted = (__u64)submitted;
 	c->site = site;
+	{
+		struct wp_frame *w = wp_top(st);
+
+		if (w && !w->ignore) {
+			c->gap_ns = c->ts - phase_start(w);
+			c->flags |= WB_F_GAP;
+			if (!w->last_end)
+				c->flags |= WB_F_FIRST;
+		}
+	}
 }
 
 static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, __u64 dur,
@@ -915,6 +1010,7 @@ static __always_inline void cluster_exit(long ret)
 	struct tstate *st = tstate_get(false);
 	struct cl_frame *c;
 	int submitted = 0;
+	__u64 now;
 
 	if (!st || st->cld == 0) {
 		orphan_exit(st, WB_SEEN_CLUSTER);
@@ -927,7 +1023,14 @@ static __always_inline void cluster_exit(long ret)
 		return;
 	if (c->submitted)
 		bpf_probe_read_kernel(&submitted, sizeof(submitted), (void *)c->submitted);
-	cluster_emit(st, c, bpf_ktime_get_ns() - c->ts, ret, submitted, 0);
+	now = bpf_ktime_get_ns();
+	if (c->flags & WB_F_GAP) {
+		struct wp_frame *w = wp_top(st);
+
+		if (w && !w->ignore)
+			phase_add(w, c->flags & WB_F_FIRST, c->gap_ns, now - c->ts, true, now);
+	}
+	cluster_emit(st, c, now - c->ts, ret, submitted, 0);
 }
 
 static __always_inline void compress_start(__u32 site, struct inode *inode, __u64 idx,

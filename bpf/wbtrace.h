@@ -97,6 +97,8 @@ enum wb_end {
 #define WB_F_OUTER	(1u << 9)	/* wp: record comes from f2fs_write_data_pages */
 #define WB_F_SYNC	(1u << 10)	/* bio: REQ_SYNC */
 #define WB_F_END_INFERRED (1u << 11)	/* wp: `end` inferred, not proven (SCHEMA.md section 4) */
+#define WB_F_GAP	(1u << 13)	/* folio: gap_ns valid (a traced pass frame around it);
+					   wp: the phases are valid (every folio entry and exit seen) */
 #define WB_F_FOLIO_UNKNOWN (1u << 12)	/* wp: some folio outcomes unknown (folio tracepoint
 					   fallback): written/redirtied/skipped not reported */
 
@@ -137,12 +139,22 @@ struct wb_event {
 			__u8 end;		/* enum wb_end */
 			__u8 cyclic;		/* wbc->range_cyclic */
 			__u8 pad;
+			/*
+			 * Phases (WB_F_GAP): setup + gap + write + cluster + tail
+			 * == dur_ns exactly (loader/README.md "Latency phases").
+			 */
+			__u64 setup_ns;		/* entry -> first folio (or cluster) write entry */
+			__u64 gap_ns;		/* sum: previous write's return -> next write entry */
+			__u64 write_ns;		/* sum: folio write function entry -> return */
+			__u64 cluster_ns;	/* sum: f2fs_write_multi_pages entry -> return */
+			__u64 tail_ns;		/* last write's return -> exit */
 		} wp;
 		struct {
 			__u64 index;
 			__u64 write_ns;		/* per-folio write function entry -> exit */
-			__u64 iter_ns;		/* previous folio's return (or pass entry) -> this return */
-			__u64 handout_ns;	/* writeback_iter return -> write function return */
+			__u64 iter_ns;		/* loop cycle: gap_ns + write_ns, not for the first folio */
+			__u64 handout_ns;	/* writeback_iter return -> write function entry */
+			__u64 gap_ns;		/* previous write's return (first: pass entry) -> entry */
 			__u32 size;		/* bytes */
 			__u32 outcome;		/* enum wb_outcome */
 			__s32 ret;
@@ -185,6 +197,8 @@ struct wb_event {
 	X(WP_NS,	"writepages_ns",	"ns")			\
 	X(LOOP_NS,	"loop_ns",		"ns")			\
 	X(FOLIO_ITER_NS, "folio_latency_ns",	"ns")			\
+	X(PASS_SETUP_NS, "pass_setup_ns",	"ns")			\
+	X(FOLIO_GAP_NS,	"folio_gap_ns",		"ns")			\
 	X(FOLIO_WRITE_NS, "folio_write_ns",	"ns")			\
 	X(FOLIO_HANDOUT_NS, "folio_handout_ns",	"ns")			\
 	X(BIO_BYTES,	"bio_bytes",		"bytes")		\
@@ -280,7 +294,8 @@ struct wb_passes {
 	X(ORPHAN_EXIT,		"orphan_exits")				\
 	X(EXIT_IN_FLIGHT,	"exits_outside_window")			\
 	X(DEPTH_OVERFLOW,	"depth_overflows")			\
-	X(STATE_UNAVAILABLE,	"task_state_unavailable")
+	X(STATE_UNAVAILABLE,	"task_state_unavailable")		\
+	X(HANDOUT_STALE,	"handouts_stale")
 
 enum wb_counter_id {
 #define WB_X_ENUM(id, name) WB_C_##id,

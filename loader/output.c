@@ -98,6 +98,14 @@ static const char *site_target(unsigned site)
 	return site < WB_S_NR ? wb_site_defs[site].target : "?";
 }
 
+static void json_u64_or_null(FILE *f, const char *key, uint64_t v, bool known)
+{
+	if (known)
+		fprintf(f, ",\"%s\":%llu", key, (unsigned long long)v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
 void wb_event_jsonl(FILE *f, const struct wb_event *e)
 {
 	fprintf(f, "{\"t\":%llu,\"cpu\":%u,\"pid\":%u,\"tid\":%u,\"dev\":\"%u:%u\"",
@@ -139,17 +147,34 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 				e->wp.folios, e->wp.redirtied, e->wp.skipped);
 		else
 			fputs(",\"written\":null,\"redirtied\":null,\"skipped\":null", f);
+		if (folios && (e->flags & WB_F_GAP))
+			fprintf(f, ",\"setup_ns\":%llu,\"gap_ns\":%llu,\"write_ns\":%llu,"
+				"\"cluster_ns\":%llu,\"tail_ns\":%llu",
+				(unsigned long long)e->wp.setup_ns, (unsigned long long)e->wp.gap_ns,
+				(unsigned long long)e->wp.write_ns,
+				(unsigned long long)e->wp.cluster_ns,
+				(unsigned long long)e->wp.tail_ns);
+		else
+			fputs(",\"setup_ns\":null,\"gap_ns\":null,\"write_ns\":null,"
+			      "\"cluster_ns\":null,\"tail_ns\":null", f);
 		break;
 	}
-	case WB_EV_FOLIO:
-		fprintf(f, ",\"k\":\"folio\",\"ino\":%llu,\"idx\":%llu,\"size\":%u,"
-			"\"lat_ns\":%llu,\"write_ns\":%llu,\"handout_ns\":%llu,\"outcome\":\"%s\","
+	case WB_EV_FOLIO: {
+		bool exit = !(e->flags & WB_F_NO_EXIT), gap = e->flags & WB_F_GAP;
+
+		fprintf(f, ",\"k\":\"folio\",\"ino\":%llu,\"idx\":%llu,\"size\":%u",
+			(unsigned long long)e->ino, (unsigned long long)e->folio.index,
+			e->folio.size);
+		/* a phase the probes could not measure is absent (null), never 0 */
+		json_u64_or_null(f, "lat_ns", e->folio.iter_ns,
+				 exit && gap && !(e->flags & WB_F_FIRST));
+		json_u64_or_null(f, "gap_ns", e->folio.gap_ns, gap);
+		json_u64_or_null(f, "write_ns", e->folio.write_ns, exit);
+		json_u64_or_null(f, "handout_ns", e->folio.handout_ns, e->flags & WB_F_HANDOUT);
+		fprintf(f, ",\"outcome\":\"%s\","
 			"\"ret\":%d,\"compr\":%s,\"io\":%s,\"first\":%s,\"in_pass\":%s,"
 			"\"in_cluster\":%s,\"no_exit\":%s",
-			(unsigned long long)e->ino, (unsigned long long)e->folio.index,
-			e->folio.size, (unsigned long long)e->folio.iter_ns,
-			(unsigned long long)e->folio.write_ns,
-			(unsigned long long)e->folio.handout_ns, wb_outcome_name(e->folio.outcome),
+			wb_outcome_name(e->folio.outcome),
 			e->folio.ret, e->flags & WB_F_COMPR ? "true" : "false",
 			e->flags & WB_F_IPU ? "\"ipu\"" : e->flags & WB_F_OPU ? "\"opu\"" : "null",
 			e->flags & WB_F_FIRST ? "true" : "false",
@@ -157,6 +182,7 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 			e->flags & WB_F_IN_CLUSTER ? "true" : "false",
 			e->flags & WB_F_NO_EXIT ? "true" : "false");
 		break;
+	}
 	case WB_EV_BIO:
 		fprintf(f, ",\"k\":\"bio\",\"bytes\":%u,\"pages\":%u,\"vcnt\":%u,\"type\":\"%s\","
 			"\"temp\":\"%s\",\"io\":%s,\"sector\":%llu,\"hint\":%u,\"sync\":%s",
@@ -200,10 +226,15 @@ void wb_run_event(struct wb_run *run, const struct wb_event *e)
 			metric_add(run, WB_H_LOOP_NS, e->wp.loop_ns);
 		break;
 	case WB_EV_FOLIO:
-		if (!(e->flags & WB_F_NO_EXIT))
+		if (!(e->flags & WB_F_NO_EXIT)) {
 			metric_add(run, WB_H_FOLIO_WRITE_NS, e->folio.write_ns);
-		if (e->folio.iter_ns)
-			metric_add(run, WB_H_FOLIO_ITER_NS, e->folio.iter_ns);
+			if ((e->flags & WB_F_GAP) && (e->flags & WB_F_FIRST)) {
+				metric_add(run, WB_H_PASS_SETUP_NS, e->folio.gap_ns);
+			} else if (e->flags & WB_F_GAP) {
+				metric_add(run, WB_H_FOLIO_GAP_NS, e->folio.gap_ns);
+				metric_add(run, WB_H_FOLIO_ITER_NS, e->folio.iter_ns);
+			}
+		}
 		if (e->flags & WB_F_HANDOUT)
 			metric_add(run, WB_H_FOLIO_HANDOUT_NS, e->folio.handout_ns);
 		break;
@@ -703,9 +734,11 @@ void wb_summary_text(const struct wb_run *run, FILE *f)
 	}
 	text_dist(run, f, WB_H_WP_NS, "writepages pass");
 	text_dist(run, f, WB_H_LOOP_NS, "writeback loop");
-	text_dist(run, f, WB_H_FOLIO_ITER_NS, "per-folio loop cycle");
+	text_dist(run, f, WB_H_PASS_SETUP_NS, "pass set-up (entry -> first write)");
+	text_dist(run, f, WB_H_FOLIO_ITER_NS, "per-folio loop cycle (gap + write)");
+	text_dist(run, f, WB_H_FOLIO_GAP_NS, "between writes (return -> next entry)");
 	text_dist(run, f, WB_H_FOLIO_WRITE_NS, "per-folio write function");
-	text_dist(run, f, WB_H_FOLIO_HANDOUT_NS, "writeback_iter hand-out -> write return");
+	text_dist(run, f, WB_H_FOLIO_HANDOUT_NS, "writeback_iter hand-out -> write start");
 	text_dist(run, f, WB_H_BIO_BYTES, "data bio size");
 	text_dist(run, f, WB_H_CLUSTER_NS, "cluster write");
 	text_dist(run, f, WB_H_COMPRESS_NS, "cluster compression");

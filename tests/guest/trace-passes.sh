@@ -27,7 +27,10 @@
 # its classes and the same count from the records; folios written in passes
 # == the folios_written counter == the file sizes; every priority_stop pass
 # overlaps a WB_SYNC_ALL pass; every NONE pass that starts inside a
-# WB_SYNC_ALL pass gives way at entry.
+# WB_SYNC_ALL pass gives way at entry.  Latency phases (stream and compressed
+# rounds): set-up + gaps + writes + clusters + tail == the pass time exactly,
+# and each sum equals the folio records of that pass; tracepoint-only: no
+# latency at all (null, no samples), never entry-to-entry.
 . "$(dirname "$0")/lib.sh"
 
 need_tracer
@@ -89,7 +92,7 @@ run() {
 run stream "$BIG" -O "$out/stream"
 "$PY" - "$out/stream" "$TOP" "${WBTRACE_VARIANT:-}" "$BIG" "$ino_big" "$ino_fs" <<'EOF' || fail "stream mode: per-pass checks (see above)"
 import sys
-from tracecheck import Checks, load, lonely_priority_stops
+from tracecheck import Checks, load, lonely_priority_stops, phase_checks
 d, top, variant = sys.argv[1:4]
 mib, ino_big, ino_fs = map(int, sys.argv[4:])
 sys.path.insert(0, top)
@@ -174,6 +177,7 @@ bad = [e for e in inside if not (e["end"] == "priority_stop" or
                                  (e["end"] == "range_end" and e["written"] == 0 and e["pages_skipped"] == 0))]
 check(not bad, "NONE passes starting inside a WB_SYNC_ALL pass give way at entry",
       [(e["why"], e["end"], e["written"]) for e in bad][:5], "priority_stop")
+phase_checks(check, s, ev)
 print(f"  stream: variant {variant}: {tot} passes, by_why {P['by_why']}, by_end {P['by_end']}, "
       f"none_nr_given {P['none_nr_given']}, {len(prio)} priority_stop "
       f"({sum(1 for e in prio if e['written'] == 0)} at entry), {len(inside)} NONE passes inside ALL passes")
@@ -266,6 +270,13 @@ check(all(e["no_exit"] and e["end"] is None and e["nr_used"] is None and e["writ
           and e["pages_skipped"] is None for e in wp), "records: exit fields null", "-", "null")
 g = [e["nr_given"] for e in wp if e["sync"] == "none"]
 check(P["none_nr_given"]["sum"] == sum(g), "none_nr_given.sum from records", sum(g), P["none_nr_given"]["sum"])
+# With entries only no latency phase can be measured: absent, never entry -> entry.
+fo = [e for e in ev if e["k"] == "folio"]
+check(fo and all(e["lat_ns"] is None and e["gap_ns"] is None and e["write_ns"] is None for e in fo)
+      and all(e["setup_ns"] is None for e in wp)
+      and s["metrics"]["folio_latency_ns"]["count"] == 0 and s["metrics"]["pass_setup_ns"]["count"] == 0,
+      "latencies absent (null, no samples), not entry-to-entry", (len(fo), s["metrics"]["folio_latency_ns"]["count"]),
+      "null, 0 samples")
 print(f"  tponly: {P}")
 check.exit()
 EOF
@@ -277,7 +288,7 @@ EXT=.txt
 run compr 48 -O "$out/compr"
 "$PY" - "$out/compr" "$TOP" <<'EOF' || fail "compressed files: per-pass checks (see above)"
 import sys
-from tracecheck import Checks, load, lonely_priority_stops
+from tracecheck import Checks, load, lonely_priority_stops, phase_checks
 sys.path.insert(0, sys.argv[2])
 from analysis import schema
 s, ev = load(sys.argv[1])
@@ -302,6 +313,7 @@ check(all(e["nr_after"] <= 0 for e in wp if e["end"] == "budget") and
       "budget ends have no budget left, priority stops some", "-", "-")
 lonely = lonely_priority_stops(wp)
 check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [])
+phase_checks(check, s, ev)
 print(f"  compr: {P}")
 check.exit()
 EOF

@@ -28,10 +28,11 @@ void test_output(void)
 	e.dev = (254u << 20) | 3;
 	e.ino = 12;
 	e.type = WB_EV_FOLIO;
-	e.flags = WB_F_OPU | WB_F_FIRST | WB_F_COMPR;
+	e.flags = WB_F_OPU | WB_F_GAP | WB_F_COMPR;
 	e.folio.index = 4096;
 	e.folio.size = 4096;
 	e.folio.iter_ns = 5321;
+	e.folio.gap_ns = 1321;
 	e.folio.write_ns = 4000;
 	e.folio.outcome = WB_OUT_REDIRTIED;
 	e.folio.ret = -11;
@@ -40,13 +41,43 @@ void test_output(void)
 	HAS(s, "\"t\":123,");
 	HAS(s, "\"dev\":\"254:3\"");
 	HAS(s, "\"ino\":12,\"idx\":4096,");
-	HAS(s, "\"lat_ns\":5321,");
+	HAS(s, "\"lat_ns\":5321,\"gap_ns\":1321,\"write_ns\":4000,\"handout_ns\":null,");
 	HAS(s, "\"outcome\":\"redirtied\"");
 	HAS(s, "\"ret\":-11,");
 	HAS(s, "\"io\":\"opu\"");
-	HAS(s, "\"first\":true");
+	HAS(s, "\"first\":false");
 	HAS(s, "\"compr\":true");
 	CHECK(s[strlen(s) - 1] == '\n' && s[strlen(s) - 2] == '}');
+	free(s);
+	/* the first folio of a pass: no loop cycle (its gap is the pass set-up) */
+	e.flags |= WB_F_FIRST | WB_F_HANDOUT;
+	e.folio.handout_ns = 700;
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"lat_ns\":null,\"gap_ns\":1321,\"write_ns\":4000,\"handout_ns\":700,");
+	HAS(s, "\"first\":true");
+	free(s);
+	/* tracepoint fallback (entry only, no pass frame): every latency absent, not 0 */
+	e.flags = WB_F_NO_EXIT;
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"lat_ns\":null,\"gap_ns\":null,\"write_ns\":null,\"handout_ns\":null,");
+	free(s);
+
+	/* a pass's phases: present only when every write was seen at both ends */
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_WP;
+	e.flags = WB_F_GAP | WB_F_OUTER;
+	e.wp.dur_ns = 100;
+	e.wp.setup_ns = 10;
+	e.wp.gap_ns = 20;
+	e.wp.write_ns = 30;
+	e.wp.cluster_ns = 15;
+	e.wp.tail_ns = 25;
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"setup_ns\":10,\"gap_ns\":20,\"write_ns\":30,\"cluster_ns\":15,\"tail_ns\":25");
+	free(s);
+	e.flags = WB_F_OUTER | WB_F_FOLIO_UNKNOWN;
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"setup_ns\":null,\"gap_ns\":null,\"write_ns\":null,\"cluster_ns\":null,\"tail_ns\":null");
 	free(s);
 
 	memset(&e, 0, sizeof(e));
@@ -96,20 +127,30 @@ void test_output(void)
 	for (int i = 1; i <= 100; i++) {
 		memset(&e, 0, sizeof(e));
 		e.type = WB_EV_FOLIO;
+		e.flags = WB_F_GAP;
 		e.folio.iter_ns = i * 1000;
+		e.folio.gap_ns = i * 1000 - i;
 		e.folio.write_ns = i;
 		wb_run_event(&run, &e);
 	}
 	memset(&e, 0, sizeof(e));
 	e.type = WB_EV_FOLIO;
+	e.flags = WB_F_GAP | WB_F_FIRST;	/* a first folio: set-up, not a loop cycle */
+	e.folio.gap_ns = 777;
+	e.folio.write_ns = 5;
+	wb_run_event(&run, &e);
+	CHECK_EQ_U(run.m[WB_H_PASS_SETUP_NS].h.count, 1);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_GAP_NS].h.count, 100);
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_FOLIO;
 	e.flags = WB_F_NO_EXIT;		/* tracepoint fallback: no write_ns, no iter_ns */
 	wb_run_event(&run, &e);
-	CHECK_EQ_U(run.events, 101);
-	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].h.count, 100);
-	CHECK_EQ_U(run.m[WB_H_FOLIO_WRITE_NS].h.count, 100);
+	CHECK_EQ_U(run.events, 102);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].h.count, 100);	/* not the first, not the fallback */
+	CHECK_EQ_U(run.m[WB_H_FOLIO_WRITE_NS].h.count, 101);
 	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].v.n, 100);
 	CHECK(wb_run_valid(&run, why, sizeof(why)));
-	run.drops_total = 1;		/* 1 / 102 ~ 0.98 % > 0.1 % */
+	run.drops_total = 1;		/* 1 / 103 ~ 0.97 % > 0.1 % */
 	CHECK(!wb_run_valid(&run, why, sizeof(why)));
 	HAS(why, "dropped");
 	env.max_drop_pct = 5;
@@ -165,7 +206,7 @@ void test_output(void)
 	       "\"max\":100000,\"mean\":50500.0,\"p50\":50000,\"p90\":90000,\"p99\":99000,"
 	       "\"p999\":100000,\"pct_method\":\"exact\"");
 	HAS(s, "\"drops\":1,");
-	HAS(s, "\"events\":101,");
+	HAS(s, "\"events\":102,");
 	HAS(s, "\"valid\":true");
 	HAS(s, "\"kernel_misses\":{\"bpf_recursion\":0,\"kprobe\":0}");
 	free(s);
