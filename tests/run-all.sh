@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The wbtrace test suite (what `./wbtrace test` and CI run):
-#   1. host unit tests: lab scripts, analysis (pytest), workloads (pytest), loader (C)
+#   1. host unit tests: lab scripts, analysis (pytest), workloads (pytest), the
+#      guest tests' Python (pytest, tests/guest_py), loader (C)
 #   2. the lab build (cached outside the clone)
 #   3. the kernel series check (each patch: build +/- compression, W=1, checkpatch)
 #   4. guest tests, one boot per f2fs variant: tests/guest/*.sh
@@ -96,7 +97,7 @@ missing() { count 0 1; result "not ok" "$1" "missing: $2"; failures+=("$1: missi
 echo "KTAP version 1"
 # 1. Host unit tests.
 run_suite "lab scripts" lab-unit.log bash tests/lab/run.sh
-for d in analysis workloads; do
+for d in analysis workloads guest_py; do
 	if [ -d "tests/$d" ]; then
 		run_suite "$d (pytest)" "$d.log" "$PY" -m pytest -q -rs -p no:cacheprovider "tests/$d"
 	else

@@ -25,8 +25,6 @@ Exit status: 0 contents match, 1 mismatch (details on stdout), 2 usage or I/O er
 """
 
 import argparse
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import json
@@ -38,32 +36,14 @@ import sys
 import threading
 import time
 
+from sysio import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE,
+                   SYNC_FILE_RANGE_WRITE, fallocate, sync_file_range)
+
 FILE_NAME = "race.dat"
 BLOCK = 4096
 UNIT = 16
 MAGIC = 0x57425243 << 32          # "WBRC"
-FALLOC_FL_KEEP_SIZE = 0x01
-FALLOC_FL_PUNCH_HOLE = 0x02
-FALLOC_FL_ZERO_RANGE = 0x10
-SYNC_FILE_RANGE_WRITE = 0x2
 EXPECT_FORMAT = "wbtrace-race-expect/1"
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
-_libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
-                                  ctypes.c_uint]
-
-
-def fallocate(fd, mode, off, length):
-    if _libc.fallocate(fd, mode, off, length) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-
-
-def sync_file_range(fd, off, length, flags):
-    if _libc.sync_file_range(fd, off, length, flags) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
 
 
 def pattern(gen, off, length):

@@ -58,6 +58,11 @@ restore_vm() {
 	done
 }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# flusher asleep|eager: the writeback knobs of /proc/sys/vm as workloads/sysio.py
+# defines them (FLUSHER_ASLEEP: no periodic wake-up, no expiry for an hour;
+# FLUSHER_EAGER: both every 10 ms).  save_vm/restore_vm put them back.
+SYSIO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)/sysio.py
+flusher() { /usr/bin/python3 "$SYSIO" vm "flusher-$1"; }
 
 # probes_off: disable and remove a test's tracefs instance $INST (every event
 # enabled in it) and its kprobe events $GRP/${PROBES[@]} in $TR, also those an
