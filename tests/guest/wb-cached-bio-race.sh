@@ -34,6 +34,7 @@ INST=$TR/instances/wbt3
 RACE_SECS=${WB_RACE_SECS:-15}
 STALL=${WB_T3_STALL:-120}
 PY=/usr/bin/python3
+WBR=$(dirname "$0")/wb_cached_bio_race.py   # the Python of this test
 work=$(mktemp -d /tmp/wb-t3.XXXXXX)
 
 trace_off() {
@@ -49,148 +50,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-cat >"$work/race.py" <<'EOF'
-import ctypes, hashlib, mmap, os, random, sys, threading, time
-
-mnt, secs, stall, ready = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-SIZE = 6 << 20
-HOT = 256 << 10                          # most traffic here: folios rewritten while in flight
-WRITE, WAIT_BEFORE, WAIT_AFTER = 2, 1, 4
-libc = ctypes.CDLL(None, use_errno=True)
-libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-
-def sfr(fd, off, n, flags):
-    if libc.sync_file_range(fd, off, n, flags) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-
-path = f"{mnt}/shared"
-fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-model = bytearray(random.Random(7).randbytes(SIZE))
-os.pwrite(fd, model, 0)
-os.fsync(fd)
-with open(ready, "w") as f:              # the inode number, for the trace filter
-    f.write(str(os.fstat(fd).st_ino))
-while not os.path.exists(ready + ".go"):
-    time.sleep(0.05)
-
-lock = threading.Lock()                  # keeps the model in step with the file
-stop = threading.Event()
-errors, counts, busy = [], {}, {}        # busy: thread -> (what, start time)
-
-def count(k):
-    counts[k] = counts.get(k, 0) + 1
-
-def guarded(fn):
-    def run():
-        try:
-            fn()
-        except Exception as e:
-            errors.append(f"{fn.__name__}: {e!r}")
-            stop.set()
-    return threading.Thread(target=run, name=fn.__name__)
-
-def timed(what, f, *a):
-    busy[threading.current_thread().name] = (what, time.monotonic())
-    f(*a)
-    busy.pop(threading.current_thread().name, None)
-
-def writer(seed):
-    def writer():
-        r = random.Random(seed)
-        while not stop.is_set():
-            span = HOT if r.random() < 0.7 else SIZE
-            off = r.randrange(0, span // 512) * 512
-            data = r.randbytes(min(r.choice([512, 4096, 12288, 65536]), SIZE - off))
-            with lock:
-                os.pwrite(fd, data, off)
-                model[off:off + len(data)] = data
-            count("pwrites")
-    return writer
-
-def mmapper():
-    r = random.Random(3)
-    m = mmap.mmap(fd, SIZE)
-    try:
-        while not stop.is_set():
-            off = r.randrange(0, (HOT if r.random() < 0.7 else SIZE) - 64)
-            data = r.randbytes(64)
-            with lock:
-                m[off:off + 64] = data
-                model[off:off + 64] = data
-            count("mmap_stores")
-            if r.random() < 0.05:
-                timed("msync", m.flush)
-    finally:
-        m.close()
-
-def bg(seed):
-    def bg():
-        r = random.Random(seed)
-        while not stop.is_set():
-            off = r.randrange(0, (HOT if r.random() < 0.5 else SIZE) >> 12) << 12
-            timed("sync_file_range WRITE", sfr, fd, off, r.choice([4096, 65536, 1 << 20]), WRITE)
-            count("bg_ranges")
-    return bg
-
-def other():
-    r = random.Random(5)
-    ofd = os.open(f"{mnt}/other", os.O_RDWR | os.O_CREAT, 0o644)
-    while not stop.is_set():
-        os.pwrite(ofd, r.randbytes(65536), r.randrange(0, 64) << 16)
-        sfr(ofd, 0, 0, WRITE)
-        count("other_passes")
-    os.close(ofd)
-
-def integrity():
-    r = random.Random(6)
-    while not stop.is_set():
-        k = r.random()
-        if k < 0.4:
-            timed("fsync", os.fsync, fd)
-            count("fsyncs")
-        elif k < 0.6:
-            timed("fdatasync", os.fdatasync, fd)
-            count("fdatasyncs")
-        else:
-            off = r.randrange(0, (HOT if r.random() < 0.5 else SIZE) >> 12) << 12
-            timed("sync_file_range WAIT_BEFORE|WRITE|WAIT_AFTER", sfr, fd, off,
-                  r.choice([8192, 262144, 0]), WAIT_BEFORE | WRITE | WAIT_AFTER)
-            count("ranged_sync_all")
-
-threads = [guarded(f) for f in (writer(1), writer(2), mmapper, bg(3), bg(4), other, integrity)]
-for t in threads:
-    t.start()
-end = time.monotonic() + secs
-while time.monotonic() < end and not stop.is_set():
-    time.sleep(0.2)
-    now = time.monotonic()
-    for name, (what, t0) in list(busy.items()):
-        if now - t0 > stall:
-            print(f"HANG: {what} in thread {name} has not returned after {now - t0:.0f} s", flush=True)
-            with open("/proc/sysrq-trigger", "w") as f:
-                f.write("w")             # blocked tasks with their stacks to the kernel log
-            os._exit(3)
-stop.set()
-deadline = time.monotonic() + stall
-for t in threads:
-    t.join(max(0.0, deadline - time.monotonic()))
-    if t.is_alive():
-        what = busy.get(t.name, ("?", 0))[0]
-        print(f"HANG: thread {t.name} ({what}) did not finish within {stall:.0f} s", flush=True)
-        with open("/proc/sysrq-trigger", "w") as f:
-            f.write("w")
-        os._exit(3)
-os.fsync(fd)
-os.close(fd)
-print("COUNTS", " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-for e in errors:
-    print("ERROR", e)
-with open(f"{mnt}/../expected.sha256", "w") as f:
-    f.write(hashlib.sha256(model).hexdigest())
-sys.exit(1 if errors else 0)
-EOF
 
 # waits_in_loop TRACE_FILE: folio_wait_writeback events whose stack is the
 # writeback loop of a data integrity pass (not f2fs's own redirty waits).
@@ -219,7 +78,7 @@ race_case() {
 	local label=$1 out=$work/$1 ino rc=0 sum fails0=$FAILS
 	mkdir -p "$out"
 	rm -f "$work/ready" "$work/ready.go"
-	$PY "$work/race.py" "$MNT" "$RACE_SECS" "$STALL" "$work/ready" >"$out/race.log" 2>&1 &
+	$PY "$WBR" "$MNT" "$RACE_SECS" "$STALL" "$work/ready" >"$out/race.log" 2>&1 &
 	local pid=$!
 	for _ in $(seq 600); do [ -s "$work/ready" ] && break; sleep 0.1; done
 	ino=$(cat "$work/ready" 2>/dev/null || echo 0)
