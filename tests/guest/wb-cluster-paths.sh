@@ -60,6 +60,7 @@ INST=$TR/instances/wbcp
 GRP=wbcp
 PROBES=(wbcp_prep wbcp_prep_ret wbcp_wmp wbcp_wdp)
 PY=/usr/bin/python3
+WBCP=$(dirname "$0")/wb_cluster_paths.py   # the Python of this test
 VARIANT=${WBTRACE_VARIANT:?not set: run through the lab}
 DRAIN_SECS=${WB_CLUSTER_DRAIN_SECS:-240}   # bounded wait for background writeback
 work=$(mktemp -d /tmp/wb-cluster-paths.XXXXXX)
@@ -141,172 +142,6 @@ trace_stop() {
 	[ "$lost" = 0 ] || fail "the trace lost $lost events (buffer overrun): $(basename "$1") is incomplete"
 }
 
-cat >"$work/wbcp.py" <<'EOF'
-import fcntl, hashlib, mmap, os, re, struct, sys
-
-PAGE = 4096
-CLUSTER = 16                                    # pages: compress_log_size=4
-F2FS_IOC_GET_COMPRESS_BLOCKS = 0x8008f511       # _IOR(0xf5, 17, __u64)
-FS_IOC_GETFLAGS = 0x80086601                    # _IOR('f', 1, long)
-FS_COMPR_FL = 0x4
-SYNC_FILE_RANGE_WRITE = 2
-MMAP_AT = ((3, 1), (7, 9), (8, 15), (20, 0))    # (cluster, page in it): mmap stores
-PWRITE_AT = ((40, 5), (41, 0))                  # full-page pwrite()s
-
-def ioctl_u64(fd, req):
-    return struct.unpack("Q", fcntl.ioctl(fd, req, bytes(8)))[0]
-
-def sfr_write(fd):
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    if libc.sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"sync_file_range: {os.strerror(e)}")
-
-# --- trace parsing: "comm-pid [cpu] flags ts: wbcp_x: (where) k=v ..."
-EV = re.compile(r"^\s*.+?-(\d+)\s+\[\d+\].*?\s(wbcp_\w+):\s+\([^)]*\)(.*)$")
-KV = re.compile(r"(\w+)=(-?(?:0x[0-9a-fA-F]+|\d+))")
-
-def events(path):
-    for line in open(path):
-        m = EV.match(line)
-        if m:
-            yield int(m.group(1)), m.group(2), {k: int(v, 0) for k, v in KV.findall(m.group(3))}
-
-def clusters_of(spec):
-    return sorted({c for c, _ in spec})
-
-def main():
-    mode = sys.argv[1]
-    if mode == "compressed":            # FILE: "FS_COMPR_FL blocks-saved"
-        fd = os.open(sys.argv[2], os.O_RDONLY)
-        flags = struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS, bytes(8)))[0]
-        print(1 if flags & FS_COMPR_FL else 0, ioctl_u64(fd, F2FS_IOC_GET_COMPRESS_BLOCKS))
-    elif mode == "clusters":            # mmap|pwrite: the clusters the sub-case writes into
-        print(*clusters_of(MMAP_AT if sys.argv[2] == "mmap" else PWRITE_AT))
-    elif mode == "mmap":                # FILE MODEL: stores through mmap into FILE, msync
-        fd = os.open(sys.argv[2], os.O_RDWR)
-        m = mmap.mmap(fd, 0)
-        with open(sys.argv[3], "r+b") as model:
-            for c, pg in MMAP_AT:
-                off = (c * CLUSTER + pg) * PAGE + 100
-                data = b"MMAP store %02d.%02d" % (c, pg)
-                m[off:off + len(data)] = data
-                model.seek(off)
-                model.write(data)
-        m.flush()                       # msync(MS_SYNC): a WB_SYNC_ALL pass
-        m.close()
-        os.close(fd)
-    elif mode == "pwrite":              # FILE MODEL: full-page pwrite()s, sync_file_range(WRITE)
-        fd = os.open(sys.argv[2], os.O_RDWR)
-        with open(sys.argv[3], "r+b") as model:
-            for c, pg in PWRITE_AT:
-                off = (c * CLUSTER + pg) * PAGE
-                data = (b"pwrite page %02d.%02d " % (c, pg) * 256)[:PAGE]
-                assert os.pwrite(fd, data, off) == PAGE
-                model.seek(off)
-                model.write(data)
-        sfr_write(fd)                   # a WB_SYNC_NONE pass over the whole file
-        os.close(fd)
-    elif mode == "budget-write":        # FILE FIRST NPAGES: pages FIRST.. of text, one pwrite; prints the sha256
-        path, first, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-        data = b"".join((b"page %08d of the cluster budget case, compressible text\n" % i * 74)[:PAGE]
-                        for i in range(first, first + n))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-        assert os.pwrite(fd, data, first * PAGE) == len(data)
-        os.close(fd)
-        print(hashlib.sha256(bytes(first * PAGE) + data).hexdigest())
-    elif mode == "preps":               # TRACE INO CLUSTER...: exactly these prepared, each returning CLUSTER
-        ino, want = int(sys.argv[3]), sorted(int(c) for c in sys.argv[4:])
-        pending, got, bad = {}, [], []
-        for pid, ev, v in events(sys.argv[2]):
-            if ev == "wbcp_prep":
-                pending[pid] = v["idx"] // CLUSTER if v.get("ino") == ino else None
-            elif ev == "wbcp_prep_ret":
-                if pid not in pending:
-                    bad.append(f"a return ({v.get('ret')}) without its call")
-                    continue
-                c = pending.pop(pid)
-                if c is not None:
-                    got.append((c, v["ret"]))
-        print("prepared clusters:", " ".join(f"{c}(ret {r})" for c, r in got) or "none")
-        if sorted(c for c, _ in got) != want:
-            bad.append(f"prepared clusters {sorted(c for c, _ in got)}, expected {want}, each once")
-        bad += [f"cluster {c}: returned {r}, expected the cluster size {CLUSTER}" for c, r in got if r != CLUSTER]
-        for b in bad:
-            print("ERROR", b)
-        sys.exit(1 if bad else 0)
-    elif mode == "whole":               # TRACE INO CLUSTER...: each written whole, none in part
-        ino, want = int(sys.argv[3]), [int(c) for c in sys.argv[4:]]
-        w = [v for _, ev, v in events(sys.argv[2]) if ev == "wbcp_wmp" and v.get("ino") == ino]
-        print(f"{len(w)} cluster writes of the file:",
-              " ".join(f"{v['cidx']}(nr {v['nr']}/{v['csz']}, sync {v['sync']})" for v in w))
-        bad = []
-        for c in want:
-            mine = [v for v in w if v["cidx"] == c]
-            if not any(v["nr"] == v["csz"] == CLUSTER for v in mine):
-                bad.append(f"cluster {c} was not written whole by f2fs_write_multi_pages")
-            bad += [f"cluster {c} written in part: nr_rpages {v['nr']} of {v['csz']}" for v in mine if v["nr"] != v["csz"]]
-        for b in bad:
-            print("ERROR", b)
-        sys.exit(1 if bad else 0)
-    elif mode == "budget":              # TRACE INO FIRST LASTPAGE VARIANT
-        ino, first, lastpage, variant = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-        first_c, last_c = first // CLUSTER, lastpage // CLUSTER
-        dirty = lastpage - first + 1
-        passes, cur, orphans = [], {}, 0
-        for pid, ev, v in events(sys.argv[2]):
-            if v.get("ino") != ino:
-                continue
-            if ev == "wbcp_wdp":
-                cur[pid] = {"ntw": v["ntw"], "sync": v["sync"], "writes": []}
-                passes.append(cur[pid])
-            elif ev == "wbcp_wmp":
-                if pid in cur:
-                    cur[pid]["writes"].append(v)
-                else:
-                    orphans += 1
-        bad = []
-        none = [p for p in passes if p["sync"] == 0]
-        writes = [w for p in passes for w in p["writes"] if w["sync"] == 0]
-        print(f"{len(writes)} WB_SYNC_NONE cluster writes ({sum(w['nr'] for w in writes)} pages) in "
-              f"{len(none)} WB_SYNC_NONE passes of {len(passes)}; {dirty} pages were dirty"
-              + (f"; {orphans} cluster writes outside a traced pass" if orphans else ""))
-        if not writes:
-            bad.append("no WB_SYNC_NONE cluster write of the file was traced: the check proves nothing")
-        elif none[0]["ntw"] >= dirty:
-            bad.append(f"the first pass's budget ({none[0]['ntw']} pages) is not smaller than the file "
-                       f"({dirty} dirty pages): no budget can have run out in it, the check proves nothing")
-        ended_inside = 0
-        for k, p in enumerate(none):
-            if not p["writes"]:
-                print(f"  pass {k}: budget {p['ntw']}, no cluster written")
-                continue
-            a, z = p["writes"][0], p["writes"][-1]
-            inside = z["cidx"] < last_c
-            ended_inside += inside
-            print(f"  pass {k}: budget {p['ntw']}, {len(p['writes'])} clusters {a['cidx']}..{z['cidx']}; last one "
-                  f"nr {z['nr']}/{z['csz']}, nr_to_write {z['ntw']} when written"
-                  + ("  (ended inside the file)" if inside else ""))
-        partial = [w for w in writes if w["nr"] < w["csz"] and w["cidx"] not in (first_c, last_c)]
-        for w in partial[:10]:
-            print(f"  PARTIAL: cluster {w['cidx']}: nr_rpages {w['nr']} of {w['csz']}, nr_to_write {w['ntw']}")
-        if partial:
-            bad.append(f"{len(partial)} WB_SYNC_NONE cluster writes inside the file were partial: a budget split a cluster")
-        if writes and variant == "patched" and not ended_inside:
-            bad.append("no WB_SYNC_NONE pass ended inside the file: the budget never ran out in a cluster")
-        elif writes and not ended_inside:
-            print("  (no pass ended inside the file)")
-        for b in bad:
-            print("ERROR", b)
-        sys.exit(1 if bad else 0)
-    else:
-        sys.exit(f"unknown mode {mode}")
-
-main()
-EOF
-
 indent() { sed "s/^/$1/"; }
 have_trace() { [ "$have_wmp" = 1 ] && [ "$have_wdp" = 1 ]; }
 
@@ -317,7 +152,7 @@ f=$MNT/a.cz model=$work/a.model
 make_file "$f" $((64 * 16 * 4096)) text
 sync
 cp "$f" "$model"
-read -r comprfl saved < <($PY "$work/wbcp.py" compressed "$f")
+read -r comprfl saved < <($PY "$WBCP" compressed "$f")
 log "overwrite: a.cz, 64 clusters: FS_COMPR_FL $comprfl, $saved blocks saved"
 if [ "$comprfl" != 1 ] || [ "${saved:-0}" -le 0 ]; then
 	fail "overwrite: a.cz is not a compressed file with compressed clusters"
@@ -325,13 +160,13 @@ fi
 ino_a=$(stat -c %i "$f")
 drop_caches
 for sub in mmap pwrite; do
-	read -ra cl < <($PY "$work/wbcp.py" clusters "$sub")
+	read -ra cl < <($PY "$WBCP" clusters "$sub")
 	trace_start
-	$PY "$work/wbcp.py" "$sub" "$f" "$model" || fail "overwrite ($sub): the writes failed"
+	$PY "$WBCP" "$sub" "$f" "$model" || fail "overwrite ($sub): the writes failed"
 	trace_stop "$work/$sub.trace"
 	have_trace || continue
 	if [ "$have_prep" = 1 ]; then
-		if out=$($PY "$work/wbcp.py" preps "$work/$sub.trace" "$ino_a" "${cl[@]}"); then
+		if out=$($PY "$WBCP" preps "$work/$sub.trace" "$ino_a" "${cl[@]}"); then
 			log "ok overwrite ($sub): f2fs_prepare_compress_overwrite_wb() prepared clusters $(sed -n 's/^prepared clusters: //p' <<<"$out")"
 		else
 			indent '    ' <<<"$out"
@@ -340,7 +175,7 @@ for sub in mmap pwrite; do
 	elif [ "$VARIANT" = stock ]; then
 		log "overwrite ($sub): stock: no f2fs_prepare_compress_overwrite_wb() to count (skipped)"
 	fi
-	if out=$($PY "$work/wbcp.py" whole "$work/$sub.trace" "$ino_a" "${cl[@]}"); then
+	if out=$($PY "$WBCP" whole "$work/$sub.trace" "$ino_a" "${cl[@]}"); then
 		log "ok overwrite ($sub): clusters ${cl[*]} written whole; $out"
 	else
 		indent '    ' <<<"$out"
@@ -356,12 +191,11 @@ FIRST=8 LASTPAGE=16399                  # dirty pages: 8..15 of cluster 0, then 
 # No writeback of b.cz while it is being dirtied (see the header).  Changing
 # dirty_writeback_centisecs wakes the flushers once: before the sync, so that
 # this wake-up is over before b.cz is dirty.
-echo 360000 >/proc/sys/vm/dirty_expire_centisecs
-echo 360000 >/proc/sys/vm/dirty_writeback_centisecs
+flusher asleep
 echo $((128 << 20)) >/proc/sys/vm/dirty_background_bytes
 sync
 trace_start
-sum_b=$($PY "$work/wbcp.py" budget-write "$g" "$FIRST" $((LASTPAGE - FIRST + 1)))
+sum_b=$($PY "$WBCP" budget-write "$g" "$FIRST" $((LASTPAGE - FIRST + 1)))
 trace_stop "$work/dirtying.trace"
 ino_b=$(stat -c %i "$g")
 log "budget: b.cz dirtied, pages $FIRST..$LASTPAGE; Dirty $(awk '/^Dirty:/ { print $2 }' /proc/meminfo) kB"
@@ -388,7 +222,7 @@ trace_stop "$work/budget.trace"
 log "budget: Dirty $(awk '/^Dirty:/ { print $2 }' /proc/meminfo) kB after ${waited}s of background writeback"
 restore_vm
 if have_trace; then
-	if out=$($PY "$work/wbcp.py" budget "$work/budget.trace" "$ino_b" "$FIRST" "$LASTPAGE" "$VARIANT"); then
+	if out=$($PY "$WBCP" budget "$work/budget.trace" "$ino_b" "$FIRST" "$LASTPAGE" "$VARIANT"); then
 		indent '  ' <<<"$out"
 		log "ok budget: no WB_SYNC_NONE pass split a cluster of the file"
 	else
