@@ -16,6 +16,7 @@
 
 need_tracer
 PY=/usr/bin/python3
+CHECKS=$(dirname "$0")/trace_filters.py   # the checks of this test
 out=$(mktemp -d /tmp/trace-filters.XXXXXX)
 dev=$(basename "$DEV")
 make_file "$out/rand.src" $((6 << 20)) random
@@ -54,31 +55,7 @@ echo "$policy0" >"/sys/fs/f2fs/$dev/ipu_policy"
 if [ -z "$ipu0" ] || [ -z "$ipu1" ]; then fail "no 'IPU: N blocks' line in /sys/kernel/debug/f2fs/status"; fi
 if [ -z "$ext0" ] || [ "$ext0" != "$ext1" ]; then fail "ipu: the file's physical extents moved (not in place?)"; fi
 log "ipu: debugfs IPU blocks +$(( ${ipu1:-0} - ${ipu0:-0} )), extents $(wc -l <<<"$ext1") unchanged=$([ "$ext0" = "$ext1" ] && echo yes || echo no)"
-"$PY" - "$out/ipu" "$ino" $((4 << 20)) "$(( ${ipu1:-0} - ${ipu0:-0} ))" <<'EOF' || fail "ipu: tracer does not match the ground truth"
-import sys
-from tracecheck import Checks, load
-d, ino, size, ipu_blk = sys.argv[1], *map(int, sys.argv[2:])
-s, ev = load(d)
-check = Checks("ipu")
-check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
-fo = [e for e in ev if e["k"] == "folio" and e["ino"] == ino and e["outcome"] == "written"]
-check(sum(e["size"] for e in fo) == size, "folio bytes written", sum(e["size"] for e in fo), size)
-check(all(e["io"] == "ipu" for e in fo) and fo, "every written folio tagged ipu",
-      sorted({e["io"] for e in fo}, key=str), ["ipu"])
-db = [e for e in ev if e["k"] == "bio" and e["type"] == "data"]
-ipu = sum(e["bytes"] for e in db if e["io"] == "ipu")
-opu = sum(e["bytes"] for e in db if e["io"] == "opu")
-check(ipu == size, "IPU data bio bytes == bytes overwritten", ipu, size)
-check(ipu == ipu_blk * 4096, "IPU data bio bytes == debugfs 'IPU: N blocks' x 4 KiB", ipu, ipu_blk * 4096)
-check(opu == 0, "no OPU data bios", opu, 0)
-check(s["bio"]["data"]["ipu"] == sum(1 for e in db if e["io"] == "ipu"),
-      "summary bio.data.ipu == IPU bio records", s["bio"]["data"]["ipu"],
-      sum(1 for e in db if e["io"] == "ipu"))
-check(s["counts"]["folios_ipu"] == size // 4096 and s["counts"]["folios_opu"] == 0,
-      "kernel counters folios_ipu/opu", (s["counts"]["folios_ipu"], s["counts"]["folios_opu"]),
-      (size // 4096, 0))
-check.exit()
-EOF
+"$PY" "$CHECKS" ipu "$out/ipu" "$ino" $((4 << 20)) "$(( ${ipu1:-0} - ${ipu0:-0} ))" || fail "ipu: tracer does not match the ground truth"
 
 # ------------------------------------------------- 2. not worth compressing
 mkfs_mount "extra_attr,compression" \
@@ -95,34 +72,7 @@ cw1=$(sysfs_stat compr_written_block) cs1=$(sysfs_stat compr_saved_block)
 [ "$rc" = 0 ] || fail "not-worth run exited $rc: $(cat "$out/nw.err")"
 lsattr "$MNT/rand.bin" | grep -q '^[^ ]*c' || fail "rand.bin is not a compressed file"
 log "not-worth: compr_written_block +$((cw1 - cw0)), compr_saved_block +$((cs1 - cs0))"
-"$PY" - "$out/nw" "$ino" $((4 << 20)) "$((cw1 - cw0))" "$((cs1 - cs0))" <<'EOF' || fail "not-worth: tracer does not match the ground truth"
-import sys
-from tracecheck import Checks, load
-d, ino, size, cw, cs = sys.argv[1], *map(int, sys.argv[2:])
-s, ev = load(d)
-c = s["counts"]
-check = Checks("not-worth")
-check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
-cm = [e for e in ev if e["k"] == "cmp" and e["ino"] == ino]
-nclu = size // (4 * 4096)
-check(len(cm) == nclu, "clusters of the file (cluster = 4 pages)", len(cm), nclu)
-check(cm and all(e["outcome"] == "not_worth" for e in cm), "every cluster not_worth",
-      sorted({e["outcome"] for e in cm}), ["not_worth"])
-check(sum(e["saved"] for e in cm) == 0, "blocks saved in the cluster records", sum(e["saved"] for e in cm), 0)
-check(sum(e["nr_rpages"] for e in cm) == size // 4096, "pages gathered", sum(e["nr_rpages"] for e in cm), size // 4096)
-check(c["clusters_not_worth"] == nclu and c["clusters_compressed"] == 0,
-      "kernel counters not_worth/compressed", (c["clusters_not_worth"], c["clusters_compressed"]), (nclu, 0))
-check(c["compr_saved_block"] == cs == 0, "compr_saved_block (sysfs delta, must be 0)", c["compr_saved_block"], cs)
-check(c["compr_written_block"] == cw, "compr_written_block (sysfs delta)", c["compr_written_block"], cw)
-raw = [e for e in ev if e["k"] == "folio" and e["ino"] == ino and e["outcome"] == "written"]
-check(sum(e["size"] for e in raw) == size and all(e["in_cluster"] for e in raw),
-      "written raw from the cluster path: folio bytes", sum(e["size"] for e in raw), size)
-check(s["bio"]["data"]["bytes"] == size, "data bio bytes == file size (nothing compressed)",
-      s["bio"]["data"]["bytes"], size)
-r = s["metrics"]["compress"]["ratio"]
-print(f"  not-worth: compress ratio {r}, clusters_compress_tried {c['clusters_compress_tried']}")
-check.exit()
-EOF
+"$PY" "$CHECKS" not-worth "$out/nw" "$ino" $((4 << 20)) "$((cw1 - cw0))" "$((cs1 - cs0))" || fail "not-worth: tracer does not match the ground truth"
 
 # ------------------------------------------------------ 3. -p and -c filters
 mkfs_mount "" ""
@@ -166,28 +116,7 @@ for t in "$t1" "$t2" "$t3"; do
 done
 rmdir "$cg_a" "$cg_b"
 if [ "$ok" = 1 ]; then
-	"$PY" - "$out" "$pa" "$pb" "$ino_a" "$ino_b" <<'EOF' || fail "-p/-c filters: wrong events"
-import json, sys
-from tracecheck import Checks, load
-d, pa, pb, ino_a, ino_b = sys.argv[1], *map(int, sys.argv[2:])
-check = Checks()
-for sub, label, pid, ino_in, ino_out, size in (("fp", "-p A", pa, ino_a, ino_b, 4 << 20),
-                                               ("fc", "-c B", pb, ino_b, ino_a, 6 << 20)):
-    s, ev = load(f"{d}/{sub}")
-    check(s["valid"] and s["drops"] == 0, f"{label}: run valid, no drops", s["drops"], 0)
-    pids = sorted({e["pid"] for e in ev})
-    check(ev and pids == [pid], f"{label}: every event from the writer's pid", pids, [pid])
-    fin = sum(e["size"] for e in ev if e["k"] == "folio" and e["ino"] == ino_in and e["outcome"] == "written")
-    check(fin == size, f"{label}: filtered-in writer: folio bytes written (fsync in its context)", fin, size)
-    nout = sum(1 for e in ev if e["k"] in ("folio", "wp", "cmp") and e["ino"] == ino_out)
-    check(nout == 0, f"{label}: filtered-out writer: events of its inode", nout, 0)
-    wp = sum(e["written"] for e in ev if e["k"] == "wp" and e["ino"] == ino_in)
-    check(wp == size // 4096, f"{label}: writepages passes: folios written", wp, size // 4096)
-h = json.load(open(f"{d}/fh.json"))
-check(h["counts"]["folio_bytes_written"] == 6 << 20, "-m hist -p B: in-kernel folio bytes (B only, not A's 4 MiB)",
-      h["counts"]["folio_bytes_written"], 6 << 20)
-check.exit()
-EOF
+	"$PY" "$CHECKS" filters "$out" "$pa" "$pb" "$ino_a" "$ino_b" || fail "-p/-c filters: wrong events"
 fi
 
 rm -rf "$out"

@@ -6,20 +6,21 @@
 
 need_tracer
 PY=/usr/bin/python3
+TP=$(dirname "$0")/trace_probes.py   # the Python of this test
 out=$(mktemp -d /tmp/trace-probes.XXXXXX)
 
 # check_json FILE "<python expression over s (the summary) that must hold>" "what"
 check_json() {
-	if ! "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; then
+	if ! "$PY" "$TP" holds "$1" "$2"; then
 		fail "$3"
-		"$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("    probes:", s["probes"]); [print("    ", x) for x in s["probe_sites"]]' "$1" 2>/dev/null || true
+		"$PY" "$TP" sites "$1" 2>/dev/null || true
 	fi
 }
 
 # 1. Preferred modes: everything loads and attaches.
 rc=0; "$TRACE" --check --json >"$out/check.json" 2>"$out/check.err" || rc=$?
 [ "$rc" = 0 ] || { fail "--check exited $rc: $(cat "$out/check.err")"; }
-log "preferred: $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["probes"])' "$out/check.json")"
+log "preferred: $("$PY" "$TP" probes "$out/check.json")"
 check_json "$out/check.json" 'all(v not in ("failed",) for v in s["probes"].values())' "a required probe failed"
 check_json "$out/check.json" 's["probes"]["writepages"] == "fentry" and s["probes"]["folio"] == "fentry"' \
 	"writepages/folio not on fentry"
@@ -60,15 +61,10 @@ check_json "$out/check.json" 's["probes"]["loop"] == "fentry"' "loop probe not o
 # 2. Forced fallbacks: kprobe/kretprobe and raw_tp for every site that attached above.
 rc=0; "$TRACE" --check --json --no-fentry --no-tp-btf >"$out/fallback.json" 2>"$out/fallback.err" || rc=$?
 [ "$rc" = 0 ] || fail "--check --no-fentry --no-tp-btf exited $rc: $(cat "$out/fallback.err")"
-log "fallback: $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["probes"])' "$out/fallback.json")"
+log "fallback: $("$PY" "$TP" probes "$out/fallback.json")"
 check_json "$out/fallback.json" 'all(v in ("kprobe", "kretprobe", "raw_tracepoint") for v in s["probes"].values())' \
 	"fallback modes not used everywhere"
-"$PY" - "$out/check.json" "$out/fallback.json" <<'EOF' || fail "a site attached in one mode set but not the other"
-import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:3])
-att = lambda s: {x["target"] for x in s["probe_sites"] if x["status"] == "attached"}
-sys.exit(0 if att(a) == att(b) else 1)
-EOF
+"$PY" "$TP" same-sites "$out/check.json" "$out/fallback.json" || fail "a site attached in one mode set but not the other"
 
 # 3. No function probes at all: writepages and folio fall back to their
 #    tracepoint sites (rank 1); optional function probes are off.

@@ -1,0 +1,125 @@
+"""The checks of trace-e2e.sh: what the tracer reported against ground truth
+that does not come from it, one "ok"/"FAIL" line per check.
+
+  trace_e2e.py stream DIR VARIANT SIZE INO_PLAIN INO_TEXT DISK_BYTES CW CS
+      stream mode output DIR of a copy of a plain and a compressed text file of
+      SIZE bytes each; DISK_BYTES: /proc/diskstats bytes written meanwhile;
+      CW, CS: the compr_written_block / compr_saved_block sysfs deltas
+  trace_e2e.py filtered SUMMARY SIZE LABEL
+      hist/fallback run filtered on one inode into which SIZE bytes were written
+  trace_e2e.py drops SUMMARY
+      a run whose ring buffer overflowed while 4 MiB were written
+
+Exit status 1 if a check failed.
+"""
+import json
+import os
+import sys
+
+from tracecheck import Checks, load
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DROPS_BYTES = 4 << 20
+
+
+def check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs):
+    c = s["counts"]
+    check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
+    check(s["events"] == len(ev), "events in summary == lines in events.jsonl", s["events"], len(ev))
+    fo = [e for e in ev if e["k"] == "folio"]
+    plain = [e for e in fo if e["ino"] == ino_p]
+    wr = [e for e in plain if e["outcome"] == "written"]
+    check(sum(e["size"] for e in wr) == size, "plain file: written folios x size == file size",
+          sum(e["size"] for e in wr), size)
+    check(len({e["idx"] for e in wr}) == size // 4096, "plain file: distinct folio indexes",
+          len({e["idx"] for e in wr}), size // 4096)
+    check(c["folio_bytes_written"] == sum(e["size"] for e in fo if e["outcome"] == "written"),
+          "kernel counter == stream sum (folio bytes)", c["folio_bytes_written"],
+          sum(e["size"] for e in fo if e["outcome"] == "written"))
+    allbio = sum(s["bio"][t]["bytes"] for t in s["bio"])
+    check(allbio == disk_bytes, "all f2fs write bios == /proc/diskstats sectors x 512", allbio, disk_bytes)
+    cm = [e for e in ev if e["k"] == "cmp"]
+    cblocks = sum(e["cblocks"] for e in cm if e["outcome"] == "compressed")
+    check(s["bio"]["data"]["bytes"] == c["folio_bytes_written"] + 4096 * cblocks,
+          "data bios == written folios + compressed blocks", s["bio"]["data"]["bytes"],
+          c["folio_bytes_written"] + 4096 * cblocks)
+    check(c["compr_written_block"] == cw, "compr_written_block", c["compr_written_block"], cw)
+    check(c["compr_saved_block"] == cs, "compr_saved_block", c["compr_saved_block"], cs)
+    tcm = [e for e in cm if e["ino"] == ino_t]
+    check(sum(e["nr_rpages"] for e in tcm) == size // 4096, "compressed file: pages gathered in clusters",
+          sum(e["nr_rpages"] for e in tcm), size // 4096)
+    r = s["metrics"]["compress"]["ratio"]
+    check(r is not None and r > 1.5, "compression ratio of text > 1.5", r, "> 1.5")
+    wp = [e for e in ev if e["k"] == "wp" and e["ino"] == ino_p]
+    check(sum(e["written"] for e in wp) == size // 4096, "writepages passes: folios written (plain)",
+          sum(e["written"] for e in wp), size // 4096)
+    lat = s["metrics"]["folio_latency_ns"]
+    check(lat["count"] > 0 and lat["pct_method"] == "exact" and lat["p50"] <= lat["p99"] <= lat["max"],
+          "folio latency percentiles exact and ordered", (lat["p50"], lat["p99"], lat["max"]), "ordered")
+    # writeback_iter() hand-outs: the patched loop gets every folio from it, the
+    # old loop never calls it (and nothing else on this f2fs does).  The probe is
+    # on writeback_iter() in vmlinux, so it attaches on both variants.
+    ho = [e for e in plain if e["handout_ns"]]   # null (or 0) without a hand-out
+    check(s["probes"]["handout"] != "off", "handout probe attached", s["probes"]["handout"], "not off")
+    if variant == "patched":
+        check(c["handouts"] > 0, "writeback_iter hand-outs counted (patched loop)", c["handouts"], "> 0")
+        check(len(ho) == len(wr) > 0, "writeback_iter hand-outs seen for every written plain folio",
+              len(ho), len(wr))
+    elif variant == "stock":
+        check(c["handouts"] == 0 and not ho, "no writeback_iter hand-outs on f2fs (old loop)",
+              (c["handouts"], len(ho)), (0, 0))
+    else:
+        check(False, "WBTRACE_VARIANT is stock or patched", variant, "stock|patched")
+    print("  probes:", s["probes"])
+    print("  folio_latency_ns p50/p90/p99/p99.9:", lat["p50"], lat["p90"], lat["p99"], lat["p999"])
+    print("  bio_bytes mean:", s["metrics"]["bio_bytes"]["mean"], " bios:", s["bio"]["data"])
+
+
+def check_filtered(check, s, size, label):
+    c = s["counts"]
+    if c["folios_unknown"]:   # tracepoint-only folio probe: no outcome, count entries
+        check(c["folios_unknown"] == size // 4096, "folios seen (tracepoint)", c["folios_unknown"], size // 4096)
+    else:
+        check(c["folio_bytes_written"] == size, "folio bytes written", c["folio_bytes_written"], size)
+        check(s["metrics"]["folio_write_ns"]["count"] == size // 4096, "write-time samples",
+              s["metrics"]["folio_write_ns"]["count"], size // 4096)
+    check(s["valid"], "valid", s["valid"], True)
+    print(f"  {label}: probes {s['probes']}, pct_method {s['metrics']['folio_latency_ns']['pct_method']}")
+
+
+def check_drops(s):
+    """The run must say it dropped events, and the in-kernel counters must still be exact."""
+    c = s["counts"]
+    ok = s["drops"] > 0 and not s["valid"] and "dropped" in (s["invalid_reason"] or "") \
+        and c["folio_bytes_written"] == DROPS_BYTES
+    print(f"  {'ok  ' if ok else 'FAIL'} drops: {s['drops']} dropped, {s['events']} delivered, "
+          f"valid={s['valid']}, kernel folio bytes {c['folio_bytes_written']} (truth {DROPS_BYTES})")
+    return ok
+
+
+def main(argv):
+    mode = argv[1]
+    if mode == "stream":
+        d, variant = argv[2], argv[3]
+        size, ino_p, ino_t, disk_bytes, cw, cs = map(int, argv[4:10])
+        sys.path.insert(0, TOP)
+        from analysis import schema
+        s, ev = load(d)
+        schema.validate_summary(s)            # raises on a malformed summary
+        check = Checks()
+        check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs)
+        check.exit()
+    elif mode == "filtered":
+        with open(argv[2]) as f:
+            s = json.load(f)
+        check = Checks(argv[4])
+        check_filtered(check, s, int(argv[3]), argv[4])
+        check.exit()
+    elif mode == "drops":
+        with open(argv[2]) as f:
+            return 0 if check_drops(json.load(f)) else 1
+    sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
