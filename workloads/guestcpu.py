@@ -9,6 +9,12 @@ printed in USER_HZ units), so busy = CPUs x elapsed - idle - iowait is exact up
 to that print rounding: at most one USER_HZ unit per CPU and reading.  The
 sampled ticks are kept for a breakdown only.
 
+Under TCG the guest cannot tell when the host did not run its vCPU (no steal
+time): without -icount that time counts as busy, and a loaded host inflates
+the figure (in a test rep: busy 5.6 s where the ticks sampled 3.3 s).  Under
+-icount guest time is executed instructions, so busy time is a count of the
+guest's work: compare it there (compare/gate refuse to mix modes anyway).
+
     snapshot() before, snapshot() after, window(a, b) -> the guest_cpu.json body
 """
 

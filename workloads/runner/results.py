@@ -46,7 +46,8 @@ class ResultsWriter:
         os.makedirs(self.run_dir, exist_ok=True)
         st = self.stage
         keep = ["fio.json", "fio.log", "driver.log", "dmesg.txt", "run.log", "f2fs-status.txt",
-                "trace", "blktrace", "verify", "tracer.out", schema.STACKS_FILE]
+                "trace", "blktrace", "verify", "tracer.out", schema.STACKS_FILE,
+                schema.GUEST_CPU_FILE]
         for name in keep:
             src = os.path.join(st, name)
             if not os.path.exists(src):

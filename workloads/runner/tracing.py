@@ -15,6 +15,8 @@ import time
 
 from analysis import folded, schema
 
+import guestcpu
+
 from . import paths
 from .errors import TRACER_NOT_STARTED, RepError, tracer_exit
 from .processes import stop_proc, tail
@@ -37,6 +39,7 @@ class TracedWorkload:
             "env": env,
             "driver": None,
             "status": os.path.join(stage, "phase.json"),
+            "guest_cpu": os.path.join(stage, schema.GUEST_CPU_FILE),
         }
         if wl.driver_argv():
             argv = wl.driver_argv()
@@ -207,6 +210,7 @@ def run_phase(spec_path):
         spec = json.load(f)
     env = dict(os.environ, **spec["env"])
     procs = {}
+    cpu0 = guestcpu.snapshot()
     t0 = time.monotonic()
     times = {}
     with open(spec["fio_log"], "w") as flog:
@@ -229,6 +233,13 @@ def run_phase(spec_path):
         for p in procs.values():
             stop_proc(p, signal.SIGINT, timeout=60, group=False)
         raise
+    # The window of guest_cpu.json: the workload and the writeback of its data
+    # (sync), not the tracer's attach before it nor the harness after.
+    os.sync()
+    if spec.get("guest_cpu"):
+        body = guestcpu.window(cpu0, guestcpu.snapshot())
+        with open(spec["guest_cpu"], "w") as f:
+            json.dump(body, f, indent=1)
     status = {"fio_rc": rcs.get("fio"), "driver_rc": rcs.get("driver"),
               "fio_s": times.get("fio"), "driver_s": times.get("driver")}
     with open(spec["status"] + ".tmp", "w") as f:
