@@ -24,23 +24,27 @@ rc=$?
 boots=$(grep -c '^\[vm\] booting' "$out/reps.log")
 if [ "$rc" = 0 ] && [ "$boots" = 1 ] && $PY -m analysis validate "$out/reps" >/dev/null &&
 	[ "$(meta "$out/reps/rep-02" 'm["rep"], m["variant"], m["target"], m["verify"]["after_remount"]')" = "(2, 'stock', 'vm', 'pass')" ] &&
-	[ "$(meta "$out/reps/rep-01" 'bool(m["kernel"].get("f2fs_module_sha256")) and bool(m["host"].get("accel")) and "revision" in m["git"] and bool(m["tracer"].get("version"))')" = True ]; then
+	[ "$(meta "$out/reps/rep-01" 'bool(m["kernel"].get("f2fs_module_sha256")) and bool(m["host"].get("accel")) and "revision" in m["git"] and bool(m["tracer"].get("version"))')" = True ] &&
+	[ "$($PY -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["schema"] == "wbtrace.cpu/1" and 0 < c["busy_ms"] <= c["cpus"] * c["elapsed_ms"])' "$out/reps/rep-01/guest_cpu.json")" = True ]; then
 	ok "2 reps of fio-randwrite on stock in one boot ($((SECONDS - t0)) s)"
 else
 	notok "2 reps on stock: exit $rc, $boots boot(s)"; tail -15 "$out/reps.log" | sed 's/^/# /'
 fi
 
-# 2. patched, another cluster size
+# 2. patched, another cluster size, results under /tmp (a tmpfs in the guest:
+#    -o DIR is shared at its own path over it)
 t0=$SECONDS
-./wbtrace run fio-compress --variant patched --size 4M --fs-opts compress_log_size=4 -o "$out/c16" --quiet >"$out/c16.log" 2>&1
+c16=$(mktemp -d /tmp/wbtrace-c16.XXXXXX)
+./wbtrace run fio-compress --variant patched --size 4M --fs-opts compress_log_size=4 -o "$c16" --quiet >"$out/c16.log" 2>&1
 rc=$?
-if [ "$rc" = 0 ] && $PY -m analysis validate "$out/c16" >/dev/null &&
-	[ "$(meta "$out/c16" 'm["variant"], "compress_log_size=4" in m["f2fs"]["mount_options"]')" = "('patched', True)" ] &&
-	[ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["clusters_compressed"] > 0)' "$out/c16/trace/summary.json")" = True ]; then
-	ok "fio-compress, 16-page clusters, on patched ($((SECONDS - t0)) s)"
+if [ "$rc" = 0 ] && $PY -m analysis validate "$c16" >/dev/null &&
+	[ "$(meta "$c16" 'm["variant"], "compress_log_size=4" in m["f2fs"]["mount_options"]')" = "('patched', True)" ] &&
+	[ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["clusters_compressed"] > 0)' "$c16/trace/summary.json")" = True ]; then
+	ok "fio-compress, 16-page clusters, on patched, -o under /tmp ($((SECONDS - t0)) s)"
 else
 	notok "fio-compress on patched: exit $rc"; tail -15 "$out/c16.log" | sed 's/^/# /'
 fi
+rm -rf "$c16"
 
 # 3. Ctrl-C: SIGINT to the process group, as a terminal sends it
 t0=$SECONDS

@@ -16,7 +16,6 @@ def captured(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.delenv("WBTRACE_ICOUNT", raising=False)
     monkeypatch.setattr(paths, "RESULTS", str(tmp_path))
-    monkeypatch.setattr(guest, "GUEST_PRIVATE", ())      # tmp_path is under /tmp
     monkeypatch.setattr(guest, "lab_ready", lambda variant: "/nonexistent/f2fs.ko")
     monkeypatch.setattr(fingerprints, "sha256_file", lambda path: "0" * 64)
     monkeypatch.setattr(guest, "guest_prep", lambda args, top, wl, size: ("tcg", 2048))

@@ -25,8 +25,10 @@ from .progress import STATUS_LINE, fmt_elapsed
 from .results import SHARE_MARKER
 
 VARIANTS = ("stock", "patched")
-# Guest paths that are not the host's (tmpfs, or the guest's own): results there are lost.
-GUEST_PRIVATE = ("/tmp", "/run", "/var/tmp", "/var/log", "/dev", "/proc", "/sys")
+# Guest paths that can never be the host's: results there are lost.  (/tmp, /run,
+# /var/tmp are tmpfs in the guest, but -o DIR is shared read-write at its own path,
+# mounted over them, and the guest checks it sees SHARE_MARKER.)
+GUEST_PRIVATE = ("/dev", "/proc", "/sys")
 
 
 def in_guest():
