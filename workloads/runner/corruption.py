@@ -2,29 +2,11 @@
 through the block device while unmounted (dev) or through the file, so that tests can
 prove the verification steps fail when the data is wrong."""
 
-import fcntl
 import os
-import struct
+
+from sysio import FIEMAP_EXTENT_UNUSABLE, fiemap
 
 from .errors import RepError
-
-FS_IOC_FIEMAP = 0xC020660B
-FIEMAP_FLAG_SYNC = 0x1
-FIEMAP_EXTENT_UNUSABLE = 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200   # unknown/delalloc/encoded/...
-
-
-def fiemap(path, count=64):
-    with open(path, "rb") as f:
-        buf = bytearray(32 + 56 * count)
-        struct.pack_into("=QQIIII", buf, 0, 0, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC, 0, count, 0)
-        fcntl.ioctl(f.fileno(), FS_IOC_FIEMAP, buf, True)
-        n = struct.unpack_from("=I", buf, 20)[0]
-        out = []
-        for i in range(n):
-            lo, ph, ln = struct.unpack_from("=QQQ", buf, 32 + 56 * i)
-            fl = struct.unpack_from("=I", buf, 32 + 56 * i + 40)[0]
-            out.append((lo, ph, ln, fl))
-        return out
 
 
 def largest_file(mnt):
