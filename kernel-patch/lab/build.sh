@@ -136,7 +136,9 @@ if [ ! -e "$kdir/.done" ]; then
 	configure "$kdir/build" "${frags[@]}"
 	run_make "$kdir/build.log" "kernel" make -C "$src" O="$kdir/build" -j"$jobs" bzImage modules
 	cp "$kdir/build/arch/x86/boot/bzImage" "$kdir/bzImage"
-	make -s -C "$src" O="$kdir/build" kernelrelease >"$kdir/release"
+	# --no-print-directory: under a parent make (`make test`) MAKEFLAGS carries -w,
+	# and "Entering directory" lines would end up in the release string
+	make -s --no-print-directory -C "$src" O="$kdir/build" kernelrelease >"$kdir/release"
 	touch "$kdir/.done"
 else
 	wb_log "kernel ${flavor:-lab}: cached ($kdir)"
@@ -213,4 +215,4 @@ for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'nocomp-*'; do
 	wb_keep_newest 4 "$WB_CACHE" "$pattern"
 done
 
-wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(cat "$kdir/release"))"
+wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(tail -n 1 "$kdir/release"))"

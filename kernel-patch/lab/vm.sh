@@ -248,7 +248,7 @@ cmdline="console=ttyS0 loglevel=6 panic=-1 \
 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
 init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check"
 
-progress "booting $(cat "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
+progress "booting $(tail -n 1 "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
 t0=$(date +%s)
 # shellcheck disable=SC2054 # commas belong to QEMU options
 qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" \
@@ -298,7 +298,8 @@ if [ -n "$log_dir" ]; then
 fi
 
 # A kernel splat fails the run, whatever the command said.
-# The one list of kernel-log lines that fail a run (wbrun.py reads it too).
+# The one list of kernel-log lines that fail a run (workloads/runner/verification.py
+# reads it too).
 splats=$(grep -E -f "$WB_LAB/splat.ere" "$run/console.log" 2>/dev/null | grep -v 'guest-init:' || true)
 
 if [ "$timed_out" = 1 ]; then

@@ -127,6 +127,25 @@ keys() {
 	[ "$(grep MODULE_STOCK "$tmp/k2")" != "$(grep MODULE_STOCK "$tmp/k3")" ] || { echo "new kernel did not change the module key"; return 1; }
 }
 check "build: cache keys follow their inputs" keys
+# build.sh records the kernel release with `make kernelrelease`; under a parent
+# make (`make test`) MAKEFLAGS carries -w, and the release file once held the
+# "Entering directory" lines.  The recipe's command, run the same way on a
+# stand-in Makefile, must print the release alone.
+release_one_line() {
+	local d=$tmp/krel cmd
+	mkdir -p "$d/sub"
+	printf 'kernelrelease:
+	@echo 7.3.4
+' >"$d/sub/Makefile"
+	cmd=$(grep -E '^\s*make .*kernelrelease' "$lab/build.sh") || { echo "no kernelrelease command in build.sh"; return 1; }
+	cmd=${cmd%%>*}
+	cmd=${cmd//\"\$src\"/$d/sub}
+	cmd=${cmd//O=\"\$kdir\/build\"/}
+	# shellcheck disable=SC2086 # the command words split on purpose
+	out=$(cd "$d" && MAKEFLAGS=w $cmd) || return 1
+	[ "$out" = 7.3.4 ] || { echo "release printed as: $out"; return 1; }
+}
+check "build: the kernel release is recorded alone under a parent make" release_one_line
 check "build: debug kernel has its own key" bash -c "[ \"\$('$lab/build.sh' --print-paths | grep KERNEL_DIR)\" != \"\$('$lab/build.sh' --debug --print-paths | grep KERNEL_DIR)\" ]"
 
 # Pruning old runs/builds: no match is fine under set -e/pipefail (an unmatched
