@@ -61,7 +61,8 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # flusher asleep|eager: the writeback knobs of /proc/sys/vm as workloads/sysio.py
 # defines them (FLUSHER_ASLEEP: no periodic wake-up, no expiry for an hour;
 # FLUSHER_EAGER: both every 10 ms).  save_vm/restore_vm put them back.
-SYSIO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)/sysio.py
+WORKLOADS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)
+SYSIO=$WORKLOADS/sysio.py
 flusher() { /usr/bin/python3 "$SYSIO" vm "flusher-$1"; }
 
 # probes_off: disable and remove a test's tracefs instance $INST (every event
@@ -89,11 +90,10 @@ sysfs_stat() { cat "/sys/fs/f2fs/$(basename "$DEV")/$1"; }
 # fsck.f2fs on the unmounted device; it must find nothing to fix.
 fsck_clean() {
 	umount "$MNT"
-	local out rc=0
-	out=$(fsck.f2fs -f "$DEV" 2>&1) || rc=$?
-	# Every fsck check line ends in [Ok..] or [Fail]; "fixing SIT types" is printed even on a clean image.
-	if [ "$rc" != 0 ] || grep -qiE '\[fail\]|need to run fsck|inconsisten' <<<"$out"; then
-		fail "fsck.f2fs reported problems (exit $rc)"; echo "$out" | tail -25
+	local out
+	# the runner's verdict (workloads/fsckverdict.py): fsck.f2fs -f --dry-run
+	if ! out=$(/usr/bin/python3 "$WORKLOADS/fsckverdict.py" "$DEV" 2>&1); then
+		fail "fsck.f2fs reported problems"; echo "$out" | tail -26
 	fi
 	mount -t f2fs ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$DEV" "$MNT"
 }

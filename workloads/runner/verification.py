@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 
+import fsckverdict
+
 from . import paths
 from .fingerprints import manifest
 from .processes import tail
@@ -143,21 +145,14 @@ class Verification:
         self.verify[label] = "pass" if ok else "fail"
 
     def _fsck(self):
-        p = self.log.run(["fsck.f2fs", "-f", "--dry-run", self.ctx.dev], check=False,
+        p = self.log.run([*fsckverdict.COMMAND, self.ctx.dev], check=False,
                          timeout=3600, what="fsck.f2fs")
         out = (p.stdout or "") + (p.stderr or "")
         with open(os.path.join(self.stage, "verify", "fsck.txt"), "w") as f:
             f.write(out)
-        oks = [x for x in out.splitlines() if "[Ok..]" in x]
-        fails = [x.strip() for x in out.splitlines() if "[Fail]" in x]
-        if p.returncode != 0 or fails or not oks:
-            self.verify["fsck"] = "fail"
-            self.v(f"fsck.f2fs -f: FAIL (exit {p.returncode}, {len(fails)} [Fail] line(s)"
-                   f"{': ' + '; '.join(fails[:3]) if fails else ''}"
-                   f"{'; no [Ok..] lines: not a fsck report' if not oks else ''})")
-        else:
-            self.verify["fsck"] = "pass"
-            self.v(f"fsck.f2fs -f: pass ({len(oks)} checks [Ok..], none [Fail])")
+        ok, why = fsckverdict.verdict(p.returncode, out)
+        self.verify["fsck"] = "pass" if ok else "fail"
+        self.v(f"fsck.f2fs -f: {why}")
 
     def _dmesg(self):
         try:
