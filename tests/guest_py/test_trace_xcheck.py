@@ -1,0 +1,53 @@
+"""tests/guest/trace_xcheck.py: function_graph parsing and pass matching."""
+
+import trace_xcheck as x
+
+GRAPH = """\
+# tracer: function_graph
+#
+#     TIME        CPU  TASK/PID         DURATION                  FUNCTION CALLS
+#      |          |     |    |           |   |                     |   |   |   |
+  100.000100 |   1)    dd-345     | ! 234.567 us  |  f2fs_write_data_pages [f2fs]();
+  100.001000 |   0)  kworker-12   |   5.250 us    |  f2fs_write_data_pages [f2fs]();
+  100.002000 |   1)    dd-345     | # 1234.000 us |  f2fs_write_data_pages [f2fs]();
+  100.003000 |   1)    dd-345     |   3.000 us    |  f2fs_other_function [f2fs]();
+  100.004000 |   1)    dd-345     | + 12.000 us   |  f2fs_write_data_pages();
+  100.005000 |   0)    dd-346     |               |  f2fs_write_data_pages [f2fs]() {
+ ------------------------------------------
+ 0)    dd-346     =>   kworker-12
+ ------------------------------------------
+  100.007500 |   0)    dd-346     | # 2500.000 us |  } /* f2fs_write_data_pages [f2fs] */
+"""
+
+
+def test_parse_graph_reads_leaf_calls_of_the_function_only():
+    calls = x.parse_graph(GRAPH)
+    assert calls == [(345, 100000100000, 234567), (12, 100001000000, 5250),
+                     (345, 100002000000, 1234000), (345, 100004000000, 12000),
+                     (346, 100005000000, 2500000)]   # entry/return lines: start = end - dur
+
+
+def test_a_pass_matches_the_call_of_its_thread_that_contains_it():
+    calls = x.parse_graph(GRAPH)
+    passes = [(345, 100002000400, 1233000),     # inside the 1234 us call
+              (12, 100001000050, 5100),         # inside the kworker's call
+              (345, 100002000400, 1300000),     # ends after the call ends: not inside
+              (99, 100001000000, 5000)]         # a thread ftrace never saw
+    pairs = x.match(passes, calls)
+    assert pairs[0][1] == (345, 100002000000, 1234000)
+    assert pairs[1][1] == (12, 100001000000, 5250)
+    assert pairs[2][1] is None and pairs[3][1] is None
+
+
+def test_a_call_holds_one_pass_and_the_print_rounding_is_allowed():
+    calls = [(1, 1_000_000, 100_000)]
+    # starts 0.5 us before the printed (microsecond-truncated) start: still inside
+    pairs = x.match([(1, 999_500, 50_000), (1, 1_010_000, 10_000)], calls)
+    assert pairs[0][1] == calls[0] and pairs[1][1] is None
+
+
+def test_uncovered_lists_calls_in_the_window_without_a_pass():
+    calls = [(1, 0, 10), (1, 100, 50), (1, 300, 50), (1, 1000, 5)]
+    passes = [(1, 101, 40), (1, 400, 100)]         # window 101 .. 500
+    assert x.uncovered(passes, calls) == [(1, 300, 50)]
+    assert x.uncovered([], calls) == []
