@@ -19,7 +19,7 @@ INO_P, INO_T = 11, 12
 def stream_run(variant):
     """A stream-mode run of a 64 KiB plain file and a 64 KiB text file
     (4 clusters of 4 pages, each compressed into 1 block)."""
-    ho = 1000 if variant == "patched" else 0
+    ho = 1000 if variant == "patched" else None   # no hand-out: null
     ev = [{"k": "folio", "ino": INO_P, "outcome": "written", "size": 4096, "idx": i, "handout_ns": ho}
           for i in range(PAGES)]
     ev += [{"k": "cmp", "ino": INO_T, "outcome": "compressed", "cblocks": 1, "nr_rpages": 4} for _ in range(4)]
