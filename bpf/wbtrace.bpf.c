@@ -579,6 +579,11 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	e->wp.handouts = f->handouts;
 	e->wp.clusters = f->clusters;
 	e->wp.sync_mode = f->sync_mode;
+	{
+		struct address_space *m = (struct address_space *)f->mapping;
+
+		e->wp.sync_waiters = m ? wb_sync_req_data(BPF_CORE_READ(m, host)) : -1;
+	}
 	e->wp.setup_ns = f->setup_ns;
 	e->wp.gap_ns = f->gap_sum;
 	e->wp.write_ns = f->write_sum;

@@ -139,6 +139,9 @@ struct wb_event {
 			__u8 end;		/* enum wb_end */
 			__u8 cyclic;		/* wbc->range_cyclic */
 			__u8 pad;
+			__s32 sync_waiters;	/* wb_sync_req[DATA] at exit: integrity writers in
+						   their passes on this file system; < 0 unknown */
+			__u32 pad2;
 			/*
 			 * Phases (WB_F_GAP): setup + gap + write + cluster + tail
 			 * == dur_ns exactly (loader/README.md "Latency phases").

@@ -133,6 +133,10 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 			fprintf(f, ",\"reason\":%d", e->wp.reason);
 		else
 			fputs(",\"reason\":null", f);
+		if (exit && e->wp.sync_waiters >= 0)
+			fprintf(f, ",\"sync_waiters\":%d", e->wp.sync_waiters);
+		else
+			fputs(",\"sync_waiters\":null", f);
 		if (exit)
 			fprintf(f, ",\"nr_used\":%lld,\"pages_skipped\":%lld,\"end\":\"%s\","
 				"\"end_inferred\":%s",

@@ -12,13 +12,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from analysis import schema  # noqa: E402
 
 
+def stream_round(d, label):
+    """(summary, events, checks, passes) of a stream-mode round's output dir."""
+    s, ev = load(d)
+    schema.validate_summary(s)
+    return s, ev, Checks(label), s["passes"]
+
+
 def stream(argv):
     d, top, variant = argv[1:4]
     mib, ino_big, ino_fs = map(int, argv[4:])
-    s, ev = load(d)
-    schema.validate_summary(s)
-    check = Checks("stream")
-    P, c = s["passes"], s["counts"]
+    s, ev, check, P = stream_round(d, "stream")
+    c = s["counts"]
     WHY = ("background", "kupdate", "sync", "fsync", "other")
     END = ("range_end", "budget", "priority_stop", "error")
 
@@ -82,6 +87,9 @@ def stream(argv):
     # (patched), the stock loop's last lookup (range_cyclic passes), budget, error.
     check(P["end_inferred"] == 0 and not any(e["end_inferred"] for e in wp),
           "no inferred end (all exact signals attached)", P["end_inferred"], 0)
+    check(all(isinstance(e["sync_waiters"], int) and e["sync_waiters"] >= 0 for e in wp),
+          "every pass record says how many integrity writers were in their passes at its exit",
+          sorted({e["sync_waiters"] for e in wp}, key=str)[:5], "ints >= 0")
     # Priority: a WB_SYNC_NONE pass can only give way while a WB_SYNC_ALL pass of
     # the file system has wb_sync_req[DATA] raised, i.e. inside its fentry..fexit.
     span = lambda e: (e["t"] - e["dur_ns"], e["t"])
@@ -103,15 +111,21 @@ def stream(argv):
     check.exit()
 
 
-def hist(argv):
-    s = json.load(open(argv[1]))
+def summary_round(path, label):
+    """(summary, checks, passes) of a hist-mode round's summary.json, every class
+    set of "passes" checked to sum to its total."""
+    s = json.load(open(path))
     schema.validate_summary(s)
-    check = Checks("hist")
+    check = Checks(label)
     P = s["passes"]
-    check(s["mode"] == "hist" and P["complete"] is True, "hist mode, passes complete", (s["mode"], P["complete"]), ("hist", True))
-    tot = P["total"]
     for k in ("by_sync", "by_why", "by_end"):
-        check(sum(P[k].values()) == tot, f"sum({k}) == total", sum(P[k].values()), tot)
+        check(sum(P[k].values()) == P["total"], f"sum({k}) == total", sum(P[k].values()), P["total"])
+    return s, check, P
+
+
+def hist(argv):
+    s, check, P = summary_round(argv[1], "hist")
+    check(s["mode"] == "hist" and P["complete"] is True, "hist mode, passes complete", (s["mode"], P["complete"]), ("hist", True))
     check(P["by_why"]["background"] > 0 and P["by_sync"]["all"] > 0 and P["by_why"]["fsync"] > 0,
           "background and fsync passes", (P["by_why"]["background"], P["by_sync"]["all"]), "> 0")
     check(P["none_nr_given"]["min"] is not None and P["none_nr_given"]["min"] >= 1024
@@ -123,10 +137,7 @@ def hist(argv):
 
 
 def kprobe(argv):
-    s = json.load(open(argv[1]))
-    schema.validate_summary(s)
-    check = Checks("kprobe")
-    P = s["passes"]
+    s, check, P = summary_round(argv[1], "kprobe")
     check(s["probes"]["writepages"] == "kprobe" and s["probes"]["loop_end"] == "kretprobe"
           and s["probes"]["pass_mark"] == "raw_tracepoint", "kprobe/raw_tp modes",
           (s["probes"]["writepages"], s["probes"]["loop_end"], s["probes"]["pass_mark"]),
@@ -138,8 +149,6 @@ def kprobe(argv):
           "kernel misses read from the kprobe links and the programs, none", km,
           {"bpf_recursion": 0, "kprobe": 0})
     check(P["complete"] is True, "passes complete", P["complete"], True)
-    for k in ("by_sync", "by_why", "by_end"):
-        check(sum(P[k].values()) == P["total"], f"sum({k}) == total", sum(P[k].values()), P["total"])
     check(P["by_why"]["background"] > 0 and P["by_why"]["fsync"] > 0, "background and fsync passes",
           (P["by_why"]["background"], P["by_why"]["fsync"]), "> 0")
     if argv[3] == "stock":
@@ -149,10 +158,7 @@ def kprobe(argv):
 
 
 def tponly(argv):
-    s, ev = load(argv[1])
-    schema.validate_summary(s)
-    check = Checks("tponly")
-    P = s["passes"]
+    s, ev, check, P = stream_round(argv[1], "tponly")
     check(s["probes"]["writepages"] == "tracepoint", "writepages from the tracepoint", s["probes"]["writepages"], "tracepoint")
     check(P["complete"] is False and P["by_end"] is None and P["none_nr_used_sum"] is None,
           "complete false, by_end and none_nr_used_sum null", (P["complete"], P["by_end"], P["none_nr_used_sum"]),
@@ -180,10 +186,8 @@ def tponly(argv):
 
 
 def compr(argv):
-    s, ev = load(argv[1])
-    schema.validate_summary(s)
-    check = Checks("compr")
-    P, c = s["passes"], s["counts"]
+    s, ev, check, P = stream_round(argv[1], "compr")
+    c = s["counts"]
     wp = [e for e in ev if e["k"] == "wp" and e["site"] == "f2fs_write_data_pages"]
     check(s["valid"] and s["drops"] == 0 and P["complete"], "valid, no drops, complete", (s["drops"], P["complete"]), (0, True))
     check(len(wp) == P["total"], "pass records == passes.total", len(wp), P["total"])

@@ -47,7 +47,7 @@ def lonely_priority_stops(passes):
             continue
         g, a = min(gaps, key=lambda x: x[0], default=(None, None))
         out.append({"ino": e["ino"], "tid": e["tid"], "cpu": e["cpu"], "why": e["why"],
-                    "written": e["written"], "start_us": (s0 - t0) // 1000, "dur_us": e["dur_ns"] // 1000,
+                    "written": e["written"], "sync_waiters_at_exit": e.get("sync_waiters"), "start_us": (s0 - t0) // 1000, "dur_us": e["dur_ns"] // 1000,
                     "nearest_all_gap_us": None if g is None else g // 1000,
                     "nearest_all": None if a is None else
                     {"ino": a["ino"], "tid": a["tid"], "cpu": a["cpu"], "why": a["why"],

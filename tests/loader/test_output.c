@@ -74,6 +74,15 @@ void test_output(void)
 	e.wp.tail_ns = 25;
 	s = wbt_event_jsonl(&e);
 	HAS(s, "\"setup_ns\":10,\"gap_ns\":20,\"write_ns\":30,\"cluster_ns\":15,\"tail_ns\":25");
+	HAS(s, "\"sync_waiters\":0");
+	free(s);
+	e.wp.sync_waiters = 2;
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"sync_waiters\":2");
+	free(s);
+	e.wp.sync_waiters = -1;		/* the kernel's struct lacks the field: unknown */
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"sync_waiters\":null");
 	free(s);
 	e.flags = WB_F_OUTER | WB_F_FOLIO_UNKNOWN;
 	s = wbt_event_jsonl(&e);
