@@ -85,6 +85,16 @@ probes_off() {
 	done
 	return 0
 }
+# kprobe_add DEFINITION: define a kprobe event in $TR/kprobe_events; when the
+# kernel refuses it, print why (its error_log) and return 1: what a missing
+# probe costs is the caller's to say.
+kprobe_add() {
+	if ! echo "$1" >>"$TR/kprobe_events" 2>/dev/null; then
+		log "cannot define the kprobe event: $1"
+		tail -3 "$TR/error_log" 2>/dev/null | sed 's/^/    /'
+		return 1
+	fi
+}
 sysfs_stat() { cat "/sys/fs/f2fs/$(basename "$DEV")/$1"; }
 
 # fsck.f2fs on the unmounted device; it must find nothing to fix.

@@ -78,34 +78,25 @@ trap cleanup EXIT
 [ -d "$TR/events" ] || mount -t tracefs tracefs "$TR"
 probes_off
 
-# add_probe DEFINITION: define a kprobe event; on failure say why (error_log).
-add_probe() {
-	if ! echo "$1" >>"$TR/kprobe_events" 2>/dev/null; then
-		log "cannot define the kprobe event: $1"
-		tail -3 "$TR/error_log" 2>/dev/null | sed 's/^/    /'
-		return 1
-	fi
-}
-
 # --- probes
 have_wmp=0 have_wdp=0 have_prep=0
 if [ ! -w "$TR/kprobe_events" ]; then
 	fail "no writable $TR/kprobe_events: the cluster paths cannot be traced"
 else
-	if add_probe "p:$GRP/wbcp_wmp f2fs_write_multi_pages nr=cc->nr_rpages:u32 cidx=cc->cluster_idx:u64 csz=cc->cluster_size:u32 sync=wbc->sync_mode:u32 ntw=wbc->nr_to_write:s64 ino=cc->inode->i_ino:u64"; then
+	if kprobe_add "p:$GRP/wbcp_wmp f2fs_write_multi_pages nr=cc->nr_rpages:u32 cidx=cc->cluster_idx:u64 csz=cc->cluster_size:u32 sync=wbc->sync_mode:u32 ntw=wbc->nr_to_write:s64 ino=cc->inode->i_ino:u64"; then
 		have_wmp=1
 	else
 		fail "f2fs_write_multi_pages: the BTF-typed kprobe (cc->..., wbc->...) cannot be created: the cluster writes cannot be checked"
 	fi
-	if add_probe "p:$GRP/wbcp_wdp f2fs_write_data_pages ino=mapping->host->i_ino:u64 ntw=wbc->nr_to_write:s64 sync=wbc->sync_mode:u32"; then
+	if kprobe_add "p:$GRP/wbcp_wdp f2fs_write_data_pages ino=mapping->host->i_ino:u64 ntw=wbc->nr_to_write:s64 sync=wbc->sync_mode:u32"; then
 		have_wdp=1
 	else
 		fail "f2fs_write_data_pages: the BTF-typed kprobe (mapping->host->i_ino, wbc->...) cannot be created: the writeback passes cannot be checked"
 	fi
 	if awk '$3 == "f2fs_prepare_compress_overwrite_wb" { found = 1 } END { exit !found }' /proc/kallsyms; then
 		[ "$VARIANT" = patched ] || fail "the $VARIANT module has f2fs_prepare_compress_overwrite_wb(): is the patched module loaded?"
-		if add_probe "p:$GRP/wbcp_prep f2fs_prepare_compress_overwrite_wb ino=cc->inode->i_ino:u64 idx=index:u64" &&
-			add_probe "r:$GRP/wbcp_prep_ret f2fs_prepare_compress_overwrite_wb ret=\$retval:s32"; then
+		if kprobe_add "p:$GRP/wbcp_prep f2fs_prepare_compress_overwrite_wb ino=cc->inode->i_ino:u64 idx=index:u64" &&
+			kprobe_add "r:$GRP/wbcp_prep_ret f2fs_prepare_compress_overwrite_wb ret=\$retval:s32"; then
 			have_prep=1
 		else
 			fail "f2fs_prepare_compress_overwrite_wb: the kprobes cannot be created"

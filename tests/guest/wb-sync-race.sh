@@ -35,10 +35,7 @@ PY=/usr/bin/python3
 WBS=$(dirname "$0")/wb_sync_race.py   # the Python of this test
 work=$(mktemp -d /tmp/wb-sync-race.XXXXXX)
 
-probes_off() {
-	[ -d "$INST" ] && { echo 0 >"$INST/tracing_on"; rmdir "$INST" 2>/dev/null || true; }
-	for e in wbt_wsdp wbt_wsdpr wbt_iter wbt_relock; do echo "-:wbt/$e" >>"$TR/kprobe_events" 2>/dev/null || true; done
-}
+GRP=wbt PROBES=(wbt_wsdp wbt_wsdpr wbt_iter wbt_relock)   # for lib.sh's probes_off
 trap probes_off EXIT
 
 # Define the kprobe events.  The tracing checks are this test's proof that the
@@ -48,12 +45,10 @@ trap probes_off EXIT
 have_probes=1
 probes_off
 add_probe() {
-	if ! echo "$1" >>"$TR/kprobe_events" 2>/dev/null; then
-		fail "cannot define kprobe event: $1"
-		tail -3 "$TR/error_log" 2>/dev/null | sed 's/^/    /'
-		have_probes=0
-		return 1
-	fi
+	kprobe_add "$1" && return 0
+	fail "cannot define kprobe event: $1"
+	have_probes=0
+	return 1
 }
 if [ ! -w "$TR/kprobe_events" ]; then
 	fail "no tracefs kprobe_events (CONFIG_KPROBE_EVENTS, tracefs at $TR): the tracing checks cannot run"
