@@ -52,8 +52,6 @@ EXT=""			# file name suffix (.txt: compressed, round 5)
 cat >"$out/load.sh" <<'EOF'
 set -eu
 mnt=$1 mib=$2 ext=${3:-}
-echo 0 >/proc/sys/vm/dirty_writeback_centisecs          # no periodic (kupdate) flush
-echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 echo $((1024 << 20)) >/proc/sys/vm/dirty_bytes
 echo $((768 << 20)) >/proc/sys/vm/dirty_background_bytes # no background flush yet
 dd if=/dev/zero of="$mnt/big$ext" bs=1M count="$mib" status=none
@@ -79,6 +77,7 @@ run() {
 		rm -f "$MNT/big$EXT" "$MNT/kick$EXT" "$MNT/fsynced$EXT"
 		sync
 		restore_vm
+		flusher asleep		# no periodic (kupdate) flush, no expiry (lib.sh, sysio.py)
 		"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" "$EXT" \
 			2>"$out/$label.err" || rc=$?
 		restore_vm
