@@ -14,7 +14,8 @@ usage() {
 Usage: sudo ./wbtrace setup
 
 Installs every Debian package wbtrace needs (build tools, clang/llvm, QEMU,
-f2fs-tools, fio, blktrace, bpftrace, python3-matplotlib, shellcheck, ...) and,
+f2fs-tools, fio, blktrace, bpftrace, python3-matplotlib, shellcheck, what
+fstests needs to build and run, ...) and,
 from newer suites, only libbpf1, libbpf-dev, bpftool (bookworm-backports) and
 linux-source-7.3 (trixie-backports).  Those suites are added with the mirror of
 this machine's own apt sources, pinned at 50 so nothing else comes from them.
@@ -44,6 +45,10 @@ BASE_PKGS=(
 	qemu-system-x86 qemu-utils
 	f2fs-tools fio blktrace util-linux e2fsprogs procps xfsprogs attr
 	bpftrace chromium linux-perf shellcheck pyflakes3
+	# fstests (./wbtrace fstests): what its build needs and the tools its tests call
+	autoconf automake libtool libtool-bin make gcc xfslibs-dev uuid-dev libuuid1
+	libacl1-dev libattr1-dev libaio-dev libgdbm-dev libgdbm-compat-dev liburing-dev libcap-dev
+	acl quota dbench gawk indent psmisc sed uuid-runtime sqlite3 keyutils dump
 )
 # Single packages from newer suites: "package/suite".
 EXTRA_PKGS=(
