@@ -307,7 +307,14 @@ static __always_inline bool inode_ok(struct inode *inode)
 	return !targ_ino || BPF_CORE_READ(inode, i_ino) == targ_ino;
 }
 
-static __always_inline struct wb_event *ev_new(__u32 type, __u32 site, __u32 dev, __u64 ino)
+/*
+ * A record stamped `ts`: the time the program read when the event happened
+ * (an exit's `now`), never a new clock read -- the vCPU can be descheduled
+ * for milliseconds between two reads in one program, and "t" - "dur_ns" must
+ * be the entry.
+ */
+static __always_inline struct wb_event *ev_new(__u32 type, __u32 site, __u32 dev, __u64 ino,
+					       __u64 ts)
 {
 	struct wb_event *e;
 	__u64 id;
@@ -324,7 +331,7 @@ static __always_inline struct wb_event *ev_new(__u32 type, __u32 site, __u32 dev
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
-	e->ts = bpf_ktime_get_ns();
+	e->ts = ts;
 	e->type = type;
 	e->site = site;
 	e->dev = dev;
@@ -558,7 +565,7 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	cnt_add(WB_C_WP, 1);
 	hist_add(WB_H_WP_NS, dur);
 	hist_add(WB_H_WP_FOLIOS, f->folios);
-	e = ev_new(WB_EV_WP, f->site, f->dev, f->ino);
+	e = ev_new(WB_EV_WP, f->site, f->dev, f->ino, now);
 	if (!e)
 		return;
 	e->flags = f->flags;
@@ -728,7 +735,7 @@ static __always_inline void folio_exit(long ret)
 		submitted = 1;
 	outcome = folio_outcome(ret, submitted, flags);
 
-	e = ev_new(WB_EV_FOLIO, f->site, f->dev, f->ino);
+	e = ev_new(WB_EV_FOLIO, f->site, f->dev, f->ino, now);
 	folio_account(st, e, outcome, f->size, now, f, &iter_ns);
 	if (outcome == WB_OUT_WRITTEN && st->cld > 0)
 		st->cl.raw_writes++;
@@ -774,11 +781,12 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	struct inode *inode;
 	struct tstate *st;
 	struct wb_event *e;
-	__u64 iter_ns = 0;
+	__u64 now, iter_ns = 0;
 	__u32 size, flags = WB_F_NO_EXIT;
 
 	if (type != WB_PT_DATA || !folio)
 		return;
+	now = bpf_ktime_get_ns();
 	inode = BPF_CORE_READ(folio, mapping, host);
 	if (!inode_ok(inode))
 		return;
@@ -788,12 +796,13 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	st = tstate_get(false);
 	if (st)
 		st->fseq++;
-	e = ev_new(WB_EV_FOLIO, site, BPF_CORE_READ(inode, i_sb, s_dev), BPF_CORE_READ(inode, i_ino));
+	e = ev_new(WB_EV_FOLIO, site, BPF_CORE_READ(inode, i_sb, s_dev), BPF_CORE_READ(inode, i_ino),
+		   now);
 	/*
 	 * Outcome unknown; counted as written-unknown for the pass.  With the
 	 * entry alone no phase can be measured: the latencies are absent.
 	 */
-	folio_account(st, e, WB_OUT_UNKNOWN, size, bpf_ktime_get_ns(), NULL, &iter_ns);
+	folio_account(st, e, WB_OUT_UNKNOWN, size, now, NULL, &iter_ns);
 	cnt_add(WB_C_FOLIO_UNKNOWN, 1);
 	if (!e)
 		return;
@@ -941,8 +950,8 @@ static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *
 	}
 }
 
-static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, __u64 dur,
-					 __s32 ret, __u32 submitted, __u32 flags)
+static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, __u64 now,
+					 __u64 dur, __s32 ret, __u32 submitted, __u32 flags)
 {
 	struct wb_event *e;
 	struct wp_frame *w;
@@ -989,7 +998,7 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 			w->clusters++;
 	}
 
-	e = ev_new(WB_EV_CLUSTER, c->site, c->dev, c->ino);
+	e = ev_new(WB_EV_CLUSTER, c->site, c->dev, c->ino, now);
 	if (!e)
 		return;
 	e->flags = flags | WB_F_COMPR;
@@ -1035,7 +1044,7 @@ static __always_inline void cluster_exit(long ret)
 		if (w && !w->ignore)
 			phase_add(w, c->flags & WB_F_FIRST, c->gap_ns, now - c->ts, true, now);
 	}
-	cluster_emit(st, c, now - c->ts, ret, submitted, 0);
+	cluster_emit(st, c, now, now - c->ts, ret, submitted, 0);
 }
 
 static __always_inline void compress_start(__u32 site, struct inode *inode, __u64 idx,
@@ -1086,7 +1095,7 @@ static __always_inline void compress_end(struct inode *inode, __u32 clen, int re
 		cnt_add(WB_C_COMPR_WRITTEN_BLK, c->csize);
 	}
 	if (st->cld == 0) {
-		cluster_emit(st, c, 0, 0, 0, WB_F_NO_EXIT);
+		cluster_emit(st, c, bpf_ktime_get_ns(), 0, 0, 0, WB_F_NO_EXIT);
 		c->has_comp = 0;
 		c->cstart = 0;
 	}
@@ -1128,9 +1137,11 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 	__u32 bytes, ptype, temp, flags = 0, opf;
 	__u8 hint = 0;
 	bool merged = false;
+	__u64 now;
 
 	if (!bio || !sb_ok(sb))
 		return;
+	now = bpf_ktime_get_ns();
 	bytes = BPF_CORE_READ(bio, bi_iter.bi_size);
 	opf = BPF_CORE_READ(bio, bi_opf);
 	if (bpf_core_field_exists(bio->bi_write_hint))
@@ -1158,7 +1169,7 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 		hist_add(WB_H_BIO_BYTES, bytes);
 	}
 
-	e = ev_new(WB_EV_BIO, site, BPF_CORE_READ(sb, s_dev), 0);
+	e = ev_new(WB_EV_BIO, site, BPF_CORE_READ(sb, s_dev), 0, now);
 	if (!e)
 		return;
 	e->flags = flags;
@@ -1210,10 +1221,11 @@ static __always_inline void wp_tp(struct inode *inode, struct writeback_control 
 	struct wb_event *e;
 	__s64 nr, ps;
 	__u32 sync_mode, why, k = 0;
-	__u64 ino;
+	__u64 ino, now;
 
 	if (type != WB_PT_DATA || !wbc || !inode_ok(inode))
 		return;
+	now = bpf_ktime_get_ns();	/* the pass's entry */
 	ino = BPF_CORE_READ(inode, i_ino);
 	nr = BPF_CORE_READ(wbc, nr_to_write);
 	ps = BPF_CORE_READ(wbc, pages_skipped);
@@ -1238,7 +1250,7 @@ static __always_inline void wp_tp(struct inode *inode, struct writeback_control 
 	why = wbc_why(wbc, sync_mode);
 	cnt_add(WB_C_WP_NO_EXIT, 1);
 	passes_add(sync_mode, why, nr, WB_END_UNKNOWN, false, 0);
-	e = ev_new(WB_EV_WP, WB_S_WP_TP, BPF_CORE_READ(inode, i_sb, s_dev), ino);
+	e = ev_new(WB_EV_WP, WB_S_WP_TP, BPF_CORE_READ(inode, i_sb, s_dev), ino, now);
 	if (!e)
 		return;
 	e->flags = WB_F_NO_EXIT;

@@ -10,6 +10,14 @@ FAILS=0
 
 log() { echo "  $*"; }
 fail() { echo "  FAIL: $*"; FAILS=$((FAILS + 1)); }
+# keep_evidence NAME PATH...: copy PATHs where the host sees them, under
+# results/guest-failures/NAME-VARIANT-STAMP (results/ is shared read-write).
+keep_evidence() {
+	local name=$1 keep
+	shift
+	keep=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/results/guest-failures/$name-${WBTRACE_VARIANT:-}-$(date +%Y%m%dT%H%M%S)
+	mkdir -p "$keep" && cp -r "$@" "$keep/" && log "kept the evidence in $keep"
+}
 finish() { # exit status of the test
 	mountpoint -q "$MNT" && umount "$MNT"
 	[ "$FAILS" = 0 ] || { echo "  $FAILS check(s) failed"; exit 1; }

@@ -62,9 +62,7 @@ overrun=$(awk '/^overrun:/ { n += $2 } END { print n + 0 }' "$TR"/per_cpu/cpu*/s
 [ "$overrun" = 0 ] || fail "function_graph lost $overrun events (buffer overrun): the cross-check is incomplete"
 log "function_graph: $(grep -c 'f2fs_write_data_pages' "$out/graph.txt" || true) calls of f2fs_write_data_pages"
 if ! "$PY" "$CHECKS" "$out/t" "$out/graph.txt"; then
-	# Keep the evidence where the host sees it (results/ is shared read-write).
-	keep=$(cd "$(dirname "$0")/../.." && pwd)/results/guest-failures/trace-xcheck-${WBTRACE_VARIANT:-}-$(date +%Y%m%dT%H%M%S)
-	mkdir -p "$keep" && cp -r "$out/t" "$out/graph.txt" "$keep/" && log "kept the trace and the graph in $keep"
+	keep_evidence trace-xcheck "$out/t" "$out/graph.txt"
 	fail "tracer vs function_graph (see above)"
 fi
 

@@ -12,14 +12,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from analysis import schema  # noqa: E402
 
 
-# Seen in about 1 stock round in 10 (none on patched yet), in valid runs: a
-# background pass gives way at entry (wb_sync_req[DATA] > 0) while no traced
-# WB_SYNC_ALL pass is in progress -- once 98 us before the next one's entry on
-# the same CPU.  Either an integrity pass goes untraced or the kernel raises the
-# count elsewhere; the record's sync_waiters will tell.  Issue 15's note.
-PRIORITY_ISSUE = "issue 15: a priority stop with no traced WB_SYNC_ALL pass in progress"
-
-
 def stream_round(d, label):
     """(summary, events, checks, passes) of a stream-mode round's output dir."""
     s, ev = load(d)
@@ -104,8 +96,7 @@ def stream(argv):
     alls = [span(e) for e in wp if e["sync"] == "all"]
     prio = [e for e in wp if e["end"] == "priority_stop"]
     lonely = lonely_priority_stops(wp)
-    check.known(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [],
-                PRIORITY_ISSUE)
+    check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [])
     M = 100_000_000   # 100 ms around the wb_sync_req inc/dec: a vCPU of a loaded TCG host may stall
     inside = [e for e in none if any(a0 + M < span(e)[0] < a1 - M for a0, a1 in alls)]
     bad = [e for e in inside if not (e["end"] == "priority_stop" or
@@ -214,8 +205,7 @@ def compr(argv):
           all(e["nr_after"] > 0 for e in wp if e["end"] == "priority_stop"),
           "budget ends have no budget left, priority stops some", "-", "-")
     lonely = lonely_priority_stops(wp)
-    check.known(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [],
-                PRIORITY_ISSUE)
+    check(not lonely, "every priority_stop pass overlaps a WB_SYNC_ALL pass", lonely, [])
     phase_checks(check, s, ev)
     print(f"  compr: {P}")
     check.exit()
