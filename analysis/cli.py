@@ -86,18 +86,7 @@ def _finite(doc):
 
 def cmd_gate(args) -> int:
     from . import gate as g
-    thr = None
-    try:
-        thr = g.load_thresholds(args.thresholds)
-        if len(args.results) == 1:
-            a, b = schema.resolve_pair(args.results)
-        elif len(args.results) == 2:
-            a, b = schema.resolve_one(args.results[0]), schema.resolve_one(args.results[1])
-        else:
-            raise WbtraceError("give BASELINE CANDIDATE, or one comparison dir")
-        doc = g.gate(a, b, thr)
-    except WbtraceError as e:
-        doc = g.error_doc(str(e), thr)
+    doc = g.gate_results(args.results, args.thresholds)
     if args.json:
         _write_out(args.json, json.dumps(_finite(doc), indent=2) + "\n")
     if args.junit:
@@ -266,14 +255,8 @@ def cmd_new_cmp(args) -> int:
     d = args.dir or os.path.join(REPO_RESULTS, cmp["cmp_id"])
     if os.path.exists(os.path.join(d, schema.CMP_FILE)):
         raise WbtraceError(f"{d}: already holds a {schema.CMP_FILE}")
-    a, b = args.baseline, args.candidate
-    reps = range(1, args.reps + 1)
-    if args.order == "interleaved":            # A B, B A, A B ...: nobody always goes first
-        plan = [(v, r) for r in reps for v in ((a, b) if r % 2 else (b, a))]
-    else:
-        plan = [(v, r) for v in (a, b) for r in reps]
     schema.write_cmp(d, cmp)
-    for v, r in plan:
+    for v, r in schema.run_order(cmp, 1, args.reps):
         print(v, r, schema.rep_dir(d, v, r))
     return 0
 

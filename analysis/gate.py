@@ -241,36 +241,65 @@ def reps_to_decide(checks) -> Optional[int]:
     return max(need)
 
 
-def until_decided_step(doc: dict, max_reps: int) -> dict:
-    """The analysis side of a future `--until-decided N` (the guest runner adds the reps):
-    given the current gate document, say whether to stop or to run more interleaved reps.
+# Why an --until-decided loop stopped (until_decided_step's "stopped"; cmp.json).
+STOP_DECIDED, STOP_CANNOT_JUDGE, STOP_UNDECIDABLE, STOP_MAX_REPS = (
+    "decided", "cannot_judge", "undecidable", "max_reps")
 
-    Returns {"action": "stop"|"add", "reps": target reps a side, "why": text}.  Stops on a
-    decision (pass, regression), on "cannot judge" (more reps do not fix a bad input, except
-    too few reps), when no number of reps can decide a metric at its limit, or at max_reps.
-    Otherwise asks for the gate's estimate (reps_to_decide), at least one more rep a side
-    and at most max_reps.  Each look is a new test: a runner that loops should use
-    alpha / (planned looks) in its thresholds file to keep the false-regression rate."""
+
+def until_decided_step(doc: dict, max_reps: int) -> dict:
+    """The analysis side of `compare WORKLOAD --until-decided N` (workloads/runner/
+    until_decided.py adds the reps): given the current gate document, say whether to stop
+    or to run more interleaved reps.
+
+    Returns {"action": "add", "reps": target reps a side, "why": text}, or {"action":
+    "stop", "reps": reps a side now, "why": text, "stopped": one of the STOP_* codes}.
+    Stops on a decision (pass, regression), on "cannot judge" (more reps do not fix a bad
+    input, except too few reps), when no number of reps can decide a metric at its limit,
+    or at max_reps.  Otherwise asks for the gate's estimate (reps_to_decide), at least one
+    more rep a side and at most max_reps.  Each look is a new test: a runner that loops
+    should use alpha / (planned looks) in its thresholds file to keep the false-regression
+    rate."""
     have = min(len(doc["baseline"]["runs"]), len(doc["candidate"]["runs"])) \
         if doc.get("baseline") else 0
+
+    def stop(code, why):
+        return {"action": "stop", "reps": have, "why": why, "stopped": code}
     st = doc["status"]
     if st in (PASS, REGRESSION):
-        return {"action": "stop", "reps": have, "why": f"decided: {st}"}
+        return stop(STOP_DECIDED, f"decided: {st}")
     if st == CANNOT_JUDGE:
-        if doc["reasons"] and all(r.startswith("too few reps") for r in doc["reasons"]):
-            return {"action": "add", "reps": min(max_reps, max(have + 1, 3)),
-                    "why": "too few reps"}
-        return {"action": "stop", "reps": have, "why": "cannot judge: more reps do not help"}
+        if not (doc["reasons"] and all(r.startswith("too few reps") for r in doc["reasons"])):
+            return stop(STOP_CANNOT_JUDGE, "cannot judge: more reps do not help")
+        if have >= max_reps:
+            return stop(STOP_MAX_REPS, f"too few reps for a verdict at the {max_reps} allowed")
+        return {"action": "add", "reps": min(max_reps, max(have + 1, 3)),
+                "why": "too few reps"}
     target = reps_to_decide(doc["checks"])
     if target is None:
-        return {"action": "stop", "reps": have,
-                "why": "a metric cannot be decided at its limit by any number of reps"}
+        return stop(STOP_UNDECIDABLE,
+                    "a metric cannot be decided at its limit by any number of reps")
     if have >= max_reps:
-        return {"action": "stop", "reps": have,
-                "why": f"still inconclusive at the {max_reps} reps allowed "
-                       f"(about {target} a side needed)"}
+        return stop(STOP_MAX_REPS, f"still inconclusive at the {max_reps} reps allowed "
+                                   f"(about {target} a side needed)")
     return {"action": "add", "reps": min(max_reps, max(target, have + 1)),
             "why": f"inconclusive; about {target} reps a side should decide"}
+
+
+def gate_results(results: List[str], thresholds: Optional[str] = None) -> dict:
+    """The gate document for result paths as `gate` takes them (one comparison dir, or
+    BASELINE CANDIDATE); input that cannot be loaded becomes a "cannot judge" document."""
+    thr = None
+    try:
+        thr = load_thresholds(thresholds)
+        if len(results) == 1:
+            a, b = schema.resolve_pair(results)
+        elif len(results) == 2:
+            a, b = schema.resolve_one(results[0]), schema.resolve_one(results[1])
+        else:
+            raise schema.WbtraceError("give BASELINE CANDIDATE, or one comparison dir")
+        return gate(a, b, thr)
+    except schema.WbtraceError as e:
+        return error_doc(str(e), thr)
 
 
 def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -> dict:

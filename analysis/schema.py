@@ -320,6 +320,8 @@ def validate_cmp(doc, path: str = CMP_FILE) -> dict:
         for p in lst:
             if os.path.isabs(p) or ".." in p.split("/"):
                 raise ResultsError(f"{path}: run path \"{p}\" must stay inside the comparison dir")
+    if "until_decided" in doc and not isinstance(doc["until_decided"], dict):
+        raise ResultsError(f"{path}: until_decided must be an object (see SCHEMA.md §6)")
     return doc
 
 
@@ -653,6 +655,28 @@ def new_cmp(*, workload: str, baseline: str = "stock", candidate: str = "patched
         "runs": {baseline: [f"{baseline}/rep-{i:02d}" for i in range(1, reps + 1)],
                  candidate: [f"{candidate}/rep-{i:02d}" for i in range(1, reps + 1)]},
     }
+
+
+def run_order(cmp: dict, first: int, last: int) -> List[tuple]:
+    """(variant, rep) for reps first..last of a comparison, in the order to run them:
+    interleaved = A B, B A, A B, ... by rep number (neither variant always goes first, and
+    reps added later continue the same pattern); blocked = all of A, then all of B."""
+    a, b = cmp["baseline"], cmp["candidate"]
+    reps = range(first, last + 1)
+    if cmp.get("order", "interleaved") == "interleaved":
+        return [(v, r) for r in reps for v in ((a, b) if r % 2 else (b, a))]
+    return [(v, r) for v in (a, b) for r in reps]
+
+
+def extend_cmp(cmp: dict, reps: int) -> List[tuple]:
+    """List reps up to `reps` a side in cmp (its "reps" and "runs"); the (variant, rep)
+    pairs added, in run order."""
+    have = min(len(cmp["runs"][cmp["baseline"]]), len(cmp["runs"][cmp["candidate"]]))
+    added = run_order(cmp, have + 1, reps)
+    for v, r in added:
+        cmp["runs"][v].append(f"{v}/rep-{r:02d}")
+    cmp["reps"] = max(cmp.get("reps", 0), reps)
+    return added
 
 
 def write_cmp(cmp_dir: str, cmp: dict) -> str:

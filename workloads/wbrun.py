@@ -17,6 +17,17 @@ from runner.jobfile import MiB, all_workloads, parse_size, resolve_workload
 from runner.run import run_command
 from runner.tracing import run_phase
 
+from analysis.gate import load_thresholds   # after runner: its __init__ puts the repo on the path
+
+
+def _whole_number(text):
+    """An option's value that must be a whole number (its range is checked later)."""
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of reps, not '{text}'") \
+            from None
+
 
 def _inject_spec(text):
     mode, _, name = text.partition(":")
@@ -57,9 +68,23 @@ run dir as `./wbtrace run` writes it.  Between reps the guest swaps the module
 (rmmod f2fs; insmod the other f2fs.ko); every rep is labelled by the build-id of
 the module actually loaded.  Each rep: fresh mkfs, caches dropped by verification.
 
+--until-decided N: after the --reps reps the guest gates the comparison (as
+`./wbtrace gate DIR` does, analysis/thresholds.json); while the verdict is
+inconclusive (or there are too few reps for one) and a side has fewer than N
+reps, it runs another round in the same boot, interleaved, up to the reps the
+gate says would decide (at most N), and gates again: one line per look with
+the verdict, the smallest detectable change and the reps that would decide.
+It stops on pass or regression, on "cannot judge", on a failed rep, when no
+number of reps can decide, or at N.  cmp.json "until_decided" records the reps
+added and why it stopped; DIR/gate.json the final verdict.  Each look is one
+more test, so a long loop raises the chance of a false decision.
+
 """ + exit_status_help({EXIT_OK: "and the table printed",
                         EXIT_FAIL: "or the analysis could not compare"},
-                       codes=(EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_INTR)) + "\n"
+                       codes=(EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_INTR)) + """
+With --until-decided, once every rep passed: the gate's exit status (0 pass,
+1 regression, 2 inconclusive or cannot judge).
+"""
 
 
 def build_parser():
@@ -113,6 +138,9 @@ def build_parser():
     c.add_argument("workload", metavar="WORKLOAD")
     c.add_argument("--reps", type=int, default=3,
                    help="reps per variant (default 3; a verdict needs at least 3)")
+    c.add_argument("--until-decided", metavar="N", type=_whole_number, default=None,
+                   help="then, while the gate is inconclusive, add reps (interleaved, same "
+                        "boot) up to N per variant; exit status the gate's (see below)")
     c.add_argument("--size", metavar="S", type=lambda s: parse_size(s, "--size"),
                    help="size per fio job (default: the job file's '; size:')")
     c.add_argument("--fs-opts", metavar="OPTS", default="", help="as for run")
@@ -124,7 +152,8 @@ def build_parser():
     c.add_argument("-o", "--output", metavar="DIR",
                    help="comparison dir (default results/cmp-<workload>-<UTC stamp>)")
     c.add_argument("--timeout", type=int, default=None,
-                   help="guest time limit, s (default max(3600, 600 + 1800 per rep))")
+                   help="guest time limit, s (default max(3600, 600 + 1800 per rep), the reps "
+                        "being N with --until-decided N)")
     c.add_argument("--icount", metavar="SPEC", default=None,
                    help="QEMU -icount SPEC for the guest, as for run")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
@@ -161,6 +190,21 @@ def checked_workload(args, reps_hint=""):
     return wl
 
 
+def check_until_decided(args):
+    """--until-decided N: the most reps a side, the first --reps included; the gate needs
+    its min_reps (analysis/thresholds.json) a side before it can decide anything."""
+    n = args.until_decided
+    if n is None:
+        return
+    need = load_thresholds()["min_reps"]
+    if n < need:
+        raise UsageError(f"--until-decided must be at least {need} (the most reps per "
+                         f"variant; the gate needs {need} for a verdict), not {n}")
+    if n < args.reps:
+        raise UsageError(f"--until-decided {n} is below --reps {args.reps}: N is the most reps "
+                         f"per variant, the first --reps included")
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -177,7 +221,9 @@ def main(argv=None):
         if args.cmd == "_phase":
             return run_phase(args.spec)
         if args.cmd == "compare":
-            return compare_command(args, checked_workload(args, " (a verdict needs 3)"))
+            wl = checked_workload(args, " (a verdict needs 3)")
+            check_until_decided(args)
+            return compare_command(args, wl)
         return run_command(args, checked_workload(args))
     except WbError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

@@ -219,7 +219,7 @@ def test_until_decided_step_stops_on_bad_input_and_asks_for_reps():
     assert gate_mod.until_decided_step(two, 20) == {"action": "add", "reps": 3,
                                                     "why": "too few reps"}
     bad = dict(two, reasons=["candidate run x: verification SKIPPED: fsck"])
-    assert gate_mod.until_decided_step(bad, 20)["action"] == "stop"
+    assert gate_mod.until_decided_step(bad, 20)["stopped"] == gate_mod.STOP_CANNOT_JUDGE
     rng = random.Random(1411)
     noisy = gate_mod.gate(_group("stock", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)], "n"),
                           _group("patched", [100 * math.exp(rng.gauss(0, .2)) for _ in range(3)],
@@ -232,3 +232,4 @@ def test_until_decided_step_stops_on_bad_input_and_asks_for_reps():
     assert gate_mod.until_decided_step(noisy, 4)["reps"] == 4     # capped at N
     step = gate_mod.until_decided_step(noisy, 3)
     assert step["action"] == "stop" and "still inconclusive at the 3 reps allowed" in step["why"]
+    assert step["stopped"] == gate_mod.STOP_MAX_REPS

@@ -30,6 +30,7 @@ def routed(*args, cwd=None):
     ["--reps", "3", "fio-randwrite"],            # an option value is not the first argument
     ["--size", "2M", "-o", "results/x", "fio-seqwrite", "--quiet"],
     ["-q", "--", "fio-mmap"],
+    ["--until-decided", "6", "fio-randwrite"],   # its value is not the workload either
 ])
 def test_workload_name_goes_to_the_runner(args):
     assert routed(*args) == "runner"

@@ -190,11 +190,29 @@ def test_merge_mount_opts():
     (["run", "fio-randwrite", "--target", "host", "--variant", "patched"], "--variant"),
     (["run"], "WORKLOAD"),
     (["frobnicate"], "invalid choice"),
+    (["compare", "fio-randwrite", "--until-decided", "0"], "--until-decided must be at least 3"),
+    (["compare", "fio-randwrite", "--until-decided", "-4"], "--until-decided must be at least 3"),
+    (["compare", "fio-randwrite", "--until-decided", "2"], "--until-decided must be at least 3"),
+    (["compare", "fio-randwrite", "--until-decided", "4.5"], "expected a whole number of reps"),
+    (["compare", "fio-randwrite", "--until-decided", "many"], "expected a whole number of reps"),
+    (["compare", "fio-randwrite", "--until-decided"], "expected one argument"),
+    (["compare", "fio-randwrite", "--reps", "5", "--until-decided", "4"],
+     "--until-decided 4 is below --reps 5"),
 ])
 def test_bad_arguments(args, msg):
     rc, out, err = run(*args)
     assert rc == 2
     assert msg in one_error_line(err)
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--reps", "2", "--until-decided", "4"], "2 rep(s) each"),
+    (["--until-decided", "3"], "3 rep(s) each"),            # N may equal --reps
+])
+def test_until_decided_dry_run(args, says):
+    rc, out, err = run("compare", "fio-randwrite", *args, "--dry-run")
+    assert rc == 0, err
+    assert says in out and f"up to {args[-1]} each" in out
 
 
 def test_help_documents_exit_codes():

@@ -9,7 +9,7 @@ import sys
 
 from analysis import schema
 
-from . import fingerprints, guest, paths
+from . import fingerprints, guest, paths, until_decided
 from .errors import EXIT_FAIL, EXIT_OK, SetupError, UsageError
 from .jobfile import fmt_size
 from .processes import tail
@@ -23,7 +23,9 @@ def compare_command(args, wl):
     if args.dry_run:
         print(f"{wl.name}: stock and patched, {args.reps} rep(s) each, interleaved in one guest "
               f"boot, size {fmt_size(args.size or wl.default_size)} per job, tracer "
-              f"{'off' if args.no_trace else args.trace_mode}")
+              f"{'off' if args.no_trace else args.trace_mode}" +
+              (f"; then more reps, interleaved, while the gate is inconclusive, up to "
+               f"{args.until_decided} each" if args.until_decided else ""))
         return EXIT_OK
     if guest.in_guest():
         return compare_in_guest(args, wl)
@@ -68,13 +70,18 @@ def compare_in_vm(args, wl):
              "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
              "--_plan", json.dumps(plan, separators=(",", ":"))]
     inner += guest.rep_options(args)
+    if args.until_decided:
+        inner += ["--until-decided", str(args.until_decided)]
     if args.quiet:
         inner.append("--quiet")
-    timeout = args.timeout or max(3600, 600 + 900 * 2 * args.reps)
+    most = args.until_decided or args.reps
+    timeout = args.timeout or max(3600, 600 + 900 * 2 * most)
     cmd = guest.vm_command(plan[0][0], disk_mb, timeout, icount, args.quiet, top, inner)
     progress = Progress(args.quiet, prefix="")
     progress.say(f"wbtrace: {wl.name}: booting the lab guest once for {args.reps} rep(s) of "
-                 f"stock and of patched, interleaved -> {top}")
+                 f"stock and of patched, interleaved" +
+                 (f", then more while the gate is inconclusive, up to {most} each"
+                  if args.until_decided else "") + f" -> {top}")
     rc = guest.guest_session(cmd, top, args.quiet, progress, "wbtrace compare")
     if rc != EXIT_OK:
         if rc == EXIT_FAIL:
@@ -89,9 +96,34 @@ def compare_in_vm(args, wl):
         print(f"wbtrace compare: the analysis could not compare the runs (exit {arc}); "
               f"results in {top}", file=sys.stderr)
         return EXIT_FAIL
+    if args.until_decided:
+        return until_decided_verdict(top)
     print(f"wbtrace compare: {args.reps} rep(s) each of stock and patched verified; "
           f"comparison dir {top}")
     return EXIT_OK
+
+
+def until_decided_verdict(top):
+    """Host side, after an --until-decided session: the gate's table (also DIR/gate.json)
+    and its exit status, with what the loop in the guest recorded in cmp.json."""
+    env = dict(os.environ, PYTHONPATH=paths.TOP)
+    print(f"\nGate ({top}):", flush=True)
+    grc = subprocess.run([paths.PY, "-m", "analysis", "gate", top, "--json",
+                          os.path.join(top, "gate.json")], env=env, cwd=paths.TOP).returncode
+    try:
+        rec = schema.load_cmp(top).get("until_decided")
+    except schema.ResultsError as e:
+        rec, why = None, str(e)
+    else:
+        why = "the guest did not record the loop in cmp.json"
+    if not rec:
+        print(f"wbtrace compare: FAILED: --until-decided: {why}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"wbtrace compare: until decided: {rec['reps']} rep(s) each of stock and patched "
+          f"verified ({rec['added_reps']} added to the {rec['requested_reps']} asked for, at "
+          f"most {rec['max_reps']}); stopped: {rec['why']}; gate exit {grc}; comparison dir "
+          f"{top}")
+    return grc
 
 
 def compare_in_guest(args, wl):
@@ -106,8 +138,9 @@ def compare_in_guest(args, wl):
         raise UsageError("compare inside the guest is started by `./wbtrace compare` on the host")
     guest.require_shared(top)
     sums = context.get("module_sha256") or {}
-    failed = 0
-    for variant, rep, run_dir in plan:
+
+    def run_rep(variant, rep, run_dir):
+        """One rep of `variant` (swapping the module first if need be); did it pass?"""
         if guest.loaded_guest_variant() != variant:
             guest.swap_guest_module(variant)
             print(f"wbtrace compare: f2fs {variant} loaded", flush=True)
@@ -118,7 +151,10 @@ def compare_in_guest(args, wl):
         ctx = dict(context, module_sha256=sums.get(variant))
         rargs = argparse.Namespace(**vars(args))
         rargs.output = run_dir
-        rc = run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep)
-        if rc != EXIT_OK:
-            failed += 1
+        return run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep) == EXIT_OK
+    failed = sum(not run_rep(*step) for step in plan)
+    if args.until_decided:
+        failed = until_decided.until_decided(
+            top, args.until_decided, run_rep, lambda line: print(line, flush=True),
+            failed=failed)["failed_reps"]
     return EXIT_FAIL if failed else EXIT_OK
