@@ -7,6 +7,8 @@
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ctl=/run/wbctl
+# shellcheck source=kernel-patch/lab/exit-status.sh
+. "$(dirname "$0")/exit-status.sh" # EX_NOMODULE
 
 say() { echo "guest-init: $*" >/dev/kmsg; }
 # wait_for PID SECS: until PID is gone, SECS at most.
@@ -80,7 +82,7 @@ status=0
 if [ -n "$WB_MODULE" ]; then
 	if ! insmod "$WB_MODULE"; then
 		say "insmod $WB_MODULE failed"
-		echo 125 >"$ctl/exit_status.tmp" && mv "$ctl/exit_status.tmp" "$ctl/exit_status"
+		echo "$EX_NOMODULE" >"$ctl/exit_status.tmp" && mv "$ctl/exit_status.tmp" "$ctl/exit_status"
 		dmesg >"$ctl/dmesg.txt"
 		halt_now
 	fi

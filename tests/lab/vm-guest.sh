@@ -4,6 +4,8 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 vm=$top/kernel-patch/lab/vm.sh
+# shellcheck source=kernel-patch/lab/exit-status.sh
+. "$top/kernel-patch/lab/exit-status.sh" # EX_*: vm.sh's statuses
 n=0 bad=0
 tmp=$(mktemp -d "$top/results/.vmtest.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -50,14 +52,14 @@ timeout_kills() {
 	pid=$!
 	qemu_seen "$disk" "$pid" || { kill "$pid"; wait "$pid"; return 1; }
 	wait "$pid" || rc=$?
-	[ "$rc" = 121 ] || { echo "exit $rc, wanted 121"; return 1; }
+	[ "$rc" = "$EX_TIMEOUT" ] || { echo "exit $rc, wanted $EX_TIMEOUT"; return 1; }
 	(( SECONDS - t0 < 60 )) || { echo "took $((SECONDS - t0)) s"; return 1; }
 	[ "$(qemu_count "$disk")" = 0 ] || { echo "QEMU still running after the timeout"; return 1; }
 }
 splat_fails_run() {
 	local rc=0
 	"$vm" run -q -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at wbtrace/selftest" >/dev/kmsg' || rc=$?
-	[ "$rc" = 120 ] || { echo "exit $rc, wanted 120"; return 1; }
+	[ "$rc" = "$EX_SPLAT" ] || { echo "exit $rc, wanted $EX_SPLAT"; return 1; }
 	rc=0
 	"$vm" run -q --no-splat-check -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at wbtrace/selftest" >/dev/kmsg' || rc=$?
 	[ "$rc" = 0 ] || { echo "--no-splat-check: exit $rc"; return 1; }
@@ -65,13 +67,13 @@ splat_fails_run() {
 panic_is_reported() {
 	local rc=0
 	"$vm" run -q --no-splat-check -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' || rc=$?
-	[ "$rc" = 122 ] || { echo "exit $rc, wanted 122"; return 1; }
+	[ "$rc" = "$EX_NOREPORT" ] || { echo "exit $rc, wanted $EX_NOREPORT"; return 1; }
 }
 hung_test_reported() {
 	# tests/guest/run-inside.sh: a test past WB_TEST_TIMEOUT is reported hung
 	# with its processes' stacks and the blocked-task list; later tests are
 	# reported not run; the suite fails, and the guest still powers off in
-	# time (before the 300 s --timeout, exit 121).  A test starts with SIGINT not
+	# time (before the 300 s --timeout, EX_TIMEOUT).  A test starts with SIGINT not
 	# ignored (t-first passes only then), as tests that send it need.
 	local rc=0
 	# shellcheck disable=SC2016 # expanded by the test, not here
@@ -157,9 +159,9 @@ clone_under_tmp() {
 check "vm: command exit status comes back" status_passes_through
 check "vm: a clone under /tmp (a tmpfs in the guest) works" clone_under_tmp
 check "vm: results share rw, root ro, variant module loaded" shares_and_module
-check "vm: a hung guest is killed at --timeout (121)" timeout_kills
-check "vm: a WARNING in the kernel log fails a passing command (120)" splat_fails_run
-check "vm: a kernel panic is reported (122)" panic_is_reported
+check "vm: a hung guest is killed at --timeout ($EX_TIMEOUT)" timeout_kills
+check "vm: a WARNING in the kernel log fails a passing command ($EX_SPLAT)" splat_fails_run
+check "vm: a kernel panic is reported ($EX_NOREPORT)" panic_is_reported
 check "vm: a hung guest test is reported, the rest not run" hung_test_reported
 check "vm: Ctrl-C stops the guest and leaves no QEMU (130)" ctrl_c_tears_down
 check "vm: a successful run exits 0 when the cache holds no kept runs" clean_cache_exit_0

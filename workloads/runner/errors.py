@@ -2,9 +2,8 @@
 
 The runner's own statuses are one table, EXIT_MEANING: `--help` prints it and the host
 side uses it to say why a guest session ended.  The statuses of the programs the runner
-starts belong to them: vm.sh's (VM_EXIT_MEANING; tests/workloads/test_exit_codes.py
-holds it to vm.sh and guest-init.sh) and the tracer's (read from loader/util.h, where
-they are defined)."""
+starts belong to them and are read where they are defined: vm.sh's from
+kernel-patch/lab/exit-status.sh, the tracer's from loader/util.h."""
 
 import functools
 import os
@@ -31,13 +30,26 @@ def exit_status_help(details, codes=tuple(EXIT_MEANING)):
     return textwrap.fill("Exit status: " + "; ".join(parts) + ".", width=80).replace(glue, " ")
 
 
-# kernel-patch/lab/vm.sh ends a session with the command's status, or with one of these.
-VM_EXIT_MEANING = {
-    120: "a kernel splat (WARN/BUG/lockdep/KASAN) in the guest log",    # EX_SPLAT
-    121: "the guest timed out (raise --timeout)",                        # EX_TIMEOUT
-    122: "the guest died without reporting (panic or QEMU error)",       # EX_NOREPORT
-    125: "the guest could not load the f2fs module",                     # guest-init.sh
-}
+@functools.lru_cache(maxsize=None)
+def vm_exits():
+    """{code: (NAME, meaning)} of the statuses a lab session (kernel-patch/lab/vm.sh) ends
+    with besides its command's own, from their table, kernel-patch/lab/exit-status.sh."""
+    from .paths import TOP          # paths needs this module's SetupError first
+    path = os.path.join(TOP, "kernel-patch", "lab", "exit-status.sh")
+    with open(path) as f:
+        rows = re.findall(r"^EX_(\w+)=(\d+) # (.+)$", f.read(), re.M)
+    if not rows:
+        raise RuntimeError(f"{path}: no EX_NAME=CODE # meaning lines")
+    return {int(code): (name, what) for name, code, what in rows}
+
+
+def vm_exit_meaning(rc):
+    """Why a lab session ended with `rc`, when vm.sh (not its command) chose it; else None.
+    Statuses the runner shares with vm.sh (usage, set-up) are the runner's to explain."""
+    if rc in EXIT_MEANING:
+        return None
+    return vm_exits().get(rc, (None, None))[1]
+
 
 # Tracer statuses (loader/util.h names) that mean it never started the command: the rep
 # then runs untraced.

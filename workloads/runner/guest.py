@@ -17,7 +17,7 @@ from analysis import schema
 
 from . import paths
 from .errors import (EXIT_DEVICE, EXIT_FAIL, EXIT_INTR, EXIT_MEANING, EXIT_OK, EXIT_SETUP,
-                     EXIT_USAGE, VM_EXIT_MEANING, SetupError, UsageError)
+                     EXIT_USAGE, SetupError, UsageError, vm_exit_meaning)
 from .fingerprints import sha256_file
 from .jobfile import MiB
 from .processes import stop_proc, tail
@@ -218,8 +218,8 @@ def guest_session(cmd, top, quiet, progress, prog):
             print(f"{prog}: FAILED: the guest session ended with exit {rc} ({why}); "
                   f"its last line: {last[:200]}", file=sys.stderr)
         return rc
-    what = {**VM_EXIT_MEANING, EXIT_INTR: EXIT_MEANING[EXIT_INTR]}.get(
-        rc, f"the guest runner exited {rc}")
+    what = (EXIT_MEANING[EXIT_INTR] if rc == EXIT_INTR else
+            vm_exit_meaning(rc) or f"the guest runner exited {rc}")
     print(f"{prog}: FAILED: {what}; guest logs: see the [vm] lines above; results so far "
           f"in {top}", file=sys.stderr)
     return EXIT_INTR if rc == EXIT_INTR else EXIT_FAIL
