@@ -151,6 +151,7 @@ def compare_in_guest(args, wl):
         ctx = dict(context, module_sha256=sums.get(variant))
         rargs = argparse.Namespace(**vars(args))
         rargs.output = run_dir
+        rargs.reps = max(args.reps, rep)      # "rep 3/3", not 3/2, for a rep --until-decided adds
         return run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep) == EXIT_OK
     failed = sum(not run_rep(*step) for step in plan)
     if args.until_decided:
