@@ -74,33 +74,8 @@ cmpd=$top/results/wl-run-guest-cmp-$(date -u +%Y%m%dT%H%M%SZ)-$$
 ./wbtrace compare fio-randwrite --reps 2 --size 2M -o "$cmpd" >"$out/cmp.log" 2>&1
 rc=$?
 boots=$(grep -c '^\[vm\] booting' "$out/cmp.log")
-# every rep by start time: its variant, and whether the f2fs it traced (build-id) is that
-# variant's module; the lab's modules come from build.sh --print-paths
-order=$($PY - "$cmpd" <<'PYEOF' 2>&1
-import glob, json, os, re, subprocess, sys
-d = sys.argv[1]
-paths = dict(l.split("=", 1) for l in subprocess.run(
-    ["kernel-patch/lab/build.sh", "--print-paths"], capture_output=True, text=True,
-    check=True).stdout.split())
-bid = {}
-for v in ("stock", "patched"):
-    note = subprocess.run(["readelf", "-n", paths["MODULE_" + v.upper()]], capture_output=True,
-                          text=True, check=True).stdout
-    bid[v] = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
-assert bid["stock"] != bid["patched"], "both modules have one build-id"
-reps = []
-for m in glob.glob(os.path.join(d, "*", "rep-*", "meta.json")):
-    meta = json.load(open(m))
-    s = json.load(open(os.path.join(os.path.dirname(m), "trace", "summary.json")))
-    where = os.path.relpath(os.path.dirname(m), d)
-    assert where.split("/")[0] == meta["variant"], f"{where}: meta says {meta['variant']}"
-    assert s.get("module_build_id") == bid[meta["variant"]], \
-        f"{where}: labelled {meta['variant']} but traced module {s.get('module_build_id')}"
-    assert all(x == "pass" for x in meta["verify"].values()), f"{where}: {meta['verify']}"
-    reps.append((meta["started"], meta["variant"]))
-print(" ".join(v for _, v in sorted(reps)))
-PYEOF
-)
+# every rep by start time: its variant, each held to the module it traced (build-id)
+order=$($PY tests/workloads/cmp_reps.py "$cmpd" 2>&1)
 if [ "$rc" = 0 ] && [ "$boots" = 1 ] && $PY -m analysis validate "$cmpd" >/dev/null &&
 	[ "$order" = "stock patched patched stock" ] &&
 	grep -q 'fio.bw_MiBps' "$out/cmp.log" && grep -q 'A/B table' "$out/cmp.log"; then
