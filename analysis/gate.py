@@ -222,8 +222,8 @@ def _check(row: dict, spec: dict, alpha: float) -> dict:
     n = reps_needed(w, dist, alpha, POWER) if math.isfinite(dist) else None
     c["reps_needed"] = None if n is None else max(n, max(row["n_a"], row["n_b"]) + 1)
     need = (f"about {c['reps_needed']} reps a side would decide at {thr:g} %"
-            if c["reps_needed"] else f"no number of reps decides at {thr:g} % "
-            "(limit at or below the measurement resolution)")
+            if c["reps_needed"] else f"no number of reps decides at {thr:g} % while the "
+            "change stays this close to the limit")
     word = "drop" if bad_dir < 0 else "rise"
     return done(INCONCLUSIVE,
                 f"{fmt_pct(row['delta_pct'])} CI {fmt_ci(row['ci_pct'])} reaches past the "
@@ -242,8 +242,7 @@ def reps_to_decide(checks) -> Optional[int]:
 
 
 # Why an --until-decided loop stopped (until_decided_step's "stopped"; cmp.json).
-STOP_DECIDED, STOP_CANNOT_JUDGE, STOP_UNDECIDABLE, STOP_MAX_REPS = (
-    "decided", "cannot_judge", "undecidable", "max_reps")
+STOP_DECIDED, STOP_CANNOT_JUDGE, STOP_MAX_REPS = "decided", "cannot_judge", "max_reps"
 
 
 def until_decided_step(doc: dict, max_reps: int) -> dict:
@@ -254,9 +253,10 @@ def until_decided_step(doc: dict, max_reps: int) -> dict:
     Returns {"action": "add", "reps": target reps a side, "why": text}, or {"action":
     "stop", "reps": reps a side now, "why": text, "stopped": one of the STOP_* codes}.
     Stops on a decision (pass, regression), on "cannot judge" (more reps do not fix a bad
-    input, except too few reps), when no number of reps can decide a metric at its limit,
-    or at max_reps.  Otherwise asks for the gate's estimate (reps_to_decide), at least one
-    more rep a side and at most max_reps.  Each look is a new test: a runner that loops
+    input, except too few reps), or at max_reps.  Otherwise asks for the gate's estimate
+    (reps_to_decide), at least one more rep a side and at most max_reps; straight for
+    max_reps when a metric has no estimate (its observed change sits at its limit: the
+    change moves with more reps, so that is no reason to stop).  Each look is a new test: a runner that loops
     should use alpha / (planned looks) in its thresholds file to keep the false-regression
     rate."""
     have = min(len(doc["baseline"]["runs"]), len(doc["candidate"]["runs"])) \
@@ -275,12 +275,13 @@ def until_decided_step(doc: dict, max_reps: int) -> dict:
         return {"action": "add", "reps": min(max_reps, max(have + 1, 3)),
                 "why": "too few reps"}
     target = reps_to_decide(doc["checks"])
-    if target is None:
-        return stop(STOP_UNDECIDABLE,
-                    "a metric cannot be decided at its limit by any number of reps")
     if have >= max_reps:
-        return stop(STOP_MAX_REPS, f"still inconclusive at the {max_reps} reps allowed "
-                                   f"(about {target} a side needed)")
+        return stop(STOP_MAX_REPS, f"still inconclusive at the {max_reps} reps allowed " +
+                    (f"(about {target} a side needed)" if target else
+                     "(a metric's change sits at its limit: no estimate)"))
+    if target is None:
+        return {"action": "add", "reps": max_reps,
+                "why": "inconclusive; a metric's change sits at its limit (no estimate)"}
     return {"action": "add", "reps": min(max_reps, max(target, have + 1)),
             "why": f"inconclusive; about {target} reps a side should decide"}
 

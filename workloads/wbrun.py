@@ -74,8 +74,8 @@ inconclusive (or there are too few reps for one) and a side has fewer than N
 reps, it runs another round in the same boot, interleaved, up to the reps the
 gate says would decide (at most N), and gates again: one line per look with
 the verdict, the smallest detectable change and the reps that would decide.
-It stops on pass or regression, on "cannot judge", on a failed rep, when no
-number of reps can decide, or at N.  cmp.json "until_decided" records the reps
+It stops on pass or regression, on "cannot judge", on a failed rep, or at N
+(straight to N when a change sits at its limit: no estimate).  cmp.json "until_decided" records the reps
 added and why it stopped; DIR/gate.json the final verdict.  Each look is one
 more test, so a long loop raises the chance of a false decision.
 

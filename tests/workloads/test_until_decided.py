@@ -166,6 +166,18 @@ def test_step_never_loops_without_new_reps():
                                                "why": "too few reps"}
 
 
+def test_no_estimate_goes_straight_to_n():
+    """A metric whose change sits at its limit has no estimate (reps_needed None): that
+    change moves with more reps, so the loop asks for N, and stops only there."""
+    check = {"status": "inconclusive", "reps_needed": None}
+    doc = {"status": "inconclusive", "reasons": ["m: ..."], "checks": [check],
+           "reps_to_decide": None, "baseline": {"runs": ["a", "b", "c"]},
+           "candidate": {"runs": ["d", "e", "f"]}}
+    assert gate.until_decided_step(doc, 8)["reps"] == 8
+    at_n = gate.until_decided_step(doc, 3)
+    assert at_n["stopped"] == gate.STOP_MAX_REPS and "no estimate" in at_n["why"]
+
+
 def test_run_order_continues_the_interleaving():
     cmp = schema.new_cmp(workload="w", reps=3, cmp_id="c")
     added = schema.extend_cmp(cmp, 5)

@@ -19,8 +19,8 @@ def reps_a_side(cmp):
 
 
 def hardest_check(doc):
-    """The inconclusive metric that needs the most reps (one no number of reps decides
-    comes first), or None."""
+    """The inconclusive metric that needs the most reps (one without an estimate comes
+    first), or None."""
     open_checks = [c for c in doc["checks"] if c["status"] == gate.INCONCLUSIVE]
     if not open_checks:
         return None
@@ -38,7 +38,8 @@ def verdict_text(doc):
     n_open = sum(c["status"] == gate.INCONCLUSIVE for c in doc["checks"])
     mde = "-" if worst["mde_pct"] is None else f"{worst['mde_pct']:.1f} %"
     need = (f"about {doc['reps_to_decide']} reps a side would decide"
-            if doc["reps_to_decide"] else "no number of reps decides every metric")
+            if doc["reps_to_decide"] else "no estimate of the reps that would decide "
+            "(a change sits at its limit)")
     return (f"inconclusive on {n_open} metric(s), hardest {worst['metric']} "
             f"{fmt_pct(worst['delta_pct'])} (limit {worst['threshold_pct']:g} %, smallest "
             f"detectable change {mde}); {need}")
