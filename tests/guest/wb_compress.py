@@ -514,6 +514,17 @@ def budget(mnt, sub, suffix, manifest):
     fs.manifest(manifest)
 
 
+def compress_ioctl(fs, name, request, stage):
+    """A user-mode (de)compression ioctl on NAME, then its page cache dropped and its
+    contents checked (STAGE names the check): the blocks the file saves after it."""
+    fd = fs.fd(name)
+    fcntl.ioctl(fd, request)
+    saved = compr_blocks(fs.path(name))
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    fs.check(name, stage)
+    return saved
+
+
 def usermode(mnt, manifest):
     """compress_mode=user: writeback compresses nothing until F2FS_IOC_COMPRESS_FILE."""
     fs = Files(f"{mnt}/user", ".cz")
@@ -532,42 +543,32 @@ def usermode(mnt, manifest):
         b0 = compr_blocks(fs.path(name))
         if b0 != 0:
             fail(f"{name}: compress_mode=user, but writeback compressed ({b0} blocks saved) without being asked")
-        fcntl.ioctl(fd, sysio.F2FS_IOC_COMPRESS_FILE)
-        b1 = compr_blocks(fs.path(name))
+        b1 = compress_ioctl(fs, name, sysio.F2FS_IOC_COMPRESS_FILE, "user: after F2FS_IOC_COMPRESS_FILE")
         if b1 == 0:
             fail(f"{name}: F2FS_IOC_COMPRESS_FILE saved no block")
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        fs.check(name, "user: after F2FS_IOC_COMPRESS_FILE")
         # Overwrite compressed clusters in user mode (written back raw), then again.
         for k in range(12):
             fs.write(name, (k * 7919 * 13) % (size - CB), text(CB // 2 + k, 40 + k))
         fs.sync_drop(name)
         fs.check(name, "user: overwrites of compressed clusters")
         b2 = compr_blocks(fs.path(name))
-        fcntl.ioctl(fd, sysio.F2FS_IOC_DECOMPRESS_FILE)
-        b3 = compr_blocks(fs.path(name))
+        b3 = compress_ioctl(fs, name, sysio.F2FS_IOC_DECOMPRESS_FILE, "user: after F2FS_IOC_DECOMPRESS_FILE")
         if b3 != 0:
             fail(f"{name}: F2FS_IOC_DECOMPRESS_FILE left {b3} blocks saved")
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        fs.check(name, "user: after F2FS_IOC_DECOMPRESS_FILE")
         fs.write(name, size - 5, text(CB * 2, 50))     # grow across a cluster, then compress again
-        fcntl.ioctl(fd, sysio.F2FS_IOC_COMPRESS_FILE)
-        b4 = compr_blocks(fs.path(name))
+        b4 = compress_ioctl(fs, name, sysio.F2FS_IOC_COMPRESS_FILE, "user: compressed again")
         if b4 == 0:
             fail(f"{name}: second F2FS_IOC_COMPRESS_FILE saved no block")
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        fs.check(name, "user: compressed again")
         say(f"{name}: saved blocks: written {b0}, compressed {b1}, overwritten {b2}, "
             f"decompressed {b3}, compressed again {b4}")
     # Incompressible data: F2FS_IOC_COMPRESS_FILE must save nothing and keep it intact.
     name = "u-rand"
     fs.write(name, 0, rand(10 * (PAGE << 2) + 5, 9))
     fs.sync_drop(name)
-    fcntl.ioctl(fs.fd(name), sysio.F2FS_IOC_COMPRESS_FILE)
-    if compr_blocks(fs.path(name)) != 0:
-        fail(f"{name}: incompressible data, but {compr_blocks(fs.path(name))} blocks saved")
-    os.posix_fadvise(fs.fd(name), 0, 0, os.POSIX_FADV_DONTNEED)
-    fs.check(name, "user: incompressible file after F2FS_IOC_COMPRESS_FILE")
+    saved = compress_ioctl(fs, name, sysio.F2FS_IOC_COMPRESS_FILE,
+                           "user: incompressible file after F2FS_IOC_COMPRESS_FILE")
+    if saved != 0:
+        fail(f"{name}: incompressible data, but {saved} blocks saved")
     fs.close()
     fs.manifest(manifest)
 

@@ -95,18 +95,14 @@ def race(mnt, secs, out):
                 os.ftruncate(fd, n)
                 filemodel.truncate(m, n)
                 count("truncate_up")
-            elif c < 0.85:                                       # punch a hole
+            elif c < 0.95:                                       # punch a hole, or zero a range
+                punch = c < 0.85
                 off = rng.randrange(0, len(m))
-                ln = rng.randrange(1, 400000)
-                sysio.fallocate(fd, sysio.FALLOC_FL_PUNCH_HOLE | sysio.FALLOC_FL_KEEP_SIZE, off, ln)
-                filemodel.zero(m, off, ln)
-                count("punch_hole")
-            elif c < 0.95:                                       # zero a range
-                off = rng.randrange(0, len(m))
-                ln = rng.randrange(1, 300000)
-                sysio.fallocate(fd, sysio.FALLOC_FL_ZERO_RANGE | sysio.FALLOC_FL_KEEP_SIZE, off, ln)
-                filemodel.zero(m, off, ln)
-                count("zero_range")
+                ln = rng.randrange(1, 400000 if punch else 300000)
+                mode = sysio.FALLOC_FL_PUNCH_HOLE if punch else sysio.FALLOC_FL_ZERO_RANGE
+                sysio.fallocate(fd, mode | sysio.FALLOC_FL_KEEP_SIZE, off, ln)
+                filemodel.zero(m, off, ln)                       # both read back as zeros
+                count("punch_hole" if punch else "zero_range")
             else:                                                # rewrite from scratch
                 data = rng.randbytes(rng.randrange(0, 1 << 20))
                 os.ftruncate(fd, 0)
