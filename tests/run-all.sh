@@ -97,7 +97,7 @@ missing() { count 0 1; result "not ok" "$1" "missing: $2"; failures+=("$1: missi
 echo "KTAP version 1"
 # 1. Host unit tests.
 run_suite "lab scripts" lab-unit.log bash tests/lab/run.sh
-for d in analysis workloads guest_py; do
+for d in analysis workloads guest_py fstests; do
 	if [ -d "tests/$d" ]; then
 		run_suite "$d (pytest)" "$d.log" "$PY" -m pytest -q -rs -p no:cacheprovider "tests/$d"
 	else

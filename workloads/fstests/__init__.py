@@ -1,0 +1,9 @@
+"""`./wbtrace fstests`: the fstests regression suite in the lab guest (issue 13).
+
+One concern per module:
+  sections.py  the sections (mkfs and mount options): the one table, and local.config
+  build.py     fstests built once from a tarball or a directory, cached by the source's hash
+  guest.py     inside the guest: users, mount points, ./check with a per-test timeout
+  results.py   result.xml and the guest's state -> per-test outcomes; stock vs patched; summary
+  cli.py       the host command: options, builds, boots, reruns, summary, exit status
+"""
