@@ -30,8 +30,41 @@ struct compress_data___wb {
 	unsigned int reserved[4];
 } __attribute__((preserve_access_index));
 
+struct f2fs_bio_info___wb;
+
 struct f2fs_sb_info___wb {
+	struct super_block *sb;
 	atomic_t wb_sync_req[2];	/* [DATA], [NODE]: WB_SYNC_ALL writers in progress */
+	struct f2fs_bio_info___wb *write_io[3];	/* [NR_PAGE_TYPE]: the cached write bios */
+	unsigned int max_io_bytes;	/* 0: no limit on a merged bio */
+} __attribute__((preserve_access_index));
+
+/*
+ * CO-RE matches an enum field only to an enum of the same name (flavour
+ * dropped): an int, or another enum's name, fails the relocation.
+ */
+enum page_type___wb { WB_F2FS_PAGE_TYPE___wb };
+enum temp_type___wb { WB_F2FS_TEMP_TYPE___wb };
+
+/* fs/f2fs/f2fs.h: one page's write request */
+struct f2fs_io_info___wb {
+	struct f2fs_sb_info___wb *sbi;
+	enum page_type___wb type;
+	enum temp_type___wb temp;
+	enum req_op op;
+	unsigned int op_flags;		/* blk_opf_t */
+	unsigned int new_blkaddr;	/* block_t */
+	struct page *encrypted_page;
+	struct page *compressed_page;
+	struct folio *folio;
+	unsigned int in_list:1;		/* a list of fios (zoned LFS): not followed */
+} __attribute__((preserve_access_index));
+
+/* fs/f2fs/f2fs.h: one (page type, temperature) stream's cached bio */
+struct f2fs_bio_info___wb {
+	struct bio *bio;
+	unsigned long long last_block_in_bio;	/* sector_t, holds a block number */
+	struct f2fs_io_info___wb fio;		/* the request the bio was opened for */
 } __attribute__((preserve_access_index));
 
 /* fs/fs-writeback.c (vmlinux): the flusher work item of writeback_start/_written */

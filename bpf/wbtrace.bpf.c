@@ -83,7 +83,10 @@ struct wp_frame {
 	__u32 dev, sync_mode, folios, other, handouts, clusters, flags, site, kind, ignore;
 	__u32 redirtied, skipped, unknown, iter_calls, tag_calls, marks;
 	__s32 reason;
-	__u8 why, cyclic, sentinel, last_ev, verdict, pad[3];
+	__u8 why, cyclic, sentinel, last_ev, verdict;
+	__u8 after_cluster;	/* last write was a cluster: nothing asked for a folio since */
+	__u8 iter_end;		/* writeback_iter returned NULL: the loop is over */
+	__u8 pad;
 };
 
 struct folio_frame {
@@ -110,6 +113,25 @@ volatile __u32 wb_phase = WB_PHASE_ATTACHING;
 #define WB_SEEN_WP	1u
 #define WB_SEEN_FOLIO	2u
 #define WB_SEEN_CLUSTER	4u
+#define WB_SEEN_PAGE	8u
+
+/*
+ * One f2fs_submit_page_write() call.  It holds its stream's io_rwsem for
+ * writing and writes every fio queued on the stream (fio->in_list, set by
+ * f2fs_allocate_data_block), not only its caller's: pages are seen one by one
+ * at f2fs_submit_folio_write.  A bio the call submits was ended by the next
+ * page of the stream, which has not joined yet: its record waits in `ev`
+ * (pend) with the bio's state at submission until that page tells why.
+ */
+struct spw_frame {
+	__u64 fio, io;
+	__u64 last;		/* pending bio: io->last_block_in_bio */
+	__u32 op, op_flags;	/* pending bio: io->fio.op, op_flags */
+	__u32 size, vcnt, max_vecs;	/* pending bio: bi_size, bi_vcnt, bi_max_vecs */
+	__u32 max_io;		/* sbi->max_io_bytes (0: no limit) */
+	__u32 ignore, prep, pend, pad;
+	struct wb_event ev;	/* pending bio's record */
+};
 
 struct tstate {
 	struct wp_frame wp[WB_DEPTH];
@@ -122,6 +144,15 @@ struct tstate {
 	__u64 tp_wbc, tp_ino;	/* last f2fs_writepages of the tracepoint fallback */
 	__s64 tp_nr, tp_ps;
 	__u32 tp_fseq, pad2;
+	struct spw_frame spw;
+	__u32 spwd;		/* open f2fs_submit_page_write calls (1; nesting ignored) */
+	__u32 fsyncd;		/* open f2fs_sync_file calls (fsync tracepoints) */
+	__u32 prep_pages;	/* of prep_bio: pages traced into it */
+	struct wb_event bev;	/* a stream bio's record, built at its submission */
+	__u8 prep_end;		/* of prep_bio: enum wb_bio_end, WB_BE_UNKNOWN if not told */
+	__u8 prep_all;		/* of prep_bio: its first page was traced */
+	__u8 prep_inferred;	/* of prep_bio: end cause inferred */
+	__u8 prep_defer;	/* of prep_bio: submitted inside f2fs_submit_page_write */
 };
 
 /*
@@ -152,6 +183,26 @@ struct {
 	__type(key, __u64);
 	__type(value, struct handout_val);
 } handouts SEC(".maps");
+
+/* cached bio -> pages f2fs_submit_page_write put in it (removed at submission) */
+struct bio_pages_val {
+	__u32 pages, all_seen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct bio_pages_val);
+} bio_pages SEC(".maps");
+
+/* Per bio end cause (+ WB_BE_UNKNOWN): sizes in pages; shared, atomic updates only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WB_BE_NR + 1);
+	__type(key, __u32);
+	__type(value, struct wb_bio_end_stat);
+} bio_ends SEC(".maps");
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -642,6 +693,9 @@ static __always_inline void folio_enter(__u32 site, struct folio *folio, int *su
 	if (w && !w->ignore) {
 		struct handout_val *h = bpf_map_lookup_elem(&handouts, &f->folio);
 
+		if (!(f->flags & WB_F_IN_CLUSTER))
+			w->after_cluster = 0;
+
 		if (!(f->flags & WB_F_IN_CLUSTER)) {
 			/* a raw write inside a cluster is part of the cluster's time */
 			f->gap_ns = f->ts - phase_start(w);
@@ -850,6 +904,9 @@ static __always_inline void handout(struct folio *folio, bool args, struct addre
 
 	if (w && !w->ignore && (!args || w->mapping == (__u64)mapping)) {
 		w->iter_calls++;
+		w->after_cluster = 0;
+		if (!folio)
+			w->iter_end = 1;
 		if (args && !folio && prev && errp && w->sync_mode != WB_SYNC_ALL) {
 			bpf_probe_read_kernel(&err, sizeof(err), errp);
 			if (err == -WB_EAGAIN)
@@ -942,6 +999,7 @@ static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *
 		struct wp_frame *w = wp_top(st);
 
 		if (w && !w->ignore) {
+			w->after_cluster = 0;
 			c->gap_ns = c->ts - phase_start(w);
 			c->flags |= WB_F_GAP;
 			if (!w->last_end)
@@ -1041,8 +1099,10 @@ static __always_inline void cluster_exit(long ret)
 	if (c->flags & WB_F_GAP) {
 		struct wp_frame *w = wp_top(st);
 
-		if (w && !w->ignore)
+		if (w && !w->ignore) {
 			phase_add(w, c->flags & WB_F_FIRST, c->gap_ns, now - c->ts, true, now);
+			w->after_cluster = 1;
+		}
 	}
 	cluster_emit(st, c, now, now - c->ts, ret, submitted, 0);
 }
@@ -1101,6 +1161,284 @@ static __always_inline void compress_end(struct inode *inode, __u32 clen, int re
 	}
 }
 
+/* -------------------------------------------- cached bios: merged or new */
+
+static __always_inline void be_add(__u32 end, __u32 pages, bool inferred)
+{
+	struct wb_bio_end_stat *b;
+	__u32 k = end < WB_BE_NR ? end : WB_BE_UNKNOWN;
+	__u32 slot = wb_log2_64(pages);
+
+	b = bpf_map_lookup_elem(&bio_ends, &k);
+	if (!b)
+		return;
+	if (slot >= WB_MAX_SLOTS)
+		slot = WB_MAX_SLOTS - 1;
+	__sync_fetch_and_add(&b->pages.slots[slot], 1);
+	__sync_fetch_and_add(&b->pages.count, 1);
+	__sync_fetch_and_add(&b->pages.sum, pages);
+	atomic_max_u64(&b->pages.min_inv, ~(__u64)pages);
+	atomic_max_u64(&b->pages.max, pages);
+	if (inferred)
+		__sync_fetch_and_add(&b->inferred, 1);
+}
+
+/*
+ * A stream's cached bio ended for `end`: count it and emit its record, built
+ * in `tmpl` when it was submitted (its "t" is the submission).
+ */
+static __always_inline void stream_bio_done(struct wb_event *tmpl, __u32 end, bool inferred)
+{
+	__u32 pages = tmpl->bio.bytes >> WB_BLKSIZE_BITS, type = WB_EV_BIO;
+	struct wb_event *e;
+
+	cnt_add(WB_C_BIO_STREAM, 1);
+	cnt_add(WB_C_BIO_STREAM_PAGES, pages);
+	be_add(end, pages, inferred);
+	if (!targ_stream)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u64 *d = bpf_map_lookup_elem(&drops, &type);
+
+		if (d)
+			__sync_fetch_and_add(d, 1);
+		return;
+	}
+	__builtin_memcpy(e, tmpl, sizeof(*e));
+	e->bio.end = end;
+	if (inferred)
+		e->flags |= WB_F_END_INFERRED;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A block-layer request flag bit of this kernel (enum req_flag_bits). */
+#define WB_REQ_BIT(name, dflt)						\
+	(bpf_core_enum_value_exists(enum req_flag_bits, name) ?		\
+	 1u << (bpf_core_enum_value(enum req_flag_bits, name) & 31) : (dflt))
+
+/* sbi->write_io[PAGE_TYPE_OF_BIO(type)] + temp: the stream of a page type and temperature. */
+static __always_inline __u64 stream_io(struct f2fs_sb_info___wb *sbi, __u32 type, __u32 temp,
+				       __u32 *btype)
+{
+	__u64 iobase = 0;
+
+	*btype = type > WB_PT_META ? WB_PT_META : type;
+	if (temp > 2)
+		temp = 2;
+	bpf_probe_read_kernel(&iobase, sizeof(iobase), (void *)sbi +
+			      bpf_core_field_offset(struct f2fs_sb_info___wb, write_io) +
+			      (*btype & 3) * sizeof(__u64));
+	if (!iobase)
+		return 0;
+	return iobase + temp * bpf_core_type_size(struct f2fs_bio_info___wb);
+}
+
+/*
+ * The pending bio of frame f (submitted inside the call, record held back)
+ * was ended by the next page of its stream, `fio`: why, from the bio's state
+ * at its submission, in io_is_mergeable()'s order, then bio_add_folio()'s.
+ */
+static __always_inline __u32 pending_end(struct spw_frame *f, struct f2fs_io_info___wb *fio)
+{
+	__u32 mask = ~(WB_REQ_BIT(__REQ_PREFLUSH, 1u << 18) | WB_REQ_BIT(__REQ_FUA, 1u << 17));
+
+	if (f->max_io && f->size >= f->max_io)
+		return WB_BE_FULL;
+	if (f->last + 1 != BPF_CORE_READ(fio, new_blkaddr))
+		return WB_BE_NONCONTIG;
+	if (f->op != BPF_CORE_READ(fio, op) || (f->op_flags & mask) != (BPF_CORE_READ(fio, op_flags) & mask))
+		return WB_BE_OTHER_TYPE;
+	if (f->vcnt >= f->max_vecs)
+		return WB_BE_FULL;
+	return WB_BE_OTHER;	/* crypto context, device, zone end, shutdown */
+}
+
+/* The held-back record of frame f, if any, gets `end` and goes out. */
+static __always_inline void pending_flush(struct spw_frame *f, __u32 end)
+{
+	if (!f->pend)
+		return;
+	f->pend = 0;
+	stream_bio_done(&f->ev, end, false);
+}
+
+/* f2fs_submit_page_write(fio) entry: a call writing its stream's queued fios. */
+static __always_inline void spw_enter(struct f2fs_io_info___wb *fio)
+{
+	struct tstate *st = tstate_get(true);
+	struct f2fs_sb_info___wb *sbi;
+	struct spw_frame *f;
+	__u32 btype;
+
+	if (!st || wb_phase == WB_PHASE_ATTACHING)
+		return;
+	st->seen |= WB_SEEN_PAGE;
+	if (st->spwd++ > 0)
+		return;		/* does not nest: keep the outer one */
+	f = &st->spw;
+	f->pend = 0;
+	f->prep = 0;
+	f->fio = (__u64)fio;
+	sbi = fio ? BPF_CORE_READ(fio, sbi) : NULL;
+	f->ignore = !sbi || !sb_ok(BPF_CORE_READ(sbi, sb));
+	if (f->ignore)
+		return;
+	f->io = stream_io(sbi, BPF_CORE_READ(fio, type), BPF_CORE_READ(fio, temp), &btype);
+	f->max_io = 0;
+	if (bpf_core_field_exists(sbi->max_io_bytes))
+		f->max_io = BPF_CORE_READ(sbi, max_io_bytes);
+}
+
+/* f2fs_submit_page_write exit (fio: fexit's argument, NULL for kretprobe). */
+static __always_inline void spw_exit(struct f2fs_io_info___wb *fio)
+{
+	struct tstate *st = tstate_get(false);
+	struct spw_frame *f;
+
+	if (!st || st->spwd == 0) {
+		orphan_exit(st, WB_SEEN_PAGE);
+		return;
+	}
+	if (--st->spwd > 0)
+		return;
+	f = &st->spw;
+	if (fio && (__u64)fio != f->fio)
+		cnt_add(WB_C_ORPHAN_EXIT, 1);	/* not the entry this frame holds */
+	/* submitted after its last page joined, no page after it: zone end, shutdown */
+	pending_flush(f, WB_BE_OTHER);
+}
+
+/*
+ * f2fs_submit_folio_write(folio, fio): fio's folio has just joined its
+ * stream's cached bio.  It started that bio iff the bio holds nothing else
+ * (exact, whatever was traced before); a bio this call submitted for it
+ * gets its end cause now.
+ */
+static __always_inline void page_joined(struct f2fs_io_info___wb *fio)
+{
+	struct bio_pages_val *v, one = { .all_seen = 1 };
+	struct f2fs_sb_info___wb *sbi = fio ? BPF_CORE_READ(fio, sbi) : NULL;
+	struct f2fs_bio_info___wb *io;
+	struct tstate *st;
+	struct page *pg;
+	struct bio *bio;
+	__u32 btype, fsize, pages;
+	__u64 key;
+	bool merged;
+
+	if (!sbi || !sb_ok(BPF_CORE_READ(sbi, sb)))
+		return;
+	st = tstate_get(false);
+	if (st && st->spwd && !st->spw.ignore)
+		pending_flush(&st->spw, pending_end(&st->spw, fio));
+	io = (struct f2fs_bio_info___wb *)stream_io(sbi, BPF_CORE_READ(fio, type),
+						    BPF_CORE_READ(fio, temp), &btype);
+	bio = io ? BPF_CORE_READ(io, bio) : NULL;
+	/* the folio in the bio: the encrypted or compressed copy if there is one */
+	pg = BPF_CORE_READ(fio, encrypted_page);
+	if (!pg)
+		pg = BPF_CORE_READ(fio, compressed_page);
+	fsize = pg ? WB_BLKSIZE : wb_folio_size(BPF_CORE_READ(fio, folio));
+	pages = fsize >> WB_BLKSIZE_BITS;
+	if (!bio) {
+		cnt_add(WB_C_PAGE_UNKNOWN, pages);
+		return;
+	}
+	merged = BPF_CORE_READ(bio, bi_iter.bi_size) > fsize;
+	cnt_add(merged ? WB_C_PAGE_MERGED : WB_C_PAGE_NEW, pages);
+	if (btype == WB_PT_DATA)
+		cnt_add(merged ? WB_C_PAGE_DATA_MERGED : WB_C_PAGE_DATA_NEW, pages);
+	key = (__u64)bio;
+	if (merged) {
+		v = bpf_map_lookup_elem(&bio_pages, &key);
+		if (v) {
+			__sync_fetch_and_add(&v->pages, pages);
+			return;
+		}
+		one.all_seen = 0;	/* opened before the probes were armed */
+	}
+	one.pages = pages;
+	bpf_map_update_elem(&bio_pages, &key, &one, BPF_ANY);
+}
+
+enum { WB_LOOP_UNKNOWN = 0, WB_LOOP_RUNNING, WB_LOOP_DONE };
+
+/* Is the writeback loop of pass frame w still handing out folios? */
+static __always_inline __u32 loop_state(struct wp_frame *w)
+{
+	if (w->iter_calls && (targ_sig & WB_SIG_HANDOUT))
+		return w->iter_end ? WB_LOOP_DONE : WB_LOOP_RUNNING;
+	if ((targ_sig & WB_SIG_LOOPEND) && w->tag_calls) {
+		/* the stock loop works on a batch between a non-empty lookup and release */
+		if (w->last_ev == WB_EV_TAGN)
+			return WB_LOOP_RUNNING;
+		return WB_LOOP_DONE;
+	}
+	return WB_LOOP_UNKNOWN;
+}
+
+/* A bio flushed by the pass of frame w (outside any folio or cluster write). */
+static __always_inline __u32 pass_flush_cause(struct wp_frame *w, bool *inferred)
+{
+	struct writeback_control *wbc = (struct writeback_control *)w->wbc;
+	__u32 loop = loop_state(w), end;
+	bool inf = false;
+
+	*inferred = loop == WB_LOOP_UNKNOWN;
+	if (w->after_cluster && loop != WB_LOOP_DONE)
+		return WB_BE_CLUSTER_END;
+	*inferred = false;
+	if (w->sync_mode == WB_SYNC_ALL)
+		return WB_BE_INTEGRITY;
+	if (loop == WB_LOOP_RUNNING)
+		return WB_BE_OTHER;
+	end = pass_end(w, 0, BPF_CORE_READ(wbc, nr_to_write), &inf);
+	*inferred = inf || loop == WB_LOOP_UNKNOWN;
+	return end == WB_END_PRIORITY ? WB_BE_PRIORITY : WB_BE_PASS_END;
+}
+
+/*
+ * __submit_merged_bio() is about to submit a stream's cached bio, outside
+ * f2fs_submit_page_write (a flush): why (enum wb_bio_end), from the call it
+ * runs in.
+ */
+static __always_inline __u32 flush_cause(struct tstate *st, bool *inferred)
+{
+	struct wp_frame *w;
+
+	*inferred = false;
+	if (!(targ_sig & WB_SIG_PAGE))
+		return WB_BE_UNKNOWN;	/* in a page's submit or a flush: cannot tell */
+	if (st->cld > 0)
+		return WB_BE_CLUSTER_END;
+	if (st->fod > 0)
+		return WB_BE_OTHER;	/* inside a folio's write, not its page's submit */
+	if (st->wpd > WB_DEPTH)
+		return WB_BE_UNKNOWN;
+	w = wp_top(st);
+	if (w)
+		return w->ignore ? WB_BE_UNKNOWN : pass_flush_cause(w, inferred);
+	if (st->fsyncd > 0)
+		return WB_BE_INTEGRITY;
+	if ((targ_sig & (WB_SIG_PASS | WB_SIG_FSYNC)) == (WB_SIG_PASS | WB_SIG_FSYNC))
+		return WB_BE_OTHER;
+	return WB_BE_UNKNOWN;
+}
+
+/* fsync: f2fs_sync_file_enter / _exit bracket f2fs_do_sync_file */
+static __always_inline void fsync_frame(bool enter)
+{
+	struct tstate *st = tstate_get(enter);
+
+	if (!st)
+		return;
+	if (enter)
+		st->fsyncd++;
+	else if (st->fsyncd)
+		st->fsyncd--;	/* an exit of a call entered before the attach is skipped */
+}
+
 /* --------------------------------------------------------------------- bio */
 
 static __always_inline __u32 decode_temp(__u32 ptype, __u32 hint)
@@ -1118,26 +1456,62 @@ static __always_inline __u32 decode_temp(__u32 ptype, __u32 hint)
 	return WB_TEMP_UNKNOWN;
 }
 
+/*
+ * f2fs_prepare_write_bio: __submit_merged_bio() submits a stream's cached
+ * bio.  Inside f2fs_submit_page_write the next page of the stream ended it:
+ * keep the bio's state for that page (spw_frame); otherwise it is a flush.
+ */
 static __always_inline void bio_prep(struct super_block *sb, struct bio *bio)
 {
+	struct bio_pages_val *v;
 	struct tstate *st;
+	__u64 key = (__u64)bio;
+	bool inferred = false;
 
-	if (!sb_ok(sb))
+	if (!bio || !sb_ok(sb))	/* tp_btf: a NULL check before reading through it */
 		return;
 	st = tstate_get(true);
-	if (st)
-		st->prep_bio = (__u64)bio;
+	if (!st)
+		return;
+	st->prep_bio = key;
+	st->prep_defer = 0;
+	st->prep_inferred = 0;
+	if (st->spwd && (targ_sig & WB_SIG_PAGE)) {
+		struct spw_frame *f = &st->spw;
+		struct f2fs_bio_info___wb *io = (struct f2fs_bio_info___wb *)f->io;
+
+		st->prep_end = WB_BE_UNKNOWN;
+		if (!f->ignore && io) {
+			pending_flush(f, WB_BE_OTHER);	/* no page came after the previous one */
+			f->last = BPF_CORE_READ(io, last_block_in_bio);
+			f->op = BPF_CORE_READ(io, fio.op);
+			f->op_flags = BPF_CORE_READ(io, fio.op_flags);
+			f->size = BPF_CORE_READ(bio, bi_iter.bi_size);
+			f->vcnt = BPF_CORE_READ(bio, bi_vcnt);
+			f->max_vecs = BPF_CORE_READ(bio, bi_max_vecs);
+			st->prep_defer = 1;
+		}
+	} else {
+		st->prep_end = flush_cause(st, &inferred);
+		st->prep_inferred = inferred;
+	}
+	v = bpf_map_lookup_elem(&bio_pages, &key);
+	st->prep_pages = v ? v->pages : 0;
+	st->prep_all = v ? v->all_seen : 0;
+	if (v)
+		bpf_map_delete_elem(&bio_pages, &key);
 }
 
+/* f2fs_submit_write_bio: every f2fs write bio, cached-stream or not (IPU). */
 static __always_inline void bio_submit(__u32 site, struct super_block *sb, int type,
 				       struct bio *bio)
 {
 	struct tstate *st;
 	struct wb_event *e;
 	__u32 bytes, ptype, temp, flags = 0, opf;
-	__u8 hint = 0;
+	__u8 hint = 0, end = WB_BE_NONE;
 	bool merged = false;
-	__u64 now;
+	__u64 now, id;
 
 	if (!bio || !sb_ok(sb))
 		return;
@@ -1154,6 +1528,10 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 		merged = st->prep_bio == (__u64)bio;
 		st->prep_bio = 0;
 	}
+	if (!(targ_sig & WB_SIG_PREP))
+		end = WB_BE_UNKNOWN;	/* cached-stream bios cannot be told from the others */
+	if (!(targ_sig & WB_SIG_PAGE))
+		flags |= WB_F_PAGES_UNSEEN;
 	if (bpf_core_enum_value_exists(enum req_flag_bits, __REQ_SYNC) &&
 	    (opf & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC))))
 		flags |= WB_F_SYNC;
@@ -1169,10 +1547,28 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 		hist_add(WB_H_BIO_BYTES, bytes);
 	}
 
-	e = ev_new(WB_EV_BIO, site, BPF_CORE_READ(sb, s_dev), 0, now);
-	if (!e)
-		return;
-	e->flags = flags;
+	if (merged && st) {
+		/* a stream's cached bio: its record waits for its end cause when deferred */
+		e = st->prep_defer ? &st->spw.ev : &st->bev;
+		__builtin_memset(e, 0, sizeof(*e));
+		id = bpf_get_current_pid_tgid();
+		e->ts = now;
+		e->type = WB_EV_BIO;
+		e->site = site;
+		e->dev = BPF_CORE_READ(sb, s_dev);
+		e->pid = id >> 32;
+		e->tid = (__u32)id;
+		e->cpu = bpf_get_smp_processor_id();
+		e->flags = flags | WB_F_STREAM;
+		if (st->prep_all)
+			e->flags |= WB_F_BIO_ALL_SEEN;
+		e->bio.pages_traced = st->prep_pages;
+	} else {
+		e = ev_new(WB_EV_BIO, site, BPF_CORE_READ(sb, s_dev), 0, now);
+		if (!e)
+			return;
+		e->flags = flags;
+	}
 	e->bio.sector = BPF_CORE_READ(bio, bi_iter.bi_sector);
 	e->bio.bytes = bytes;
 	e->bio.vcnt = BPF_CORE_READ(bio, bi_vcnt);
@@ -1180,7 +1576,15 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 	e->bio.temp = temp;
 	e->bio.hint = hint;
 	e->bio.opf = opf;
-	bpf_ringbuf_submit(e, 0);
+	e->bio.end = end;
+	if (!(merged && st)) {
+		bpf_ringbuf_submit(e, 0);
+	} else if (st->prep_defer) {
+		st->prep_defer = 0;
+		st->spw.pend = 1;
+	} else {
+		stream_bio_done(e, st->prep_end, st->prep_inferred);
+	}
 }
 
 /* -------------------------------------------------- one program per mode */
@@ -1335,6 +1739,26 @@ WB_TP(wbwork_done, wbwork(work, false), struct bdi_writeback *wb,
 
 /* f2fs_do_write_data_page tracepoint (folio, IPU|OPU) */
 WB_TP(folio_io, folio_io(folio, type), struct folio *folio, int type)
+
+/* f2fs_submit_page_write(fio): entry and exit (void; fexit sees the argument) */
+WB_FUNC_ENTRY(spw, spw_enter(fio), struct f2fs_io_info___wb *fio)
+SEC("fexit") int BPF_PROG(spw_exit_fexit, struct f2fs_io_info___wb *fio)
+{
+	spw_exit(fio);
+	return 0;
+}
+SEC("kretprobe") int BPF_KRETPROBE(spw_exit_kretprobe)
+{
+	spw_exit(NULL);
+	return 0;
+}
+
+/* f2fs_sync_file_enter (inode) / f2fs_sync_file_exit (inode, cp_reason, datasync, ret) */
+/* f2fs_submit_folio_write tracepoint (folio, fio): a folio joined its stream's bio */
+WB_TP(page_join, page_joined(fio), struct folio *folio, struct f2fs_io_info___wb *fio)
+
+WB_TP(fsync_enter, fsync_frame(true), struct inode *inode)
+WB_TP(fsync_exit, fsync_frame(false), struct inode *inode, int cp_reason, int datasync, int ret)
 
 /* f2fs_submit_write_bio / f2fs_prepare_write_bio tracepoints (sb, type, bio) */
 WB_TP(bio, bio_submit(WB_S_BIO_SUBMIT, sb, type, bio),

@@ -79,10 +79,47 @@ enum wb_end {
 	WB_END_UNKNOWN = 255,	/* exit not traced (tracepoint fallback) */
 };
 
+/*
+ * Why a cached write bio ended: f2fs keeps one bio open per (page type,
+ * temperature) stream (sbi->write_io[type][temp]) and submits it through
+ * __submit_merged_bio() when a page cannot join it or someone flushes it.
+ * X(id, json name, meaning): the one definition, read by the BPF side, the
+ * loader (summary, events.jsonl) and analysis/schema.py (SCHEMA.md section 3).
+ * A bio ended inside f2fs_submit_page_write() by the page that could not join
+ * gets full / noncontig / other_type / other, tested in the kernel's own order
+ * (io_is_mergeable, then bio_add_folio); a bio flushed from outside gets the
+ * first of the other causes whose context holds, in this table's order.  A
+ * page of another temperature or page type goes to its own stream: it never
+ * ends this stream's bio.
+ */
+#define WB_BIO_ENDS(X)							\
+	X(FULL,		"full",		"the next page could not join: bio_add_folio() failed (bi_max_vecs reached) or max_io_bytes reached")	\
+	X(NONCONTIG,	"noncontig",	"the next page of the stream is not at last_block_in_bio + 1")	\
+	X(OTHER_TYPE,	"other_type",	"the next page of the stream has another op or op_flags (REQ_SYNC, REQ_META, ...)")	\
+	X(CLUSTER_END,	"cluster_end",	"flushed inside a compressed cluster write, or right after one while the pass's loop still runs")	\
+	X(INTEGRITY,	"integrity",	"flushed inside a WB_SYNC_ALL pass or inside f2fs_sync_file (fsync, fdatasync)")	\
+	X(PRIORITY,	"priority_stop", "flushed at the end of a WB_SYNC_NONE pass that gave way to a WB_SYNC_ALL writer")	\
+	X(PASS_END,	"pass_end",	"flushed at the end of a WB_SYNC_NONE pass (range end or budget)")	\
+	X(OTHER,	"other",	"anything else: checkpoint, sync_fs, a wait on writeback, node/meta writeback, a flush in the middle of a pass, a crypto, device or zone boundary")
+
+enum wb_bio_end {
+#define WB_X_ENUM(id, name, what) WB_BE_##id,
+	WB_BIO_ENDS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_BE_NR,
+	WB_BE_UNKNOWN = WB_BE_NR,	/* the attached probes cannot tell (index in bio_ends) */
+	WB_BE_NONE = 255,		/* not a cached-stream bio (IPU, single-page bio) */
+};
+
 /* targ_sig: which exact end-of-pass signals the attached sites give (set by the loader). */
 #define WB_SIG_MARK	(1u << 0)	/* pass_mark: f2fs_writepages tracepoint inside a frame */
 #define WB_SIG_ITER	(1u << 1)	/* handout in fexit mode: writeback_iter's arguments */
 #define WB_SIG_LOOPEND	(1u << 2)	/* loop_end: filemap_get_folios_tag exit + release_pages */
+#define WB_SIG_PAGE	(1u << 3)	/* page_write: f2fs_submit_page_write entry + exit */
+#define WB_SIG_PREP	(1u << 4)	/* bio_path: f2fs_prepare_write_bio (__submit_merged_bio) */
+#define WB_SIG_PASS	(1u << 5)	/* pass frames: f2fs_write_data_pages entry + exit */
+#define WB_SIG_FSYNC	(1u << 6)	/* fsync: f2fs_sync_file_enter + _exit */
+#define WB_SIG_HANDOUT	(1u << 7)	/* handout: writeback_iter returns (NULL: the loop ended) */
 
 /* Flags in wb_event.flags. */
 #define WB_F_NO_EXIT	(1u << 0)	/* entry seen, exit not traced: durations are 0 */
@@ -96,9 +133,13 @@ enum wb_end {
 #define WB_F_LOOP	(1u << 8)	/* wp: the f2fs loop itself was traced (loop_ns valid) */
 #define WB_F_OUTER	(1u << 9)	/* wp: record comes from f2fs_write_data_pages */
 #define WB_F_SYNC	(1u << 10)	/* bio: REQ_SYNC */
-#define WB_F_END_INFERRED (1u << 11)	/* wp: `end` inferred, not proven (SCHEMA.md section 4) */
+#define WB_F_END_INFERRED (1u << 11)	/* wp: `end` inferred, not proven (SCHEMA.md section 4);
+					   bio: its end cause inferred */
 #define WB_F_GAP	(1u << 13)	/* folio: gap_ns valid (a traced pass frame around it);
 					   wp: the phases are valid (every folio entry and exit seen) */
+#define WB_F_BIO_ALL_SEEN (1u << 14)	/* bio: its first page was traced: pages_traced is all */
+#define WB_F_PAGES_UNSEEN (1u << 15)	/* bio: page_write probe off: pages_traced unknown */
+#define WB_F_STREAM	(1u << 16)	/* bio: a stream's cached bio (__submit_merged_bio) */
 #define WB_F_FOLIO_UNKNOWN (1u << 12)	/* wp: some folio outcomes unknown (folio tracepoint
 					   fallback): written/redirtied/skipped not reported */
 
@@ -171,6 +212,9 @@ struct wb_event {
 			__u32 temp;		/* enum wb_temp */
 			__u32 hint;		/* raw bi_write_hint */
 			__u32 opf;
+			__u32 pages_traced;	/* pages f2fs_submit_page_write put in it (seen) */
+			__u8 end;		/* enum wb_bio_end */
+			__u8 pad[3];
 		} bio;
 		struct {
 			__u64 cluster_idx;
@@ -222,6 +266,12 @@ struct wb_hist {
 	__u64 sum;
 	__u64 min_inv;		/* ~min, kept with atomic max; 0 = unset (count == 0) */
 	__u64 max;
+};
+
+/* Per end cause, in the kernel (both modes, shared, atomic): bio sizes in pages. */
+struct wb_bio_end_stat {
+	struct wb_hist pages;		/* count = bios, sum = pages */
+	__u64 inferred;			/* of those, cause inferred (WB_F_END_INFERRED) */
 };
 
 /*
@@ -298,7 +348,14 @@ struct wb_passes {
 	X(EXIT_IN_FLIGHT,	"exits_outside_window")			\
 	X(DEPTH_OVERFLOW,	"depth_overflows")			\
 	X(STATE_UNAVAILABLE,	"task_state_unavailable")		\
-	X(HANDOUT_STALE,	"handouts_stale")
+	X(HANDOUT_STALE,	"handouts_stale")				\
+	X(PAGE_NEW,		"pages_new_bio")			\
+	X(PAGE_MERGED,		"pages_merged")				\
+	X(PAGE_UNKNOWN,		"pages_merge_unknown")			\
+	X(PAGE_DATA_NEW,	"pages_data_new_bio")			\
+	X(PAGE_DATA_MERGED,	"pages_data_merged")			\
+	X(BIO_STREAM,		"bios_stream")				\
+	X(BIO_STREAM_PAGES,	"bio_stream_pages")
 
 enum wb_counter_id {
 #define WB_X_ENUM(id, name) WB_C_##id,

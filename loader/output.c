@@ -51,6 +51,16 @@ const char *wb_end_name(unsigned e)
 	return e < WB_END_NR ? n[e] : "?";
 }
 
+const char *wb_bio_end_name(unsigned e)
+{
+	static const char *const n[] = {
+#define WB_X(id, name, what) name,
+		WB_BIO_ENDS(WB_X)
+#undef WB_X
+	};
+	return e < WB_BE_NR ? n[e] : e == WB_BE_UNKNOWN ? "unknown" : "?";
+}
+
 const char *wb_cl_outcome_name(unsigned o)
 {
 	static const char *const n[] = { "compressed", "not_worth", "raw", "error", "unknown" };
@@ -195,6 +205,19 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 			e->flags & WB_F_IPU ? "\"ipu\"" : e->flags & WB_F_OPU ? "\"opu\"" : "null",
 			(unsigned long long)e->bio.sector, e->bio.hint,
 			e->flags & WB_F_SYNC ? "true" : "false");
+		/* a cached-stream bio's end cause; null when not one, or not told */
+		if (e->bio.end < WB_BE_NR)
+			fprintf(f, ",\"end\":\"%s\",\"end_inferred\":%s", wb_bio_end_name(e->bio.end),
+				e->flags & WB_F_END_INFERRED ? "true" : "false");
+		else
+			fputs(",\"end\":null,\"end_inferred\":null", f);
+		fprintf(f, ",\"stream\":%s", e->bio.end == WB_BE_NONE ? "false" :
+			e->flags & WB_F_STREAM ? "true" : "null");
+		if ((e->flags & WB_F_STREAM) && !(e->flags & WB_F_PAGES_UNSEEN))
+			fprintf(f, ",\"pages_traced\":%u,\"all_traced\":%s", e->bio.pages_traced,
+				e->flags & WB_F_BIO_ALL_SEEN ? "true" : "false");
+		else
+			fputs(",\"pages_traced\":null,\"all_traced\":null", f);
 		break;
 	case WB_EV_CLUSTER:
 		fprintf(f, ",\"k\":\"cmp\",\"ino\":%llu,\"cluster\":%llu,\"cluster_pages\":%u,"
@@ -491,6 +514,84 @@ void wb_passes_json(struct wb_json *j, const struct wb_passes *p, bool complete)
 	wb_json_obj_end(j);
 }
 
+/* A {DIST} (SCHEMA.md section 3) from a log2 histogram alone. */
+static void json_log2_dist(struct wb_json *j, const char *name, const struct wb_log2 *h,
+			   const char *unit)
+{
+	unsigned len = wb_log2_len(h);
+
+	wb_json_obj(j, name);
+	wb_json_str(j, "unit", unit);
+	wb_json_u64(j, "count", h->count);
+	wb_json_u64(j, "sum", h->sum);
+	if (h->count) {
+		wb_json_u64(j, "min", h->min);
+		wb_json_u64(j, "max", h->max);
+		wb_json_dbl(j, "mean", (double)h->sum / (double)h->count);
+		for (int i = 0; i < WB_NPCT; i++)
+			wb_json_u64(j, wb_pct_name[i], wb_log2_pct_upper(h, wb_pct_permille[i]));
+	} else {
+		wb_json_null(j, "mean");
+		for (int i = 0; i < WB_NPCT; i++)
+			wb_json_null(j, wb_pct_name[i]);
+	}
+	wb_json_str(j, "pct_method", "hist_log2_upper");
+	wb_json_arr(j, "hist_log2");
+	for (unsigned i = 0; i < len; i++)
+		wb_json_u64(j, NULL, h->slots[i]);
+	wb_json_arr_end(j);
+	wb_json_obj_end(j);
+}
+
+static void bio_end_log2(const struct wb_bio_end_stat *b, struct wb_log2 *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->slots, b->pages.slots, sizeof(h->slots));
+	h->count = b->pages.count;
+	h->sum = b->pages.sum;
+	h->min = b->pages.count ? ~b->pages.min_inv : 0;
+	h->max = b->pages.max;
+}
+
+void wb_bio_ends_json(struct wb_json *j, const struct wb_run *run, bool pages_seen,
+		      bool causes_seen)
+{
+	const uint64_t *c = run->counters;
+
+	wb_json_obj(j, "bio_ends");
+	wb_json_bool(j, "complete", pages_seen && causes_seen);
+	wb_json_u64(j, "stream_bios", c[WB_C_BIO_STREAM]);
+	wb_json_u64(j, "stream_pages", c[WB_C_BIO_STREAM_PAGES]);
+	if (pages_seen) {
+		wb_json_obj(j, "pages");
+		wb_json_u64(j, "new", c[WB_C_PAGE_NEW]);
+		wb_json_u64(j, "merged", c[WB_C_PAGE_MERGED]);
+		wb_json_u64(j, "unknown", c[WB_C_PAGE_UNKNOWN]);
+		wb_json_u64(j, "data_new", c[WB_C_PAGE_DATA_NEW]);
+		wb_json_u64(j, "data_merged", c[WB_C_PAGE_DATA_MERGED]);
+		wb_json_obj_end(j);
+	} else {
+		wb_json_null(j, "pages");
+	}
+	if (causes_seen) {
+		wb_json_obj(j, "by_end");
+		for (unsigned e = 0; e <= WB_BE_UNKNOWN; e++) {
+			struct wb_log2 h;
+
+			bio_end_log2(&run->bio_ends[e], &h);
+			wb_json_obj(j, wb_bio_end_name(e));
+			wb_json_u64(j, "bios", h.count);
+			wb_json_u64(j, "inferred", run->bio_ends[e].inferred);
+			json_log2_dist(j, "pages", &h, "pages");
+			wb_json_obj_end(j);
+		}
+		wb_json_obj_end(j);
+	} else {
+		wb_json_null(j, "by_end");
+	}
+	wb_json_obj_end(j);
+}
+
 void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 {
 	const uint64_t *c = run->counters;
@@ -562,6 +663,12 @@ void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 	wb_json_obj_end(&j);
 
 	wb_passes_json(&j, &run->passes, wb_passes_complete(run));
+	{
+		unsigned sig = run->sel ? wb_sel_signals(run->sel) : 0;
+
+		wb_bio_ends_json(&j, run, sig & WB_SIG_PAGE,
+				 (sig & (WB_SIG_PAGE | WB_SIG_PREP)) == (WB_SIG_PAGE | WB_SIG_PREP));
+	}
 
 	wb_json_obj(&j, "counts");
 	for (int i = 0; i < WB_C_NR; i++)
@@ -718,6 +825,20 @@ void wb_summary_text(const struct wb_run *run, FILE *f)
 				(unsigned long long)c[WB_C_BIO_DATA_UNKNOWN_TEMP],
 				(unsigned long long)c[WB_C_BIO_DATA_IPU],
 				(unsigned long long)c[WB_C_BIO_DATA_OPU]);
+		fputc('\n', f);
+	}
+	if (run->sel && (wb_sel_signals(run->sel) & WB_SIG_PAGE)) {
+		fprintf(f, "pages into cached bios: %llu new bio, %llu merged, %llu unknown; "
+			"%llu stream bios ended:", (unsigned long long)c[WB_C_PAGE_NEW],
+			(unsigned long long)c[WB_C_PAGE_MERGED],
+			(unsigned long long)c[WB_C_PAGE_UNKNOWN],
+			(unsigned long long)c[WB_C_BIO_STREAM]);
+		for (unsigned e = 0; e <= WB_BE_UNKNOWN; e++)
+			if (run->bio_ends[e].pages.count)
+				fprintf(f, " %s %llu (mean %.1f pages)", wb_bio_end_name(e),
+					(unsigned long long)run->bio_ends[e].pages.count,
+					(double)run->bio_ends[e].pages.sum /
+						(double)run->bio_ends[e].pages.count);
 		fputc('\n', f);
 	}
 	if (c[WB_C_CLUSTER]) {

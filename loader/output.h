@@ -41,6 +41,7 @@ struct wb_run {
 	uint64_t drops[WB_EV_TYPES], drops_total;
 	struct wb_log2 khist[WB_H_NR];
 	struct wb_passes passes;	/* the shared `passes` map (both modes) */
+	struct wb_bio_end_stat bio_ends[WB_BE_NR + 1];	/* the `bio_ends` map (both modes) */
 	struct wb_misses misses;	/* events the kernel lost (probe.h) */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns: attach -> detach */
 	int cmd_status;			/* wait status, -1 = no command */
@@ -73,10 +74,19 @@ void wb_passes_json(struct wb_json *j, const struct wb_passes *p, bool complete)
 /* Do the attached sites see every field of "passes" (the pass exits)? */
 bool wb_passes_complete(const struct wb_run *run);
 
+/*
+ * The summary's "bio_ends" object (analysis/SCHEMA.md section 3): pages
+ * merged / new (null unless `pages_seen`), bios and their sizes per end
+ * cause (null unless `causes_seen`).
+ */
+void wb_bio_ends_json(struct wb_json *j, const struct wb_run *run, bool pages_seen,
+		      bool causes_seen);
+
 const char *wb_outcome_name(unsigned o);
 const char *wb_why_name(unsigned w);
 const char *wb_end_name(unsigned e);
 const char *wb_cl_outcome_name(unsigned o);
+const char *wb_bio_end_name(unsigned e);	/* "unknown" for WB_BE_UNKNOWN */
 const char *wb_temp_name(unsigned t);
 const char *wb_ptype_name(unsigned t);
 const char *wb_algo_name(unsigned a);

@@ -604,6 +604,17 @@ unsigned wb_sel_signals(const struct wb_sel *sel)
 		sig |= WB_SIG_ITER;
 	if (site_on(sel, WB_S_LOOP_END_TAG) && site_on(sel, WB_S_LOOP_END_REL))
 		sig |= WB_SIG_LOOPEND;
+	/* bio end causes: a page's submit told from a flush needs both ends of the call */
+	if (site_on(sel, WB_S_PAGE_WRITE_FN) && site_on(sel, WB_S_PAGE_JOIN_TP))
+		sig |= WB_SIG_PAGE;
+	if (site_on(sel, WB_S_BIO_PREPARE))
+		sig |= WB_SIG_PREP;
+	if (site_on(sel, WB_S_WP_OUTER))
+		sig |= WB_SIG_PASS;
+	if (site_on(sel, WB_S_FSYNC_ENTER) && site_on(sel, WB_S_FSYNC_EXIT))
+		sig |= WB_SIG_FSYNC;
+	if (site_on(sel, WB_S_HANDOUT_ITER))
+		sig |= WB_SIG_HANDOUT;
 	return sig;
 }
 

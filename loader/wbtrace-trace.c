@@ -473,6 +473,10 @@ int main(int argc, char **argv)
 
 		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.passes), &key, &run.passes))
 			memset(&run.passes, 0, sizeof(run.passes));
+		for (key = 0; key <= WB_BE_UNKNOWN; key++)
+			if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.bio_ends), &key,
+						&run.bio_ends[key]))
+				memset(&run.bio_ends[key], 0, sizeof(run.bio_ends[key]));
 	}
 
 	if (run.ev) {

@@ -10,7 +10,7 @@ int main(void)
 		{ "hist", test_hist }, { "json", test_json }, { "args", test_args },
 		{ "util", test_util }, { "sysinfo", test_sysinfo }, { "output", test_output },
 		{ "probes", test_probes_table }, { "preflight", test_preflight },
-		{ "passes", test_passes },
+		{ "passes", test_passes }, { "bio_ends", test_bio_ends },
 	};
 
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

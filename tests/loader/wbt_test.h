@@ -57,5 +57,6 @@ void test_output(void);
 void test_probes_table(void);
 void test_preflight(void);
 void test_passes(void);
+void test_bio_ends(void);
 
 #endif
