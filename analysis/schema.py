@@ -245,6 +245,8 @@ def validate_summary(s, path: str = SUMMARY_FILE) -> dict:
             validate_dist(d, path, name)
     if "passes" in s:
         _validate_passes(s["passes"], path)
+    if "bio_ends" in s:
+        _validate_bio_ends(s["bio_ends"], path)
     return s
 
 
@@ -276,6 +278,68 @@ def _validate_passes(p, path: str) -> None:
         raise ResultsError(f"{where}.none_nr_given: needs min, max, sum")
     if p["complete"] != (p.get("none_nr_used_sum") is not None):
         raise ResultsError(f"{where}: none_nr_used_sum must be null exactly when complete is false")
+
+
+WBTRACE_H = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "bpf", "wbtrace.h")
+
+
+def bio_end_causes(header: str = WBTRACE_H) -> Dict[str, str]:
+    """Why a cached write bio ended: {json name: meaning}, in order, from the
+    one table both the tracer and this schema read (WB_BIO_ENDS in
+    bpf/wbtrace.h; SCHEMA.md section 3 "bio_ends")."""
+    with open(header) as f:
+        text = f.read()
+    m = re.search(r"#define WB_BIO_ENDS\(X\)(.*?)\n\n", text, re.S)
+    causes = dict(re.findall(r'X\(\s*\w+,\s*"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"\)',
+                             m.group(1) if m else ""))
+    if not causes:
+        raise WbtraceError(f"{header}: no WB_BIO_ENDS table")
+    return causes
+
+
+BIO_END_CAUSES = tuple(bio_end_causes())
+
+
+def _validate_bio_ends(b, path: str) -> None:
+    """Optional "bio_ends" object (SCHEMA.md section 3): pages null or all
+    counts; by_end null or exactly the causes of WB_BIO_ENDS plus "unknown",
+    each {bios, inferred <= bios, pages: {DIST} with count == bios}, summing
+    to stream_bios; complete only when neither is null."""
+    where = f"{path} bio_ends"
+
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if not isinstance(b, dict) or not isinstance(b.get("complete"), bool) or not all(
+            count(b.get(k)) for k in ("stream_bios", "stream_pages")):
+        raise ResultsError(f"{where}: needs \"complete\" (true/false), \"stream_bios\" and "
+                           f"\"stream_pages\" (integers >= 0)")
+    pages, by_end = b.get("pages"), b.get("by_end")
+    if pages is not None:
+        keys = ("new", "merged", "unknown", "data_new", "data_merged")
+        if not isinstance(pages, dict) or not all(count(pages.get(k)) for k in keys):
+            raise ResultsError(f"{where}.pages: needs {', '.join(keys)} (integers >= 0) or null")
+    if by_end is not None:
+        names = BIO_END_CAUSES + ("unknown",)
+        if not isinstance(by_end, dict) or sorted(by_end) != sorted(names):
+            raise ResultsError(f"{where}.by_end: needs exactly {', '.join(names)} (or null)")
+        for name, v in by_end.items():
+            if not isinstance(v, dict) or not count(v.get("bios")) or not count(v.get("inferred")) \
+                    or v["inferred"] > v["bios"]:
+                raise ResultsError(f"{where}.by_end.{name}: needs bios and inferred <= bios "
+                                   f"(integers >= 0)")
+            d = validate_dist(v.get("pages"), path, f"bio_ends.by_end.{name}.pages")
+            if d["count"] != v["bios"]:
+                raise ResultsError(f"{where}.by_end.{name}: pages.count {d['count']} but "
+                                   f"bios {v['bios']}")
+        total = sum(v["bios"] for v in by_end.values())
+        if total != b["stream_bios"]:
+            raise ResultsError(f"{where}.by_end: sums to {total} bios, stream_bios is "
+                               f"{b['stream_bios']}")
+    if b["complete"] != (pages is not None and by_end is not None):
+        raise ResultsError(f"{where}: complete must be true exactly when pages and by_end "
+                           f"are not null")
 
 
 def _validate_compress(c, path: str) -> None:
