@@ -24,8 +24,13 @@ log "preferred: $("$PY" "$TP" probes "$out/check.json")"
 check_json "$out/check.json" 'all(v not in ("failed",) for v in s["probes"].values())' "a required probe failed"
 check_json "$out/check.json" 's["probes"]["writepages"] == "fentry" and s["probes"]["folio"] == "fentry"' \
 	"writepages/folio not on fentry"
-check_json "$out/check.json" 'all(s["probes"][p] == "tracepoint" for p in ("bio", "bio_path", "folio_io", "compress"))' \
+check_json "$out/check.json" 'all(s["probes"][p] == "tracepoint" for p in ("bio", "bio_path", "folio_io", "compress", "fsync"))' \
 	"tracepoint probes not on tp_btf"
+# page_write: f2fs_submit_page_write on fentry/fexit (its CO-RE relocations of
+# struct f2fs_io_info / f2fs_bio_info resolved) with the per-folio tracepoint.
+check_json "$out/check.json" 's["probes"]["page_write"] == "fentry" and all(x["status"] == "attached" and x["mode"] == ("fentry" if x["kind"] == "function" else "tp_btf") for x in s["probe_sites"] if x["probe"] == "page_write")' \
+	"page_write not on fentry/fexit + tp_btf"
+check_json "$out/check.json" 's["bio_ends"]["complete"] is True' "bio end causes not complete in the preferred modes"
 check_json "$out/check.json" 's["probes"]["cluster"] == "fentry" and s["probes"]["handout"] == "fexit"' \
 	"cluster/handout not on fentry/fexit"
 # The loop: each variant has exactly its own loop function, out of line (the
@@ -64,6 +69,8 @@ rc=0; "$TRACE" --check --json --no-fentry --no-tp-btf >"$out/fallback.json" 2>"$
 log "fallback: $("$PY" "$TP" probes "$out/fallback.json")"
 check_json "$out/fallback.json" 'all(v in ("kprobe", "kretprobe", "raw_tracepoint") for v in s["probes"].values())' \
 	"fallback modes not used everywhere"
+check_json "$out/fallback.json" 's["probes"]["page_write"] == "kprobe" and s["bio_ends"]["complete"] is True' \
+	"page_write not on kprobe/kretprobe + raw_tp, or its bio end causes incomplete"
 "$PY" "$TP" same-sites "$out/check.json" "$out/fallback.json" || fail "a site attached in one mode set but not the other"
 
 # 3. No function probes at all: writepages and folio fall back to their
@@ -72,6 +79,9 @@ rc=0; "$TRACE" --check --json --no-fentry --no-kprobe >"$out/tponly.json" 2>"$ou
 [ "$rc" = 0 ] || fail "--check --no-fentry --no-kprobe exited $rc: $(cat "$out/tponly.err")"
 check_json "$out/tponly.json" 's["probes"]["writepages"] == "tracepoint" and s["probes"]["folio"] == "tracepoint" and s["probes"]["loop"] == "off" and s["probes"]["cluster"] == "off"' \
 	"tracepoint-only fallback not used"
+# page_write without its function: no page is told merged or new, no cause: null, not 0
+check_json "$out/tponly.json" 's["bio_ends"]["complete"] is False and s["bio_ends"]["pages"] is None and s["bio_ends"]["by_end"] is None' \
+	"tracepoint-only: bio_ends not absent"
 
 # 4. Idle hist-mode run with a duration.
 rc=0; "$TRACE" -m hist -d 1 --json >"$out/hist.json" 2>"$out/hist.err" || rc=$?

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Guest test (inside the lab VM, each f2fs variant): the page_write probe.
+# A known load -- a sequential write + fsync, random 4 KiB writes each round
+# fsync'ed, into new blocks and over written ones -- traced while blktrace
+# records the device:
+#   - every traced write bio is issued (blktrace D) with its size, and every
+#     issued write is a traced bio (block-layer merging off: a request never
+#     spans two bios)
+#   - pages merged + pages that opened a bio == pages of the stream bios
+#     submitted, in the kernel's counts and per bio record
+#   - every stream bio has an end cause, decided exactly, and the next bio of
+#     its stream agrees with it (noncontig: not the next block; full: the next)
+# and the same page and cause checks with the kprobe/kretprobe fallback.
+. "$(dirname "$0")/lib.sh"
+
+need_tracer
+PY=/usr/bin/python3
+CHECKS=$(dirname "$0")/trace_bioend.py   # the checks of this test
+out=$(mktemp -d /tmp/trace-bioend.XXXXXX)
+dev=$(basename "$DEV")
+q=/sys/block/$dev/queue
+blkpid=""
+
+save_vm
+nomerges0=$(cat "$q/nomerges")
+cleanup() {
+	[ -n "$blkpid" ] && kill -INT "$blkpid" 2>/dev/null && wait "$blkpid" 2>/dev/null
+	echo "$nomerges0" >"$q/nomerges"
+	restore_vm
+}
+trap cleanup EXIT
+
+flusher asleep		# no periodic flush: only the load's own fsyncs write
+# background_gc=off: no GC thread moving blocks while blktrace runs
+mkfs_mount "" "background_gc=off"
+echo 2 >"$q/nomerges"	# each bio is issued alone (or split), never merged with another
+log "queue: scheduler $(cat "$q/scheduler"), max_sectors_kb $(cat "$q/max_sectors_kb"), max_segments $(cat "$q/max_segments")"
+make_file "$out/seq.src" $((8 << 20)) random
+
+cat >"$out/load.sh" <<'EOS'
+set -eu
+mnt=$1 src=$2
+dd if="$src" of="$mnt/seq" bs=1M conv=fsync status=none
+/usr/bin/python3 - "$mnt" <<'EOP'
+import os, random, sys
+r = random.Random(15)
+for name in ("rnd", "seq"):      # new blocks (out of place), then written ones
+    fd = os.open(os.path.join(sys.argv[1], name), os.O_WRONLY | os.O_CREAT, 0o644)
+    for _ in range(32):
+        for _ in range(16):
+            os.pwrite(fd, os.urandom(4096), r.randrange(2048) * 4096)
+        os.fdatasync(fd)
+    os.close(fd)
+EOP
+sync
+EOS
+
+# trace_load LABEL TRACER_OPTS...: the load under the tracer; sync first, so
+# no bio of the file system is open when the probes arm.
+trace_load() {
+	local label=$1 rc=0; shift
+	sync
+	"$TRACE" -D "$MNT" -O "$out/$label" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$out/seq.src" \
+		2>"$out/$label.err" || rc=$?
+	[ "$rc" = 0 ] || fail "$label: the tracer exited $rc: $(tail -2 "$out/$label.err")"
+}
+
+# 1. fentry/fexit, under blktrace.  Its trace is set up once
+#    /sys/block/DEV/trace/enable says 1, and started just after (1 s of slack);
+#    a write it missed fails the check "every traced bio issued".
+sync
+mkdir "$out/blk"
+blktrace -d "$DEV" -D "$out/blk" -o dev >"$out/blktrace.log" 2>&1 &
+blkpid=$!
+for _ in $(seq 100); do
+	[ "$(cat "/sys/block/$dev/trace/enable" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+sleep 1
+[ "$(cat "/sys/block/$dev/trace/enable" 2>/dev/null)" = 1 ] || fail "blktrace did not start: $(cat "$out/blktrace.log")"
+trace_load fentry
+kill -INT "$blkpid"
+wait "$blkpid" || true
+blkpid=""
+blkparse -i dev -D "$out/blk" -q -f "%a %d %S %N\n" >"$out/blk.txt" 2>"$out/blkparse.err" ||
+	fail "blkparse: $(tail -2 "$out/blkparse.err")"
+"$PY" "$CHECKS" blk "$out/fentry" "$out/blk.txt" || fail "bio sizes differ from blktrace's"
+"$PY" "$CHECKS" pages "$out/fentry" fentry || fail "fentry: page or cause checks"
+
+# 2. The kprobe/kretprobe fallback: the same pages and causes.
+mkfs_mount "" "background_gc=off"
+trace_load kprobe --no-fentry --no-tp-btf
+"$PY" "$CHECKS" pages "$out/kprobe" kprobe || fail "kprobe: page or cause checks"
+
+[ "$FAILS" = 0 ] || keep_evidence trace-bioend "$out"
+rm -rf "$out"
+finish
