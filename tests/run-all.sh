@@ -142,14 +142,10 @@ else
 fi
 
 # 4. Guest tests, one boot per variant.
-guest_tests=() on_demand=()
+guest_tests=()
 for t in tests/guest/*.sh; do
 	case "$t" in
 	*/lib.sh|*/run-inside.sh) ;;
-	# On demand only (listed in the summary): it failed 1 run in 5 here, one
-	# traced pass outside every function_graph call, with no data kept to tell
-	# the tracer from the parser; it now keeps its data under results/.
-	*/trace-xcheck.sh) on_demand+=("$t") ;;
 	*) guest_tests+=("$t") ;;
 	esac
 done
@@ -190,16 +186,6 @@ fi
 
 echo "1..$suite_no"
 note "done"
-# Known failures (a check printed XFAIL with the issue that tracks it): listed, not counted.
-xfails=$(grep -h ' XFAIL ' "$out"/guest-*.log 2>/dev/null | sort -u || true)
-if [ -n "$xfails" ]; then
-	echo "known failures (XFAIL, not counted; see the issue each names):"
-	echo "$xfails" | cut -c1-400
-fi
-if [ "${#on_demand[@]}" -gt 0 ]; then
-	echo "not run here (on demand: ./wbtrace vm run --variant V --disk-size 4G -- tests/guest/run-inside.sh SCRIPT):"
-	printf '  %s\n' "${on_demand[@]}"
-fi
 if [ "${#skips[@]}" -gt 0 ]; then
 	echo "skipped ($skipped):"
 	printf '  %s\n' "${skips[@]}"

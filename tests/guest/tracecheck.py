@@ -26,15 +26,6 @@ class Checks:
         print(f"  {'ok  ' if ok else 'FAIL'} {self.prefix}{what}: traced {got}, truth {want}")
         self.failed += not ok
 
-    def known(self, ok, what, got, want, issue):
-        """A check that is known to fail now and then for a reason not yet
-        found (ISSUE says where it is tracked): printed as XFAIL with all
-        its details, counted in self.xfailed, not a failure of the script."""
-        tag = "ok  " if ok else "XFAIL"
-        print(f"  {tag} {self.prefix}{what}: traced {got}, truth {want}"
-              + ("" if ok else f" (known, not yet explained: {issue})"))
-        self.xfailed = getattr(self, "xfailed", 0) + (not ok)
-
     def exit(self):
         sys.exit(1 if self.failed else 0)
 
