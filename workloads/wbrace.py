@@ -26,7 +26,6 @@ Exit status: 0 contents match, 1 mismatch (details on stdout), 2 usage or I/O er
 
 import argparse
 import errno
-import hashlib
 import json
 import mmap
 import os
@@ -36,6 +35,7 @@ import sys
 import threading
 import time
 
+import filemodel
 from sysio import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE,
                    SYNC_FILE_RANGE_WRITE, fallocate, sync_file_range)
 
@@ -89,27 +89,19 @@ def describe_block(data, off):
 
 
 class Model:
-    """What race.dat must contain."""
+    """What race.dat must contain (filemodel's rules)."""
 
     def __init__(self):
         self.data = bytearray()
 
     def write(self, off, buf):
-        end = off + len(buf)
-        if end > len(self.data):
-            self.data.extend(bytes(end - len(self.data)))
-        self.data[off:end] = buf
+        filemodel.write(self.data, off, buf)
 
     def truncate(self, size):
-        if size < len(self.data):
-            del self.data[size:]
-        else:
-            self.data.extend(bytes(size - len(self.data)))
+        filemodel.truncate(self.data, size)
 
     def zero(self, off, length):
-        end = min(off + length, len(self.data))
-        if end > off:
-            self.data[off:end] = bytes(end - off)
+        filemodel.zero(self.data, off, length)
 
 
 class Syncers:
@@ -295,8 +287,8 @@ def cmd_run(args):
         "file": FILE_NAME,
         "size": len(exp),
         "block": BLOCK,
-        "sha256": hashlib.sha256(exp).hexdigest(),
-        "blocks": [hashlib.sha256(exp[b:b + BLOCK]).hexdigest() for b in range(0, len(exp), BLOCK)],
+        "sha256": filemodel.sha256(exp),
+        "blocks": [filemodel.sha256(exp[b:b + BLOCK]) for b in range(0, len(exp), BLOCK)],
         "seed": args.seed,
         "ops": ops,
         "counts": counts,
@@ -343,7 +335,7 @@ def check(directory, doc, label):
     for b in range(nblk):
         got = data[b * BLOCK:(b + 1) * BLOCK]
         want = blocks[b] if b < len(blocks) else None
-        if want is None or hashlib.sha256(got).hexdigest() != want:
+        if want is None or filemodel.sha256(got) != want:
             wrong.append(b)
     if wrong:
         detail = []

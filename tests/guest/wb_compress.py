@@ -21,9 +21,8 @@ import sys
 import threading
 import time
 
-import filemodel
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workloads"))
+import filemodel  # noqa: E402
 import sysio  # noqa: E402
 
 PAGE = 4096

@@ -16,9 +16,8 @@ import os
 import random
 import sys
 
-import filemodel
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workloads"))
+import filemodel  # noqa: E402
 import sysio  # noqa: E402
 
 PAGE = 4096

@@ -1,5 +1,5 @@
 """Host unit tests of the guest tests' Python (tests/guest/*.py) and of the
-interfaces they share with the workloads (workloads/sysio.py)."""
+modules they share with the workloads (workloads/sysio.py, workloads/filemodel.py)."""
 import os
 import sys
 
