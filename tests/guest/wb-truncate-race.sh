@@ -56,11 +56,7 @@ trace_setup() {
 	local def
 	for def in "p:$GRP/wbtr_in f2fs_setattr ino=dentry->d_inode->i_ino:u64 size=attr->ia_size:s64 valid=attr->ia_valid:x32" \
 		'r:'"$GRP"'/wbtr_out f2fs_setattr ret=$retval:s32'; do
-		if ! echo "$def" >>"$TR/kprobe_events" 2>/dev/null; then
-			fail "cannot define the kprobe event '$def': the overlap cannot be traced"
-			tail -3 "$TR/error_log" 2>/dev/null | sed 's/^/    /'
-			return
-		fi
+		kprobe_add "$def" || { fail "a kprobe event is missing: the overlap cannot be traced"; return; }
 	done
 	mkdir "$INST"
 	echo 16384 >"$INST/buffer_size_kb"
