@@ -35,6 +35,8 @@ Options:
   --debug                  use the verification kernel (lockdep, atomic-sleep, KASAN)
   --disk-size SIZE         scratch disk size, sparse (default: 2G)
   --disk FILE              use FILE as the scratch disk (kept; created if missing)
+  --extra-disk SIZE        one more blank sparse disk, /dev/vdb, /dev/vdc, ... in
+                           the order given (repeatable; removed at the end)
   --rw DIR                 share DIR read-write at the same path (repeatable)
   --mem SIZE               guest memory (default: 2G)
   --cpus N                 guest CPUs (default: 2)
@@ -68,13 +70,14 @@ esac
 
 variant=stock flavor="" disk_size=2G disk="" mem=2G cpus=2 timeout=3600
 accel=${WBTRACE_ACCEL:-auto} icount=${WBTRACE_ICOUNT:-} log_dir="" build=1 splat_check=1 quiet=0
-rw_dirs=()
+rw_dirs=() extra_disks=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant=${2:?}; shift ;;
 	--debug) flavor=debug ;;
 	--disk-size) disk_size=${2:?}; shift ;;
 	--disk) disk=${2:?}; shift ;;
+	--extra-disk) extra_disks+=("${2:?}"); shift ;;
 	--rw) rw_dirs+=("$(realpath -e "${2:?}" 2>/dev/null || wb_die $EX_USAGE "--rw $2: no such directory")"); shift ;;
 	--mem) mem=${2:?}; shift ;;
 	--cpus) cpus=${2:?}; shift ;;
@@ -147,7 +150,7 @@ cleanup() {
 		kill -TERM "$qemu_pid" 2>/dev/null; sleep 1; kill -KILL "$qemu_pid" 2>/dev/null || true
 	fi
 	[ -t 0 ] && stty sane 2>/dev/null
-	rm -f "$run/scratch.img"
+	rm -f "$run/scratch.img" "$run"/extra*.img
 	if [ "$rc" = 0 ]; then rm -rf "$run"; else [ -d "$run" ] && wb_log "guest logs kept in $run"; fi
 	# Keep only the newest 10 failed runs.
 	wb_keep_newest 10 "$WB_CACHE/vm-runs" 'run.*'
@@ -219,6 +222,15 @@ else
 	truncate -s "$disk_size" "$disk_file" || wb_die $EX_SETUP "cannot create a $disk_size scratch image in $run"
 fi
 
+extra_drives=()
+i=1
+for size in "${extra_disks[@]}"; do
+	truncate -s "$size" "$run/extra$i.img" || wb_die $EX_SETUP "cannot create a $size extra disk image in $run"
+	extra_drives+=(-drive "if=none,id=extra$i,file=$run/extra$i.img,format=raw,cache=writeback,discard=unmap"
+		-device "virtio-blk-pci,drive=extra$i")
+	i=$((i + 1))
+done
+
 # What the guest init reads.
 {
 	printf 'WB_CWD=%q\n' "$PWD"
@@ -259,6 +271,7 @@ qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" 
 	"${shares[@]}" \
 	-drive "if=none,id=scratch,file=$disk_file,format=raw,cache=writeback,discard=unmap" \
 	-device virtio-blk-pci,drive=scratch \
+	"${extra_drives[@]}" \
 	-device virtio-rng-pci)
 if [ "$mode" = shell ]; then
 	# Interactive: QEMU owns the terminal; leave with 'exit' in the guest shell.

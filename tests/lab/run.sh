@@ -36,6 +36,9 @@ check "vm: --icount refused with KVM" exits 2 "only with TCG" "$lab/vm.sh" run -
 check "vm: bad WBTRACE_ICOUNT" exits 2 "--icount 'shift=x'" env WBTRACE_ICOUNT=shift=x "$lab/vm.sh" run -- true
 check "vm --help documents --icount" exits 0 "--icount SPEC" "$lab/vm.sh" --help
 check "lab build: unknown variant" exits 2 "unknown variant" "$lab/build.sh" --variant blue
+check "fstests: unknown variant" exits 2 "unknown variant 'blue'" "$top/wbtrace" fstests --variant blue generic/001
+check "fstests: needs tests or a group" exits 2 "give either -g GROUP or test names" "$top/wbtrace" fstests
+check "vm --help documents --extra-disk" exits 0 "--extra-disk SIZE" "$lab/vm.sh" --help
 
 # --help on every command and subcommand prints help and does nothing else: the
 # programs a command could start are stubs that leave a mark, and results/ and the
@@ -74,6 +77,7 @@ report
 validate
 digest
 bench
+fstests
 demo
 test
 EOF

@@ -1,0 +1,36 @@
+"""./wbtrace fstests: bad input is one clear error (exit 2), before anything is built."""
+import pytest
+from fstests import cli
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--variant", "blue", "generic/001"], "unknown variant 'blue'"),
+    (["--section", "zstd", "generic/001"], "unknown section 'zstd'"),
+    ([], "give either -g GROUP or test names"),
+    (["-g", "quick", "generic/001"], "give either -g GROUP or test names"),
+    (["generic/1"], "not a test name: generic/1"),
+    (["-g", "quick;rm"], "not a group name"),
+    (["--test-timeout", "5", "generic/001"], "at least 60"),
+])
+def test_bad_usage(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.parse_args(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_good_usage():
+    a = cli.parse_args(["--variant", "stock", "--section", "all", "f2fs/001", "generic/001"])
+    assert a.sections == ["plain", "compress"] and a.tests == ["f2fs/001", "generic/001"]
+    assert cli.parse_args(["-g", "f2fs/quick"]).group == "f2fs/quick"
+
+
+def test_the_help_lists_every_exit_status_and_section(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.parse_args(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for code in cli.EXIT:
+        assert f"  {code} " in out
+    for name in ("plain", "compress"):
+        assert f"  {name} " in out

@@ -1,0 +1,43 @@
+"""The sections table and the local.config written from it."""
+import subprocess
+
+import pytest
+from fstests import sections as s
+
+
+def test_parse_sections():
+    assert s.parse_sections("plain") == ["plain"]
+    assert s.parse_sections("all") == list(s.SECTIONS)
+    assert s.parse_sections("compress,plain") == ["compress", "plain"]
+    for bad in ("nope", "", "plain,nope"):
+        with pytest.raises(ValueError, match="unknown section"):
+            s.parse_sections(bad)
+
+
+def sourced(config, section):
+    """What fstests would see: the config's sections sourced in order up to SECTION
+    (options carry over from one section to the next)."""
+    script = "set -e\n"
+    for block in config.split("\n["):
+        head, _, body = block.partition("\n")
+        script += body + "\n"
+        if head.strip("[]") == section:
+            break
+    script += 'printf "%s|%s|%s|%s|%s\\n" "$MKFS_OPTIONS" "$MOUNT_OPTIONS" "$TEST_FS_MOUNT_OPTS" "$TEST_DEV" "$RESULT_BASE"'
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_every_section_sets_its_own_options():
+    config = s.local_config(["compress", "plain"], "/dev/vdb", "/t", "/dev/vda", "/s", "/r")
+    # plain comes after compress: nothing of compress may carry over into it.
+    assert sourced(config, "plain") == "|||/dev/vdb|/r"
+    assert sourced(config, "compress") == (
+        "-O extra_attr,inode_crtime,compression|-o compress_algorithm=lz4,compress_extension=*|"
+        "-o compress_algorithm=lz4,compress_extension=*|/dev/vdb|/r")
+    assert "[devices]" in config and "RECREATE_TEST_DEV=true" in config and "FSTYP=f2fs" in config
+
+
+def test_section_names_are_ones_fstests_accepts():
+    # fstests recognises [name] only for alphanumerics and '_'.
+    for name in list(s.SECTIONS) + ["devices"]:
+        assert name.replace("_", "").isalnum()

@@ -1,0 +1,241 @@
+"""`./wbtrace fstests`: fstests on the lab's stock and patched f2fs, compared.
+
+Host side: checks the options, builds fstests once (build.py), boots the lab
+guest once per variant with a TEST and a SCRATCH disk (vm.sh), runs guest.py
+inside, relays a line per test, reruns once on both variants every test whose
+outcome differs, and writes the summary (results.py) to results/fstests-STAMP/.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from fstests import build, results, sections
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VM = os.path.join(TOP, "kernel-patch", "lab", "vm.sh")
+SPLAT_ERE = os.path.join(TOP, "kernel-patch", "lab", "splat.ere")
+PY = "/usr/bin/python3"
+VARIANTS = {"stock": ["stock"], "patched": ["patched"], "both": ["stock", "patched"]}
+# The guest's disks: fstests.md measured f2fs/001 needing a 4 GiB scratch fs.
+SCRATCH_SIZE, TEST_SIZE = "6G", "3G"
+# A boot that prints nothing for this long past the per-test timeout is stuck
+# below the guest's own watchdog (a kernel that no longer schedules it): killed.
+STALL_GRACE_S = 300
+TEST_NAME = re.compile(r"^[a-z0-9]+/[0-9]{3}$")
+GROUP_NAME = re.compile(r"^[a-z0-9_/.-]+$")
+
+# Exit statuses, the one table (--help prints it).
+EXIT = {
+    0: "every boot ran to its end; with --variant both: no regression; with one variant: no test failed",
+    1: "--variant both: a regression (fails or hangs on patched, passes on stock, again on the rerun; "
+       "or no rerun could tell); one variant: a test failed or hung",
+    2: "bad usage",
+    3: "set-up: no fstests source, the fstests build failed, a tool is missing",
+    4: "a guest boot ended without its results (QEMU failed, panic, stuck and killed)",
+    130: "interrupted (the guest is stopped; what ran is kept)",
+}
+
+
+def usage_epilog():
+    rows = "\n".join(f"  {k:<4} {v}" for k, v in EXIT.items())
+    secs = "\n".join(f"  {name:<9} {s.about}" + (f"\n            mkfs {s.mkfs}; mount -o {s.mount}" if s.mkfs else "")
+                     for name, s in sections.SECTIONS.items())
+    return f"""sections:
+{secs}
+
+Each variant boots once: TEST_DEV /dev/vdb ({TEST_SIZE}) and SCRATCH_DEV /dev/vda ({SCRATCH_SIZE}),
+sparse.  One line per test as it finishes.  Kept in results/fstests-STAMP/: VARIANT/
+(fstests' results and JUnit XML results/SECTION/result.xml, check-SECTION.log,
+console.log = the guest kernel log, local.config, state.json), rerun-VARIANT/ when
+a test's outcome differed, summary.json and summary.txt (every not-run test with
+fstests' reason).  The fstests source: --source, else $WBTRACE_FSTESTS_SOURCE, else
+../shared/vendor/{build.VENDORED_NAME} beside the clone; it is built once into
+$WBTRACE_CACHE (default ~/.cache/wbtrace), keyed by the source's hash.
+
+exit status:
+{rows}"""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="./wbtrace fstests", formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="./wbtrace fstests [--variant stock|patched|both] [--section plain|compress|all] "
+              "[-g GROUP | TEST...] [--debug] [--source DIR|TARBALL] [--test-timeout SEC]",
+        description="Run fstests (the filesystem regression suite) on the lab's f2fs in the QEMU guest, "
+                    "and with both variants tell a patched regression from stock behaviour and from a flake.",
+        epilog=usage_epilog())
+    ap.add_argument("--variant", default="both", help="stock, patched or both (default: both)")
+    ap.add_argument("--section", default="plain", help="plain, compress or all (default: plain)")
+    ap.add_argument("-g", dest="group", help="an fstests group, e.g. quick, auto, f2fs/quick")
+    ap.add_argument("tests", nargs="*", metavar="TEST", help="test names, e.g. generic/001 f2fs/001")
+    ap.add_argument("--debug", action="store_true", help="the lab's debug kernel (lockdep, KASAN)")
+    ap.add_argument("--source", help="fstests source: a directory (e.g. a git clone) or a tarball")
+    ap.add_argument("--test-timeout", type=int, default=900,
+                    help="seconds after which a test counts as hung (default: 900)")
+    args = ap.parse_args(argv)
+    if args.variant not in VARIANTS:
+        ap.error(f"unknown variant '{args.variant}' (stock, patched or both)")
+    try:
+        args.sections = sections.parse_sections(args.section)
+    except ValueError as e:
+        ap.error(str(e))
+    if bool(args.group) == bool(args.tests):
+        ap.error("give either -g GROUP or test names (e.g. generic/001 f2fs/001), not both or neither")
+    bad = [t for t in args.tests if not TEST_NAME.match(t)]
+    if bad:
+        ap.error(f"not a test name: {' '.join(bad)} (DIR/NNN, e.g. generic/001)")
+    if args.group and not GROUP_NAME.match(args.group):
+        ap.error(f"not a group name: '{args.group}'")
+    if args.test_timeout < 60:
+        ap.error("--test-timeout takes seconds, at least 60")
+    return args
+
+
+def log(msg):
+    print(f"[fstests] {msg}", file=sys.stderr, flush=True)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def boot(variant, out, tree, secs, check_args, args, label):
+    """One guest boot running guest.py; returns vm.sh's exit status (or 'stalled')."""
+    os.makedirs(out, exist_ok=True)
+    cmd = [VM, "run", "--variant", variant, "--disk-size", SCRATCH_SIZE, "--extra-disk", TEST_SIZE,
+           "--no-splat-check", "--timeout", "172800", "--log-dir", out]
+    if args.debug:
+        cmd.append("--debug")
+    cmd += ["--", "env", f"PYTHONPATH={os.path.join(TOP, 'workloads')}", "PYTHONDONTWRITEBYTECODE=1",
+            PY, "-m", "fstests.guest", "--tree", tree, "--out", out, "--sections", ",".join(secs),
+            "--test-timeout", str(args.test_timeout), "--"] + check_args
+    log(f"{label}: booting the lab guest with f2fs {variant} (results in {os.path.relpath(out, TOP)})")
+    t0 = time.time()
+    # The tree's directory is the guest's working directory: vm.sh makes it
+    # visible even when the cache is under a path the guest covers with tmpfs.
+    proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            start_new_session=True, text=True, bufsize=1)
+    last = time.time()
+    stall = args.test_timeout + STALL_GRACE_S
+    try:
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], 5)
+            if ready:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                print(line.rstrip("\n"), flush=True)
+                last = time.time()
+            elif time.time() - last > stall:
+                log(f"{label}: no output for {stall}s, beyond the per-test timeout: stopping the guest")
+                stop(proc)
+                return "stalled"
+        rc = proc.wait()
+    except Interrupted:
+        stop(proc)
+        raise
+    log(f"{label}: guest done after {round(time.time() - t0)}s (exit {rc})")
+    return rc
+
+
+def stop(proc):
+    """vm.sh tears the guest down on TERM; wait for that."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def on_signal(signum, frame):
+    raise Interrupted()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    cache = os.environ.get("WBTRACE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wbtrace")
+    out = None
+    try:
+        try:
+            source = args.source or build.default_source(TOP)
+            tree = build.ensure_built(source, cache, log=log)
+        except (build.SourceError, RuntimeError) as e:
+            log(f"error: {e}")
+            return 3
+        check_args = ["-g", args.group] if args.group else list(args.tests)
+        missing = [t for t in args.tests if not os.path.exists(os.path.join(tree, "tests", t))]
+        if missing:
+            log(f"error: no such test in fstests: {' '.join(missing)}")
+            return 2
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        out = os.path.join(TOP, "results", f"fstests-{stamp}")
+        os.makedirs(out)
+        variants = VARIANTS[args.variant]
+        with open(os.path.join(tree, "..", "source.json")) as f:
+            src_meta = json.load(f)
+        meta = {"variants": variants, "sections": args.sections, "test_args": check_args,
+                "source_name": os.path.basename(src_meta["source"].rstrip("/")), "source": src_meta,
+                "fstests_tree": tree, "debug_kernel": args.debug, "test_timeout_s": args.test_timeout,
+                "started": stamp, "boots": []}
+        splat_re = re.compile(open(SPLAT_ERE).read().strip())
+        first, notes, failed_boots = {}, {}, []
+        for v in variants:
+            rc = boot(v, os.path.join(out, v), tree, args.sections, check_args, args, v)
+            meta["boots"].append({"variant": v, "round": 1, "exit": rc})
+            if rc not in (0, 4):
+                failed_boots.append(f"{v} (exit {rc})")
+            first[v], notes[v] = results.load_boot(os.path.join(out, v), args.sections, splat_re)
+        reruns = {}
+        if len(variants) == 2:
+            diff = results.differing(first["stock"], first["patched"])
+            if diff:
+                names = sorted({n for tests in diff.values() for n in tests})
+                secs = [s for s in args.sections if s in diff]
+                log(f"outcomes differ for {' '.join(names)}: running them once more on both variants")
+                for v in variants:
+                    rdir = os.path.join(out, f"rerun-{v}")
+                    rc = boot(v, rdir, tree, secs, names, args, f"rerun {v}")
+                    meta["boots"].append({"variant": v, "round": 2, "exit": rc})
+                    reruns[v], _ = results.load_boot(rdir, secs, splat_re)
+        summary = results.summarize(variants, first, reruns, notes, meta)
+        with open(os.path.join(out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        text = results.render_text(summary)
+        with open(os.path.join(out, "summary.txt"), "w") as f:
+            f.write(text)
+        print(text, end="")
+        log(f"results: {os.path.relpath(out, TOP)}/ (summary.txt, summary.json)")
+        if failed_boots:
+            log(f"error: a guest boot ended without its results: {', '.join(failed_boots)} "
+                f"(see the console.log in its directory)")
+            return 4
+        status = results.exit_status(summary)
+        if status == 4:
+            log("error: results are missing: " + "; ".join(summary["broken"]))
+        elif status and len(variants) == 2:
+            log(f"error: regression on patched: {' '.join(summary['regressions'])}")
+        elif status:
+            log("error: a test failed or hung (see above)")
+        return status
+    except Interrupted:
+        log("interrupted: the guest is stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
