@@ -131,6 +131,7 @@ def test_a_clear_verdict_adds_nothing(tmp_path, bw_only):
     rec, lines = s.loop(3, 10, bw_only)
     assert rec["status"] == "regression" and rec["stopped"] == gate.STOP_DECIDED
     assert rec["added_reps"] == 0 and len(s.ran) == 6 and len(lines) == 1
+    assert "at 3 reps a side: regression: fio.bw_MiBps -30.0% (limit 5 %); stopped" in lines[0]
 
 
 def test_n_equal_to_reps_only_gates(tmp_path, bw_only):

@@ -32,6 +32,10 @@ def verdict_text(doc):
     needs the most reps, and the reps a side the gate says would decide."""
     if doc["status"] == gate.CANNOT_JUDGE:
         return f"cannot judge ({doc['reasons'][0] if doc['reasons'] else 'no reason given'})"
+    if doc["status"] == gate.REGRESSION:     # it wins over the metrics still inconclusive
+        return "regression: " + ", ".join(
+            f"{c['metric']} {fmt_pct(c['delta_pct'])} (limit {c['threshold_pct']:g} %)"
+            for c in doc["checks"] if c["status"] == gate.REGRESSION)
     worst = hardest_check(doc)
     if worst is None:
         return doc["status"]
