@@ -9,7 +9,8 @@ from typing import List, Optional
 from . import schema
 from .compare import (CANNOT, check_group, compare_groups, config_mismatch, effect_to_pct,
                       fmt_ci, fmt_num, fmt_p, fmt_pct, pct_to_effect, render_text_table)
-from .metrics import METRICS, percentile_source, run_metrics, run_resolutions
+from .metrics import (HANDOUT_RATE_SLACK, METRICS, handouts_per_folio, loop_timed,
+                      percentile_source, run_metrics, run_resolutions)
 from .stats import mde, reps_needed
 from .schema import Group, ResultsError
 
@@ -133,6 +134,23 @@ def limit_resolution_problems(a: Group, b: Group, thr: dict) -> List[str]:
     return out
 
 
+def observer_asymmetry(a: Group, b: Group) -> Optional[str]:
+    """Why the tracer's own time inside the writeback loop differs between the sides, or
+    None.  A loop-timed metric (metrics.loop_timed) of two sides that ran different probes
+    per folio measures the tracer as much as the code: the hand-out probe on
+    writeback_iter() costs microseconds per folio under TCG."""
+    rates = []
+    for g in (a, b):
+        r = [x for x in (handouts_per_folio(run) for run in g.runs) if x is not None]
+        rates.append(sum(r) / len(r) if r else None)
+    ra, rb = rates
+    if ra is None or rb is None or abs(ra - rb) <= HANDOUT_RATE_SLACK:
+        return None
+    return (f"not comparable: the tracer's hand-out probe (writeback_iter() exit) ran "
+            f"{ra:.2f} times per folio on the baseline and {rb:.2f} on the candidate, inside "
+            f"the interval this metric times (judge the loop by untraced metrics)")
+
+
 def gate(a: Group, b: Group, thr: dict) -> dict:
     """Evaluate candidate `b` against baseline `a`. Never raises for data problems it can
     describe: they become 'cannot judge' reasons."""
@@ -153,8 +171,14 @@ def gate(a: Group, b: Group, thr: dict) -> dict:
         cmp = compare_groups(a, b, alpha=thr["alpha"], min_reps=thr["min_reps"],
                              min_effect_pct=0.0, allow_mismatch=True,
                              metrics=list(thr["metrics"]))
+        observer = observer_asymmetry(a, b)
         for row in cmp["rows"]:
-            checks.append(_check(row, thr["metrics"][row["metric"]], thr["alpha"]))
+            spec = thr["metrics"][row["metric"]]
+            c = _check(row, spec, thr["alpha"])
+            if observer and loop_timed(row["metric"]) and c["status"] != SKIPPED:
+                c["status"] = CANNOT_JUDGE if spec["required"] else SKIPPED
+                c["decision"], c["note"] = DECISION[c["status"]], observer
+            checks.append(c)
     if reasons:
         status = CANNOT_JUDGE
     elif any(c["status"] == REGRESSION for c in checks):

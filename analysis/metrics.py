@@ -66,6 +66,32 @@ _TRACE_DIST = {  # summary metric name -> (metric prefix, which fields)
 }
 
 
+# Times the tracer takes from inside the writeback loop: its own programs run
+# within the measured interval, so two sides compare only when the same programs
+# ran per folio.  writeback_iter()'s hand-out probe runs once per folio where the
+# loop is writeback_iter() (patched) and never in the old loop (stock).
+LOOP_TIMED_PREFIXES = ("trace.folio_latency_", "trace.writepages_")
+HANDOUT_RATE_SLACK = 0.05   # hand-outs per folio written that count as "the same"
+
+
+def loop_timed(name: str) -> bool:
+    """True for a metric whose interval holds the tracer's per-folio programs."""
+    return name.startswith(LOOP_TIMED_PREFIXES)
+
+
+def handouts_per_folio(run: Run) -> Optional[float]:
+    """Runs of the hand-out probe per folio written in a traced run (None: untraced, or
+    nothing written, or the hand-out probe off)."""
+    s = run.summary or {}
+    c = s.get("counts") or {}
+    if (s.get("probes") or {}).get("handout") in (None, "off"):
+        return None
+    written, handouts = c.get("folios_written"), c.get("handouts")
+    if not written or handouts is None:
+        return None
+    return handouts / written
+
+
 def metric_info(name: str) -> Metric:
     m = METRICS.get(name)
     if m is not None:

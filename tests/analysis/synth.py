@@ -51,9 +51,10 @@ def fio_doc(*, bw_mibps: float, clat_ns, sys_ms_per_mib: float = 2.0,
 
 def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 256.0,
                 ratio: float = 2.5, drops: int = 0, n_folio: int = 2000,
-                pct_method: str = "exact", folio=None) -> dict:
+                pct_method: str = "exact", folio=None, handouts_per_folio=None) -> dict:
     """pct_method "hist_log2_upper": percentiles are log2 slot upper bounds, as the loader's
-    hist mode writes them.  `folio`: the per-folio latencies (default: lognormal around 4 us)."""
+    hist mode writes them.  `folio`: the per-folio latencies (default: lognormal around 4 us).
+    handouts_per_folio: the hand-out probe on, with this many runs per folio written."""
     if folio is None:
         folio = [int(rng.lognormvariate(math.log(4000 * lat_scale), 0.5)) for _ in range(n_folio)]
     bios = [max(4096, int(rng.gauss(bio_kib * 1024, bio_kib * 102.4)) // 4096 * 4096)
@@ -71,7 +72,7 @@ def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 
             d["pct_method"] = pct_method
             for q, k in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
                 d[k] = hist_log2_percentile(d["hist_log2"], q, how)
-    return {
+    doc = {
         "schema": schema.TRACE_SCHEMA,
         "kernel": "7.3.4-wbtrace",
         "module_build_id": None,
@@ -85,6 +86,11 @@ def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 
                          "ratio": raw / comp, "not_compressed": 0},
         },
     }
+    if handouts_per_folio is not None:
+        doc["probes"]["handout"] = "fexit"
+        doc["counts"] = {"folios_written": len(folio),
+                         "handouts": round(handouts_per_folio * len(folio))}
+    return doc
 
 
 def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mibps=100.0,
@@ -93,7 +99,7 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
              mount_options="compress_algorithm=lz4,compress_log_size=2",
              kernel_release="7.3.4-wbtrace", fio_options=None, events=None, meta_extra=None,
              fio_version="fio-3.33", pct_method="exact", folio=None,
-             guest_cpu_ms_per_mib=None) -> str:
+             guest_cpu_ms_per_mib=None, handouts_per_folio=None) -> str:
     """meta_extra: more meta.json fields, dicts merged into the defaults (host={"accel":
     "kvm"}, tracer={"version": ...}, f2fs={"device_bytes": ...}, run_id=...)."""
     rng = rng or random.Random(rep)
@@ -118,7 +124,8 @@ def make_run(run_dir: str, *, workload="seqwrite", variant="stock", rep=1, bw_mi
     if tracer_mode != "off":
         schema.write_summary(run_dir, summary_doc(rng, lat_scale=lat_scale, bio_kib=bio_kib,
                                                   ratio=ratio, drops=drops,
-                                                  pct_method=pct_method, folio=folio))
+                                                  pct_method=pct_method, folio=folio,
+                                                  handouts_per_folio=handouts_per_folio))
     if guest_cpu_ms_per_mib is not None:
         io_mib = 256   # fio_doc's default io_bytes
         with open(os.path.join(run_dir, schema.GUEST_CPU_FILE), "w") as f:

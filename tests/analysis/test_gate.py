@@ -216,3 +216,30 @@ def test_guest_cpu_absent_is_not_required(tmp_path, capsys):
     assert rc == 0, out
     (c,) = [c for c in doc["checks"] if c["metric"] == "sys.cpu_ms_per_MiB"]
     assert c["decision"] == "skipped", c
+
+
+def test_loop_timings_of_unlike_probe_sets_are_not_judged(tmp_path, capsys):
+    """The candidate's loop runs the tracer's hand-out probe on every folio, the
+    baseline's never: its folio latency looks 30 % worse, but that is the tracer.
+    Those metrics are left out (skipped, saying why); the rest is gated as usual."""
+    same = {"clat_ns": FIXED_CLAT, "guest_cpu_ms_per_mib": 200.0}
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.005,
+                         base={**same, "handouts_per_folio": 0.0},
+                         cand={**same, "handouts_per_folio": 1.0, "lat_scale": 1.3})
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
+    (lat,) = [c for c in doc["checks"] if c["metric"] == "trace.folio_latency_p50_ns"]
+    assert lat["status"] == "skipped" and "hand-out probe" in lat["note"], lat
+    assert "0.00 times per folio on the baseline and 1.00" in lat["note"]
+    assert _status(doc, "trace.writepages_mean_ns") == "skipped"
+    assert _status(doc, "fio.bw_MiBps") == "pass"
+    assert rc == 0 and doc["status"] == "pass", out
+
+
+def test_loop_timings_of_like_probe_sets_are_judged(tmp_path, capsys):
+    """Both sides ran the hand-out probe on every folio: a 30 % slower loop is a regression."""
+    same = {"clat_ns": FIXED_CLAT, "guest_cpu_ms_per_mib": 200.0, "handouts_per_folio": 1.0}
+    cmp = synth.make_cmp(str(tmp_path / "c"), reps=5, seed=11, noise=0.005,
+                         base=same, cand={**same, "lat_scale": 1.3})
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
+    assert _status(doc, "trace.folio_latency_p50_ns") == "regression"
+    assert rc == 1 and doc["status"] == "regression", out
