@@ -5,7 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include <linux/types.h>
 #include "util.h"
+#include "wbtrace.h"
+
+/* probes.def: what --skip-probe may name (only probes a run can do without) */
+static const struct { const char *name; int required; } probe_names[WB_P_NR] = {
+#define WB_PROBE(id, name, req, what) [WB_P_##id] = { name, req },
+#include "probes.def"
+};
 
 const char wb_version[] = "0.1";
 const char *argp_program_version = "wbtrace-trace 0.1";
@@ -38,7 +46,7 @@ WB_EXIT_CODES(WB_X);
 
 enum {
 	OPT_JSON = 256, OPT_CHECK, OPT_LIST, OPT_ALLOW_MISSING, OPT_NO_FENTRY, OPT_NO_KPROBE,
-	OPT_NO_TP_BTF, OPT_NO_RAW_TP, OPT_MAX_DROP, OPT_SYNC,
+	OPT_NO_TP_BTF, OPT_NO_RAW_TP, OPT_MAX_DROP, OPT_SYNC, OPT_SKIP_PROBE,
 };
 
 static const struct argp_option opts[] = {
@@ -62,6 +70,9 @@ static const struct argp_option opts[] = {
 	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not use kprobe/kretprobe", 0 },
 	{ "no-tp-btf", OPT_NO_TP_BTF, NULL, 0, "Do not use tp_btf (test the raw_tp fallback)", 0 },
 	{ "no-raw-tp", OPT_NO_RAW_TP, NULL, 0, "Do not use raw_tp", 0 },
+	{ "skip-probe", OPT_SKIP_PROBE, "NAME[,NAME]", 0,
+	  "Do not attach these optional probes (names: --list-probes); reported \"off\". "
+	  "compare uses it so both variants run the same probes per folio", 0 },
 	{ "quiet", 'q', NULL, 0, "No text summary (files only)", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf debug output and probe selection details", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
@@ -78,6 +89,28 @@ void wb_env_defaults(struct wb_env *env)
 
 /* argp_error() exits unless ARGP_NO_EXIT (tests): then fail the parse too. */
 #define BAD(...) do { argp_error(state, __VA_ARGS__); return EINVAL; } while (0)
+
+/* --skip-probe NAME[,NAME]: names of optional probes, OR'ed into *mask. */
+static error_t parse_skip_probes(const char *arg, uint64_t *mask, struct argp_state *state)
+{
+	char buf[256], *tok, *save = NULL;
+	int p;
+
+	if (!*arg || strlen(arg) >= sizeof(buf))
+		BAD("--skip-probe needs probe names (see --list-probes)");
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (p = 0; p < WB_P_NR; p++)
+			if (!strcmp(tok, probe_names[p].name))
+				break;
+		if (p == WB_P_NR)
+			BAD("--skip-probe: no probe '%s' (see --list-probes)", tok);
+		if (probe_names[p].required)
+			BAD("--skip-probe: '%s' is required: a run cannot do without it", tok);
+		*mask |= 1ULL << p;
+	}
+	return 0;
+}
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
@@ -165,6 +198,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_RAW_TP:
 		env->no_raw_tp = true;
+		break;
+	case OPT_SKIP_PROBE:
+		if (parse_skip_probes(arg, &env->skip_probes, state))
+			return EINVAL;
 		break;
 	case 'q':
 		env->quiet = true;

@@ -25,6 +25,7 @@ struct wb_env {
 	bool list_probes;		/* print the site table, touch nothing */
 	bool allow_missing;		/* required probe missing: warn, go on */
 	bool no_fentry, no_kprobe, no_tp_btf, no_raw_tp;	/* force fallbacks (tests) */
+	uint64_t skip_probes;		/* --skip-probe: bit per probe id (probes.def) */
 	bool sync_after;		/* sync() after the command, still tracing */
 	uint64_t ringbuf_bytes;
 	double max_drop_pct;

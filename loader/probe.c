@@ -321,6 +321,15 @@ static void select_probe(struct wb_sel *sel, int p)
 	int rank, maxrank = 0, i;
 	bool any = false;
 
+	if (sel->skipped & (1ULL << p)) {
+		for (i = 0; i < WB_S_NR; i++)
+			if (wb_site_defs[i].probe == p) {
+				sel->site[i].status = WB_SS_SKIPPED;
+				sel->site[i].mode = WB_M_NONE;
+				snprintf(sel->site[i].note, sizeof(sel->site[i].note), "--skip-probe");
+			}
+		return;
+	}
 	for (i = 0; i < WB_S_NR; i++)
 		if (wb_site_defs[i].probe == p && wb_site_defs[i].rank > maxrank)
 			maxrank = wb_site_defs[i].rank;

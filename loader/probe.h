@@ -55,6 +55,7 @@ struct wb_site {
 struct wb_sel {
 	struct wb_site site[WB_S_NR];
 	bool disabled[WB_M_NR];		/* --no-fentry etc. */
+	uint64_t skipped;		/* --skip-probe: bit per probe id, never attached */
 	bool f2fs_builtin;		/* f2fs types live in vmlinux BTF */
 	bool verbose;
 };

@@ -304,6 +304,7 @@ int main(int argc, char **argv)
 	sel.disabled[WB_M_KPROBE] = env.no_kprobe;
 	sel.disabled[WB_M_TP_BTF] = env.no_tp_btf;
 	sel.disabled[WB_M_RAW_TP] = env.no_raw_tp;
+	sel.skipped = env.skip_probes;
 	wb_select(&sel);
 	run.sel = &sel;
 

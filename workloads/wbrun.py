@@ -12,7 +12,7 @@ import sys
 from runner.compare import compare_command
 from runner.errors import (EXIT_DEVICE, EXIT_FAIL, EXIT_INTR, EXIT_OK, EXIT_SETUP, EXIT_USAGE,
                            UsageError, WbError, exit_status_help)
-from runner.guest import VARIANTS
+from runner.guest import COMPARE_SKIP_PROBES, VARIANTS
 from runner.jobfile import MiB, all_workloads, parse_size, resolve_workload
 from runner.run import run_command
 from runner.tracing import run_phase
@@ -118,6 +118,10 @@ def build_parser():
                    help="no BPF tracer, no blktrace, no on-CPU stack sampling")
     r.add_argument("--trace-mode", choices=("stream", "hist"), default="stream",
                    help="tracer mode: stream (events.jsonl, exact) or hist (in-kernel)")
+    r.add_argument("--skip-probe", metavar="NAMES", default=None,
+                   help="optional tracer probes not to attach (wbtrace-trace --skip-probe, "
+                        "names: wbtrace-trace --list-probes); compare passes "
+                        f"'{COMPARE_SKIP_PROBES}' so both variants run the same probes")
     r.add_argument("-o", "--output", metavar="DIR", help="result directory")
     r.add_argument("--timeout", type=int, default=None,
                    help="vm: guest time limit, s (default max(3600, 600 + 900 per rep))")
@@ -162,7 +166,8 @@ def build_parser():
     c.add_argument("--_stamp", help=argparse.SUPPRESS)
     c.add_argument("--_context", help=argparse.SUPPRESS)
     c.add_argument("--_plan", help=argparse.SUPPRESS)
-    c.set_defaults(target="vm", variant=None, device=None, image=None, inject_corruption=None)
+    c.set_defaults(target="vm", variant=None, device=None, image=None, inject_corruption=None,
+                   skip_probe=COMPARE_SKIP_PROBES)
     ph = sub.add_parser("_phase", help=argparse.SUPPRESS)
     ph.add_argument("spec")
     return p

@@ -8,8 +8,8 @@
 #   - compressed clusters          == /sys/fs/f2fs/<dev>/compr_{written,saved}_block deltas
 #   - pages gathered in clusters   == pages of the compressed file
 #   - writeback_iter() hand-outs   == written plain folios (patched), none (stock)
-# and the same in hist mode, with an inode filter, and with the kprobe/raw_tp
-# and tracepoint-only fallbacks.
+# and the same in hist mode, with an inode filter, with the kprobe/raw_tp
+# and tracepoint-only fallbacks, and with the hand-out probe skipped (--skip-probe).
 . "$(dirname "$0")/lib.sh"
 
 need_tracer
@@ -56,6 +56,7 @@ run_filtered() { # LABEL FILE_NAME MIB EXTRA_OPTS...
 run_filtered hist f_hist.dat 4 -m hist
 run_filtered kprobe f_kprobe.dat 4 --no-fentry --no-tp-btf
 run_filtered tponly f_tponly.dat 4 --no-fentry --no-kprobe
+run_filtered skip f_skip.dat 4 -m hist --skip-probe handout
 
 # 3. Drops: a 4 KiB ring buffer whose reader is stopped while 4 MiB are written.
 #    The run must say so (exit 9, valid false, drops > 0) and the in-kernel

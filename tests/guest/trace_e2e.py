@@ -84,6 +84,10 @@ def check_filtered(check, s, size, label):
         check(s["metrics"]["folio_write_ns"]["count"] == size // 4096, "write-time samples",
               s["metrics"]["folio_write_ns"]["count"], size // 4096)
     check(s["valid"], "valid", s["valid"], True)
+    if label == "skip":       # --skip-probe handout: never attached, nothing counted
+        check(s["probes"]["handout"] == "off" and c["handouts"] == 0,
+              "--skip-probe handout: the probe is off and counted no hand-out",
+              (s["probes"]["handout"], c["handouts"]), ("off", 0))
     print(f"  {label}: probes {s['probes']}, pct_method {s['metrics']['folio_latency_ns']['pct_method']}")
 
 

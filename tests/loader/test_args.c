@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <linux/types.h>
 #include "wbt_test.h"
 #include "args.h"
+#include "wbtrace.h"
 #include "util.h"
 
 static int parse(struct wb_env *env, ...)
@@ -91,4 +93,15 @@ void test_args(void)
 			 "--sync", NULL), 0);
 	CHECK(e.check && e.no_fentry && e.no_tp_btf && e.allow_missing && e.sync_after);
 	CHECK(!e.no_kprobe && !e.no_raw_tp);
+
+	/* --skip-probe: optional probes by name, repeatable; required or unknown ones refused */
+	CHECK_EQ_U(parse(&e, NULL), 0);
+	CHECK(e.skip_probes == 0);
+	CHECK_EQ_U(parse(&e, "--skip-probe", "handout", "--skip-probe", "loop_end,wb_work", NULL), 0);
+	CHECK(e.skip_probes == ((1ULL << WB_P_HANDOUT) | (1ULL << WB_P_LOOP_END) |
+				(1ULL << WB_P_WB_WORK)));
+	CHECK_EQ_U(parse(&e, "--skip-probe", "folio", NULL), WB_EXIT_USAGE);	/* required */
+	CHECK_EQ_U(parse(&e, "--skip-probe", "handouts", NULL), WB_EXIT_USAGE);	/* no such */
+	CHECK_EQ_U(parse(&e, "--skip-probe", "", NULL), WB_EXIT_USAGE);
+	CHECK_EQ_U(parse(&e, "--skip-probe", NULL), WB_EXIT_USAGE);		/* no value */
 }

@@ -10,7 +10,7 @@ import sys
 
 from analysis import schema
 
-from . import devices, fingerprints, guest, paths
+from . import devices, fingerprints, guest, paths, probes
 from .errors import EXIT_FAIL, EXIT_OK, SetupError, UsageError
 from .jobfile import fmt_size, merge_mount_opts
 from .processes import Cleanup
@@ -21,6 +21,10 @@ from .results import output_layout
 
 def run_command(args, wl):
     """`run` after the argument checks: pick the target and run there."""
+    if args.skip_probe is not None:
+        if args.no_trace:
+            raise UsageError("--skip-probe chooses tracer probes; with --no-trace there is none")
+        probes.check_skip_probes(args.skip_probe)
     context = {}
     if args._context:
         try:
@@ -196,6 +200,7 @@ def run_local(args, wl, target, variant, context, rep_no=None):
             mount_opts=merge_mount_opts(wl.mount, args.fs_opts), tracer_mode=(
                 "off" if not trace else ("summary" if args.trace_mode == "hist" else "events")),
             tracer_version=tracer_version() if trace else None, blktrace=blk,
+            tracer_skip=args.skip_probe if trace else None,
             stacks=bool(trace and shutil.which("perf")),
             inject=args.inject_corruption, accel=context.get("accel"),
             icount=context.get("icount"), host_cpu_model=context.get("host_cpu_model"),

@@ -60,6 +60,8 @@ class TracedWorkload:
             cmd = [paths.TRACER, "-O", tdir, "--sync", "-D", ctx.dev]
             if self.tracer_mode == "summary":
                 cmd += ["-m", "hist"]
+            if getattr(self.ctx, "tracer_skip", None):
+                cmd += ["--skip-probe", self.ctx.tracer_skip]
             cmd += ["--"] + phase_cmd
             rc = self._run_bg(cmd, os.path.join(stage, "tracer.out"), "tracer")
             name, why = tracer_exit(rc)
