@@ -1,8 +1,10 @@
 #!/bin/bash
 # Guest test (inside the lab VM, each f2fs variant): the page_write probe.
 # A known load -- a sequential write + fsync, random 4 KiB writes each round
-# fsync'ed, into new blocks and over written ones -- traced while blktrace
-# records the device:
+# fsync'ed, into new blocks and over written ones, a file flushed by
+# sync_file_range (a WB_SYNC_NONE pass), a compressed file + fsync, then some
+# of its clusters overwritten + fsync -- traced
+# while blktrace records the device:
 #   - every traced write bio is issued (blktrace D) with its size, and every
 #     issued write is a traced bio (block-layer merging off: a request never
 #     spans two bios)
@@ -10,6 +12,9 @@
 #     submitted, in the kernel's counts and per bio record
 #   - every stream bio has an end cause, decided exactly, and the next bio of
 #     its stream agrees with it (noncontig: not the next block; full: the next)
+#   - the load's known flushes: fsync (integrity), sync_file_range's pass end
+#     (pass_end), and on the patched series the flush after each compressed
+#     cluster (cluster_end)
 # and the same page and cause checks with the kprobe/kretprobe fallback.
 . "$(dirname "$0")/lib.sh"
 
@@ -32,17 +37,23 @@ trap cleanup EXIT
 
 flusher asleep		# no periodic flush: only the load's own fsyncs write
 # background_gc=off: no GC thread moving blocks while blktrace runs
-mkfs_mount "" "background_gc=off"
+FEATURES=extra_attr,compression
+OPTS=background_gc=off,compress_algorithm=lz4,compress_log_size=2,compress_extension=txt
+mkfs_mount "$FEATURES" "$OPTS"
 echo 2 >"$q/nomerges"	# each bio is issued alone (or split), never merged with another
 log "queue: scheduler $(cat "$q/scheduler"), max_sectors_kb $(cat "$q/max_sectors_kb"), max_segments $(cat "$q/max_segments")"
 make_file "$out/seq.src" $((8 << 20)) random
+make_file "$out/text.src" $((1 << 20)) text
 
 cat >"$out/load.sh" <<'EOS'
 set -eu
-mnt=$1 src=$2
+mnt=$1 src=$2 text=$3
 dd if="$src" of="$mnt/seq" bs=1M conv=fsync status=none
+dd if="$text" of="$mnt/c.txt" bs=1M conv=fsync status=none	# compressed clusters
+# overwrite compressed clusters: the patched loop submits the bio after each
+dd if="$text" of="$mnt/c.txt" bs=64k count=4 conv=notrunc,fsync status=none
 /usr/bin/python3 - "$mnt" <<'EOP'
-import os, random, sys
+import ctypes, os, random, sys
 r = random.Random(15)
 for name in ("rnd", "seq"):      # new blocks (out of place), then written ones
     fd = os.open(os.path.join(sys.argv[1], name), os.O_WRONLY | os.O_CREAT, 0o644)
@@ -51,6 +62,14 @@ for name in ("rnd", "seq"):      # new blocks (out of place), then written ones
             os.pwrite(fd, os.urandom(4096), r.randrange(2048) * 4096)
         os.fdatasync(fd)
     os.close(fd)
+# a WB_SYNC_NONE pass in this thread, then the fsync finds nothing left
+fd = os.open(os.path.join(sys.argv[1], "sfr"), os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, os.urandom(1 << 20))
+libc = ctypes.CDLL(None, use_errno=True)   # no os.sync_file_range in Python 3.11
+if libc.sync_file_range(fd, ctypes.c_int64(0), ctypes.c_int64(0), 2):  # SYNC_FILE_RANGE_WRITE
+    sys.exit(f"sync_file_range: {os.strerror(ctypes.get_errno())}")
+os.fsync(fd)
+os.close(fd)
 EOP
 sync
 EOS
@@ -60,8 +79,8 @@ EOS
 trace_load() {
 	local label=$1 rc=0; shift
 	sync
-	"$TRACE" -D "$MNT" -O "$out/$label" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$out/seq.src" \
-		2>"$out/$label.err" || rc=$?
+	"$TRACE" -D "$MNT" -O "$out/$label" --sync -q "$@" -- \
+		bash "$out/load.sh" "$MNT" "$out/seq.src" "$out/text.src" 2>"$out/$label.err" || rc=$?
 	[ "$rc" = 0 ] || fail "$label: the tracer exited $rc: $(tail -2 "$out/$label.err")"
 }
 
@@ -85,12 +104,14 @@ blkpid=""
 blkparse -i dev -D "$out/blk" -q -f "%a %d %S %N\n" >"$out/blk.txt" 2>"$out/blkparse.err" ||
 	fail "blkparse: $(tail -2 "$out/blkparse.err")"
 "$PY" "$CHECKS" blk "$out/fentry" "$out/blk.txt" || fail "bio sizes differ from blktrace's"
-"$PY" "$CHECKS" pages "$out/fentry" fentry || fail "fentry: page or cause checks"
+"$PY" "$CHECKS" pages "$out/fentry" fentry "${WBTRACE_VARIANT:-}" || fail "fentry: page or cause checks"
 
-# 2. The kprobe/kretprobe fallback: the same pages and causes.
-mkfs_mount "" "background_gc=off"
+# 2. The kprobe/kretprobe fallback: the same pages and causes, except that a
+#    pass's end (and so pass_end vs priority_stop) may be inferred: the
+#    kretprobe does not see writeback_iter's arguments (loader/README.md).
+mkfs_mount "$FEATURES" "$OPTS"
 trace_load kprobe --no-fentry --no-tp-btf
-"$PY" "$CHECKS" pages "$out/kprobe" kprobe || fail "kprobe: page or cause checks"
+"$PY" "$CHECKS" pages "$out/kprobe" kprobe "${WBTRACE_VARIANT:-}" kretprobe || fail "kprobe: page or cause checks"
 
 [ "$FAILS" = 0 ] || keep_evidence trace-bioend "$out"
 rm -rf "$out"

@@ -3,8 +3,12 @@ new pages, why each bio ended) against blktrace's issued (D) requests and
 against themselves, one "ok"/"FAIL" line per check.
 
   trace_bioend.py blk TRACE_DIR BLKPARSE_TXT   bio sizes == blktrace's D sizes
-  trace_bioend.py pages TRACE_DIR LABEL        pages merged + new == pages submitted,
-                                               end causes exact and consistent
+  trace_bioend.py pages TRACE_DIR LABEL VARIANT [kretprobe]
+                                               pages merged + new == pages submitted,
+                                               end causes exact and consistent, the
+                                               load's known flushes seen ("kretprobe":
+                                               writeback_iter's arguments unseen, a
+                                               pass end may be inferred)
 """
 import sys
 from collections import defaultdict
@@ -102,7 +106,11 @@ def check_blk(c, events, issued):
       sum(b["bytes"] for b in bios), sum(n for _, n in issued))
 
 
-def check_pages(c, summary, events):
+# what writeback_iter's kretprobe cannot prove: priority stop or range end
+PASS_ENDS = ("pass_end", "priority_stop")
+
+
+def check_pages(c, summary, events, variant, kretprobe=False):
     be = summary.get("bio_ends") or {}
     pages = be.get("pages") or {}
     stream = [e for e in events if e["k"] == "bio" and e.get("stream")]
@@ -121,9 +129,13 @@ def check_pages(c, summary, events):
               f"{b['pages_traced']} (all {b['all_traced']})")
     unknown = [b for b in stream if b["end"] is None]
     c(not unknown, "every stream bio has an end cause", f"{len(unknown)} without", "0")
-    inferred = sum(v["inferred"] for v in (be.get("by_end") or {}).values())
-    c(inferred == 0 and not any(b["end_inferred"] for b in stream),
-      "end causes decided from exact signals", f"{inferred} inferred", "0")
+    # the converted loop's pass end is exact only with writeback_iter's arguments (fexit)
+    may = PASS_ENDS if kretprobe else ()
+    inferred = {k: v["inferred"] for k, v in (be.get("by_end") or {}).items() if v["inferred"]}
+    c(not [k for k in inferred if k not in may] and
+      not any(b["end_inferred"] and b["end"] not in may for b in stream),
+      "end causes decided from exact signals" + (" (pass ends may be inferred)" if may else ""),
+      inferred, "none" if not may else f"only {', '.join(may)}")
     by_end = be.get("by_end") or {}
     counted = {k: v["bios"] for k, v in by_end.items() if v["bios"]}
     recorded = defaultdict(int)
@@ -139,19 +151,25 @@ def check_pages(c, summary, events):
     c(pages.get("data_merged", 0) > 0 and pages.get("data_new", 0) > 0,
       "the load merged data pages and opened data bios",
       f"merged {pages.get('data_merged')}, new {pages.get('data_new')}", "both > 0")
-    c(any(b["end"] == "integrity" for b in data), "fsync flushed a data bio (integrity)",
-      sorted({b["end"] for b in data}, key=str), "integrity among them")
+    ends = sorted({b["end"] for b in data}, key=str)
+    c("integrity" in ends, "fsync flushed a data bio (integrity)", ends, "integrity among them")
+    c("pass_end" in ends, "sync_file_range's pass flushed a data bio at its end (pass_end)",
+      ends, "pass_end among them")
+    if variant == "patched":
+        # the series submits the stream's bio after each compressed cluster
+        c("cluster_end" in ends, "patched: a compressed cluster's write flushed a data bio",
+          ends, "cluster_end among them")
 
 
 def main(argv):
     mode, tdir = argv[1], argv[2]
     summary, events = load(tdir)
-    c = Checks(argv[3] if mode == "pages" and len(argv) > 3 else "")
+    c = Checks(argv[3] if mode == "pages" else "")
     if mode == "blk":
         with open(argv[3]) as f:
             check_blk(c, events, parse_blkparse(f))
     elif mode == "pages":
-        check_pages(c, summary, events)
+        check_pages(c, summary, events, argv[4], argv[5:] == ["kretprobe"])
     else:
         sys.exit(f"unknown mode {mode}")
     c.exit()

@@ -15,18 +15,20 @@ def bio(t, sector, pages, end, typ="data", temp="warm", stream=True):
 
 def run():
     """A data stream: 256 pages full -> 256 contiguous pages noncontig -> 8 pages
-    elsewhere flushed by fsync; a node bio flushed by fsync; one IPU bio."""
+    elsewhere flushed by fsync -> 4 by a pass end -> 1 by a cluster's flush;
+    a node bio flushed by fsync; one IPU bio."""
     ev = [bio(1, 1000, 256, "full"), bio(2, 1000 + 256 * 8, 256, "noncontig"),
           bio(3, 90000, 8, "integrity"), bio(4, 500, 1, "integrity", typ="node"),
-          bio(5, 7000, 1, None, stream=False)]
+          bio(5, 7000, 1, None, stream=False), bio(6, 91000, 4, "pass_end"),
+          bio(7, 92000, 1, "cluster_end")]
     stream = [e for e in ev if e["stream"]]
     by_end = {c: {"bios": 0, "inferred": 0} for c in trace_bioend_causes()}
     for e in stream:
         by_end[e["end"]]["bios"] += 1
     s = {"bio_ends": {"complete": True, "stream_bios": len(stream),
                       "stream_pages": sum(e["pages"] for e in stream),
-                      "pages": {"new": 4, "merged": 517, "unknown": 0, "data_new": 3,
-                                "data_merged": 517},
+                      "pages": {"new": 6, "merged": 520, "unknown": 0, "data_new": 5,
+                                "data_merged": 520},
                       "by_end": by_end}}
     return s, ev
 
@@ -40,9 +42,9 @@ def issued(ev):
     return [(e["sector"], e["bytes"]) for e in ev]
 
 
-def pages_ok(s, ev):
+def pages_ok(s, ev, variant="patched"):
     c = Checks()
-    trace_bioend.check_pages(c, s, ev)
+    trace_bioend.check_pages(c, s, ev, variant)
     return c.failed == 0
 
 
@@ -119,6 +121,19 @@ def test_cause_faults():
     ev2 = copy.deepcopy(ev)
     ev2[2]["end_inferred"] = True
     assert not pages_ok(s, ev2)
+    # kretprobe mode: a pass end may be inferred, nothing else
+    s2 = copy.deepcopy(s)
+    s2["bio_ends"]["by_end"]["pass_end"]["inferred"] = 1
+    ev2 = copy.deepcopy(ev)
+    ev2[5]["end_inferred"] = True
+    assert not pages_ok(s2, ev2)
+    c = Checks()
+    trace_bioend.check_pages(c, s2, ev2, "patched", kretprobe=True)
+    assert c.failed == 0
+    s2["bio_ends"]["by_end"]["integrity"]["inferred"] = 1
+    c = Checks()
+    trace_bioend.check_pages(c, s2, ev2, "patched", kretprobe=True)
+    assert c.failed == 1
     s2 = copy.deepcopy(s)
     s2["bio_ends"]["by_end"]["integrity"]["bios"] = 3       # kernel != records
     assert not pages_ok(s2, ev)
@@ -136,7 +151,7 @@ def test_cause_faults():
     assert trace_bioend.cause_conflicts(ev2)
     # an in-call cause with no next bio in its stream
     ev2 = copy.deepcopy(ev)
-    ev2[2]["end"] = "noncontig"
+    ev2[-1]["end"] = "noncontig"
     assert any("no bio followed" in x for x in trace_bioend.cause_conflicts(ev2))
     # another stream's bio in between does not count as the next one
     ev2 = copy.deepcopy(ev)
@@ -149,6 +164,20 @@ def test_load_must_show_merges_and_fsync():
     s2 = copy.deepcopy(s)
     s2["bio_ends"]["pages"]["data_merged"] = 0
     assert not pages_ok(s2, ev)
-    ev2 = [e for e in copy.deepcopy(ev) if not (e["type"] == "data" and e["end"] == "integrity")]
-    ev2[1]["end"] = "other"     # keep the stream consistent without the fsync flush
-    assert not pages_ok(s, ev2)
+    for end in ("integrity", "pass_end", "cluster_end"):
+        ev2 = copy.deepcopy(ev)
+        for e in ev2:
+            if e["type"] == "data" and e["end"] == end:
+                e["end"] = "other"
+        s2 = copy.deepcopy(s)
+        s2["bio_ends"]["by_end"]["other"]["bios"] += s2["bio_ends"]["by_end"][end]["bios"] - (
+            end == "integrity")         # the node bio keeps its integrity
+        s2["bio_ends"]["by_end"][end]["bios"] = int(end == "integrity")
+        assert not pages_ok(s2, ev2)
+    # the stock loop has no per-cluster flush
+    ev2 = copy.deepcopy(ev)
+    ev2[-1]["end"] = "other"
+    s2 = copy.deepcopy(s)
+    s2["bio_ends"]["by_end"]["cluster_end"]["bios"] = 0
+    s2["bio_ends"]["by_end"]["other"]["bios"] = 1
+    assert pages_ok(s2, ev2, "stock") and not pages_ok(s2, ev2, "patched")
