@@ -236,7 +236,7 @@ def nobody_runner():
     top = tempfile.mkdtemp(prefix="wbtrace-nobody-")
     try:
         os.chmod(top, 0o755)
-        for d in ("workloads", "analysis", os.path.join("kernel-patch", "lab")):
+        for d in ("workloads", "analysis", "bpf", os.path.join("kernel-patch", "lab")):
             shutil.copytree(os.path.join(TOP, d), os.path.join(top, d),
                             ignore=shutil.ignore_patterns("__pycache__"))
         yield os.path.join(top, "workloads", "wbtrace-run")
