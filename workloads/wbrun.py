@@ -153,6 +153,10 @@ def build_parser():
                    help="no BPF tracer, no blktrace, no on-CPU stack sampling")
     c.add_argument("--trace-mode", choices=("stream", "hist"), default="stream",
                    help="tracer mode (as for run)")
+    c.add_argument("--skip-probe", metavar="NAMES", default=COMPARE_SKIP_PROBES,
+                   help=f"tracer probes both variants leave out (default "
+                        f"'{COMPARE_SKIP_PROBES}': it runs on every folio of patched and on "
+                        f"none of stock); '' keeps every probe")
     c.add_argument("-o", "--output", metavar="DIR",
                    help="comparison dir (default results/cmp-<workload>-<UTC stamp>)")
     c.add_argument("--timeout", type=int, default=None,
@@ -166,8 +170,7 @@ def build_parser():
     c.add_argument("--_stamp", help=argparse.SUPPRESS)
     c.add_argument("--_context", help=argparse.SUPPRESS)
     c.add_argument("--_plan", help=argparse.SUPPRESS)
-    c.set_defaults(target="vm", variant=None, device=None, image=None, inject_corruption=None,
-                   skip_probe=COMPARE_SKIP_PROBES)
+    c.set_defaults(target="vm", variant=None, device=None, image=None, inject_corruption=None)
     ph = sub.add_parser("_phase", help=argparse.SUPPRESS)
     ph.add_argument("spec")
     return p

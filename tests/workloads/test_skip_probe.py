@@ -35,6 +35,18 @@ def test_compare_skips_the_one_sided_probe_unless_untraced():
     assert "--skip-probe" not in _rep_options("compare", "fio-randwrite", "--no-trace")
 
 
+def test_the_guest_side_takes_what_the_host_side_hands_on():
+    """The host's compare re-runs compare (and run) in the guest with rep_options()."""
+    for argv in (["compare", "fio-randwrite"], ["compare", "fio-randwrite", "--skip-probe", ""],
+                 ["run", "fio-randwrite", "--skip-probe", "wb_work"]):
+        inner = wbrun.build_parser().parse_args(argv[:2] + _rep_options(*argv))
+        assert inner.skip_probe == wbrun.build_parser().parse_args(argv).skip_probe
+
+
+def test_compare_can_keep_every_probe():
+    assert _rep_options("compare", "fio-randwrite", "--skip-probe", "")[-2:] == ["--skip-probe", ""]
+
+
 def test_run_keeps_every_probe_unless_asked():
     assert "--skip-probe" not in _rep_options("run", "fio-randwrite")
     assert _rep_options("run", "fio-randwrite", "--skip-probe", "wb_work")[-2:] == \

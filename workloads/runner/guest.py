@@ -114,8 +114,8 @@ def rep_options(args):
         out.append("--no-trace")
     if args.trace_mode != "stream":
         out += ["--trace-mode", args.trace_mode]
-    if not args.no_trace and getattr(args, "skip_probe", None):
-        out += ["--skip-probe", args.skip_probe]
+    if not args.no_trace and getattr(args, "skip_probe", None) is not None:
+        out += ["--skip-probe", args.skip_probe]     # '' too: compare's "keep every probe"
     return out
 
 

@@ -21,7 +21,7 @@ from .results import output_layout
 
 def run_command(args, wl):
     """`run` after the argument checks: pick the target and run there."""
-    if args.skip_probe is not None:
+    if args.skip_probe:
         if args.no_trace:
             raise UsageError("--skip-probe chooses tracer probes; with --no-trace there is none")
         probes.check_skip_probes(args.skip_probe)
