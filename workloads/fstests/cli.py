@@ -11,6 +11,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,6 +234,9 @@ def main(argv=None):
             log("error: a test failed or hung (see above)")
         return status
     except Interrupted:
+        if out and not any(files for _, _, files in os.walk(out)):
+            shutil.rmtree(out, ignore_errors=True)  # interrupted before anything ran: leave nothing
+            out = None
         log("interrupted: the guest is stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
         return 130
 
