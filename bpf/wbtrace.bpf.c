@@ -95,6 +95,7 @@ struct folio_frame {
 };
 
 struct cl_frame {
+	__u64 cc;		/* the compress_ctx of the call (matched at its exit) */
 	__u64 ts, ino, idx, submitted, cstart, cns, gap_ns;
 	__u32 dev, csize, nr_rpages, algo, clen;
 	__s32 cret;
@@ -450,6 +451,8 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	}
 	f = &st->wp[d & (WB_DEPTH - 1)];
 	__builtin_memset(f, 0, sizeof(*f));
+	f->mapping = (__u64)mapping;	/* the exit's key, ignored frames too */
+	f->kind = kind;
 	f->ignore = !wbc || !inode_ok(inode);
 	if (f->ignore)
 		return;
@@ -463,9 +466,7 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	f->why = wbc_why(wbc, f->sync_mode);
 	f->cyclic = BPF_CORE_READ_BITFIELD_PROBED(wbc, range_cyclic);
 	f->reason = (__s32)st->wb_reason - 1;
-	f->mapping = (__u64)mapping;
 	f->site = site;
-	f->kind = kind;
 	/*
 	 * The first folio's loop cycle counts from the ->writepages entry even
 	 * when the loop itself is traced, so it does not depend on whether the
@@ -538,7 +539,21 @@ static __always_inline __u32 pass_end(struct wp_frame *f, long ret, __s64 nr_aft
 	return WB_END_RANGE;
 }
 
-static __always_inline void wp_exit(__u32 kind, long ret)
+/*
+ * An exit must close the frame its own call opened: fexit sees the call's
+ * arguments (`key`: its first, 0 from a kretprobe, which cannot), and a frame
+ * of another call or kind means the stack is out of step -- counted, and the
+ * run invalid (loader/README.md "Lost events").
+ */
+static __always_inline bool exit_mismatch(__u64 key, __u64 opened_by, bool kind_ok)
+{
+	if (kind_ok && (!key || key == opened_by))
+		return false;
+	cnt_add(WB_C_EXIT_MISMATCH, 1);
+	return true;
+}
+
+static __always_inline void wp_exit(__u32 kind, long ret, __u64 key)
 {
 	struct tstate *st = tstate_get(false);
 	struct wp_frame *f, *parent;
@@ -557,7 +572,7 @@ static __always_inline void wp_exit(__u32 kind, long ret)
 	if (d >= WB_DEPTH)
 		return;
 	f = &st->wp[d & (WB_DEPTH - 1)];
-	if (f->ignore || f->kind != kind)
+	if (exit_mismatch(key, f->mapping, f->kind == kind) || f->ignore)
 		return;
 	now = bpf_ktime_get_ns();
 	dur = now - f->ts;
@@ -674,11 +689,11 @@ static __always_inline void folio_enter(__u32 site, struct folio *folio, int *su
 	st->fseq++;
 	f = &st->fo[d & (WB_DEPTH - 1)];
 	__builtin_memset(f, 0, sizeof(*f));
+	f->folio = (__u64)folio;	/* the exit's key, ignored frames too */
 	f->ignore = !inode_ok(inode);
 	if (f->ignore)
 		return;
 	f->ts = bpf_ktime_get_ns();
-	f->folio = (__u64)folio;
 	f->submitted = (__u64)submitted;
 	f->ino = BPF_CORE_READ(inode, i_ino);
 	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -761,7 +776,7 @@ static __always_inline void folio_account(struct tstate *st, struct wb_event *e,
 	}
 }
 
-static __always_inline void folio_exit(long ret)
+static __always_inline void folio_exit(long ret, __u64 key)
 {
 	struct tstate *st = tstate_get(false);
 	struct folio_frame *f;
@@ -778,7 +793,7 @@ static __always_inline void folio_exit(long ret)
 	if (d >= WB_DEPTH)
 		return;
 	f = &st->fo[d & (WB_DEPTH - 1)];
-	if (f->ignore)
+	if (exit_mismatch(key, f->folio, true) || f->ignore)
 		return;
 	now = bpf_ktime_get_ns();
 	write_ns = now - f->ts;
@@ -984,6 +999,7 @@ static __always_inline void cluster_enter(__u32 site, struct compress_ctx___wb *
 		return;		/* not expected to nest: keep the outer one */
 	c = &st->cl;
 	__builtin_memset(c, 0, sizeof(*c));
+	c->cc = (__u64)cc;		/* the exit's key, ignored frames too */
 	c->ignore = !inode_ok(inode);
 	if (c->ignore)
 		return;
@@ -1077,7 +1093,7 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void cluster_exit(long ret)
+static __always_inline void cluster_exit(long ret, __u64 key)
 {
 	struct tstate *st = tstate_get(false);
 	struct cl_frame *c;
@@ -1091,7 +1107,7 @@ static __always_inline void cluster_exit(long ret)
 	if (--st->cld > 0)
 		return;
 	c = &st->cl;
-	if (c->ignore)
+	if (exit_mismatch(key, c->cc, true) || c->ignore)
 		return;
 	if (c->submitted)
 		bpf_probe_read_kernel(&submitted, sizeof(submitted), (void *)c->submitted);
@@ -1594,19 +1610,30 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 	SEC("fentry") int BPF_PROG(base##_fentry, ##__VA_ARGS__) { call; return 0; }	\
 	SEC("kprobe") int BPF_KPROBE(base##_kprobe, ##__VA_ARGS__) { call; return 0; }
 
-/* FUNC site exit: fexit (bpf_get_func_ret, 5.17+) + kretprobe. */
+/*
+ * FUNC site exit: fexit (bpf_get_func_ret/_arg, 5.17+) + kretprobe.  fn gets
+ * the return value and the call's first argument (the frame's key; 0 from a
+ * kretprobe, which does not see the arguments).
+ */
 #define WB_FUNC_EXIT(base, fn)							\
 	SEC("fexit") int base##_fexit(unsigned long long *ctx)			\
-	{ __u64 r = 0; bpf_get_func_ret(ctx, &r); fn((long)r); return 0; }	\
-	SEC("kretprobe") int BPF_KRETPROBE(base##_kretprobe, long r) { fn(r); return 0; }
+	{									\
+		__u64 r = 0, key = 0;						\
+									\
+		bpf_get_func_ret(ctx, &r);					\
+		bpf_get_func_arg(ctx, 0, &key);					\
+		fn((long)r, key);						\
+		return 0;							\
+	}									\
+	SEC("kretprobe") int BPF_KRETPROBE(base##_kretprobe, long r) { fn(r, 0); return 0; }
 
 /* TP site: tp_btf + raw_tp, same arguments. */
 #define WB_TP(base, call, ...)							\
 	SEC("tp_btf") int BPF_PROG(base##_tp_btf, ##__VA_ARGS__) { call; return 0; }	\
 	SEC("raw_tp") int BPF_PROG(base##_raw_tp, ##__VA_ARGS__) { call; return 0; }
 
-static __always_inline void wp_exit_outer(long r) { wp_exit(WPK_OUTER, r); }
-static __always_inline void wp_exit_loop(long r) { wp_exit(WPK_LOOP, r); }
+static __always_inline void wp_exit_outer(long r, __u64 key) { wp_exit(WPK_OUTER, r, key); }
+static __always_inline void wp_exit_loop(long r, __u64 key) { wp_exit(WPK_LOOP, r, key); }
 
 /* f2fs_write_data_pages(mapping, wbc) */
 WB_FUNC_ENTRY(wp, wp_enter(WB_S_WP_OUTER, WPK_OUTER, mapping, wbc),

@@ -345,6 +345,7 @@ struct wb_passes {
 	X(COMPR_WRITTEN_BLK,	"compr_written_block")			\
 	X(COMPR_SAVED_BLK,	"compr_saved_block")			\
 	X(ORPHAN_EXIT,		"orphan_exits")				\
+	X(EXIT_MISMATCH,	"exit_mismatches")			\
 	X(EXIT_IN_FLIGHT,	"exits_outside_window")			\
 	X(DEPTH_OVERFLOW,	"depth_overflows")			\
 	X(STATE_UNAVAILABLE,	"task_state_unavailable")		\

@@ -302,6 +302,7 @@ bool wb_run_lost(const struct wb_run *run, char *why, size_t whysz)
 		{ run->misses.prog, "BPF program runs missed (another was running on that CPU)" },
 		{ run->misses.kprobe, "kprobe hits missed" },
 		{ run->counters[WB_C_ORPHAN_EXIT], "exits whose entry was not seen" },
+		{ run->counters[WB_C_EXIT_MISMATCH], "exits that met another call's frame" },
 		{ run->counters[WB_C_DEPTH_OVERFLOW], "frames nested deeper than the tracer keeps" },
 		{ run->counters[WB_C_STATE_UNAVAILABLE], "entries with no per-thread state" },
 	};

@@ -178,6 +178,7 @@ void test_output(void)
 	{
 		static const struct { int counter; const char *says; } lost[] = {
 			{ WB_C_ORPHAN_EXIT, "1 exits whose entry was not seen" },
+			{ WB_C_EXIT_MISMATCH, "1 exits that met another call's frame" },
 			{ WB_C_DEPTH_OVERFLOW, "1 frames nested deeper" },
 			{ WB_C_STATE_UNAVAILABLE, "1 entries with no per-thread state" },
 		};
