@@ -10,17 +10,6 @@
 #include "output.h"
 #include "probe.h"
 
-static char *bio_line(const struct wb_event *e)
-{
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&mem, &len);
-
-	wb_event_jsonl(f, e);
-	fclose(f);
-	return mem;
-}
-
 static char *bio_ends_json(const struct wb_run *run, bool pages, bool causes)
 {
 	char *mem = NULL;
@@ -84,7 +73,7 @@ static void test_bio_line(void)
 	e.flags = WB_F_OPU | WB_F_STREAM | WB_F_BIO_ALL_SEEN;
 	e.bio.end = WB_BE_FULL;
 	e.bio.pages_traced = 256;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"pages\":256,");
 	HAS(s, "\"end\":\"full\",\"end_inferred\":false,\"stream\":true,"
 	       "\"pages_traced\":256,\"all_traced\":true");
@@ -93,35 +82,35 @@ static void test_bio_line(void)
 	e.flags = WB_F_STREAM | WB_F_END_INFERRED;
 	e.bio.end = WB_BE_PRIORITY;
 	e.bio.pages_traced = 3;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"end\":\"priority_stop\",\"end_inferred\":true,\"stream\":true,"
 	       "\"pages_traced\":3,\"all_traced\":false");
 	free(s);
 	/* a stream bio whose cause the probes cannot tell: null, not a cause */
 	e.flags = WB_F_STREAM;
 	e.bio.end = WB_BE_UNKNOWN;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":true,\"pages_traced\":3");
 	free(s);
 	/* page_write probe off: pages not seen, null rather than 0 */
 	e.flags = WB_F_STREAM | WB_F_PAGES_UNSEEN;
 	e.bio.end = WB_BE_INTEGRITY;
 	e.bio.pages_traced = 0;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"end\":\"integrity\",\"end_inferred\":false,\"stream\":true,"
 	       "\"pages_traced\":null,\"all_traced\":null");
 	free(s);
 	/* an IPU bio: not a cached stream's, no end cause */
 	e.flags = WB_F_IPU;
 	e.bio.end = WB_BE_NONE;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"io\":\"ipu\"");
 	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":false,\"pages_traced\":null");
 	free(s);
 	/* submit marker off: stream or not unknown */
 	e.flags = WB_F_IPU;
 	e.bio.end = WB_BE_UNKNOWN;
-	s = bio_line(&e);
+	s = wbt_event_jsonl(&e);
 	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":null,\"pages_traced\":null");
 	free(s);
 }
