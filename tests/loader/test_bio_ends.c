@@ -12,17 +12,11 @@
 
 static char *bio_ends_json(const struct wb_run *run, bool pages, bool causes)
 {
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&mem, &len);
+	struct wbt_json_text t;
 	struct wb_json j;
 
-	wb_json_init(&j, f, false);
-	wb_json_obj(&j, NULL);
-	wb_bio_ends_json(&j, run, pages, causes);
-	wb_json_obj_end(&j);
-	fclose(f);
-	return mem;
+	wb_bio_ends_json(wbt_json_open(&t, &j), run, pages, causes);
+	return wbt_json_close(&t, &j);
 }
 
 static void test_names(void)

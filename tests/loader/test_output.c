@@ -1,7 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
 #include "wbt_test.h"
+#include "json.h"
 #include "output.h"
+
+struct wb_json *wbt_json_open(struct wbt_json_text *t, struct wb_json *j)
+{
+	t->text = NULL;
+	t->f = open_memstream(&t->text, &t->len);
+	wb_json_init(j, t->f, false);
+	wb_json_obj(j, NULL);
+	return j;
+}
+
+char *wbt_json_close(struct wbt_json_text *t, struct wb_json *j)
+{
+	wb_json_obj_end(j);
+	fclose(t->f);
+	return t->text;
+}
 
 char *wbt_event_jsonl(const struct wb_event *e)
 {

@@ -8,17 +8,11 @@
 
 static char *passes_json(const struct wb_passes *p, bool complete)
 {
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&mem, &len);
+	struct wbt_json_text t;
 	struct wb_json j;
 
-	wb_json_init(&j, f, false);
-	wb_json_obj(&j, NULL);
-	wb_passes_json(&j, p, complete);
-	wb_json_obj_end(&j);
-	fclose(f);
-	return mem;
+	wb_passes_json(wbt_json_open(&t, &j), p, complete);
+	return wbt_json_close(&t, &j);
 }
 
 static int count(const char *s, const char *sub)

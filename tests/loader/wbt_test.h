@@ -48,6 +48,20 @@ struct wb_event;
 /* One event as its events.jsonl line (malloc'ed; test_output.c). */
 char *wbt_event_jsonl(const struct wb_event *e);
 
+/*
+ * One JSON object written by the code under test, as text (test_output.c):
+ * wbt_json_open() starts it and gives the writer to pass on, wbt_json_close()
+ * ends it and returns the malloc'ed text.
+ */
+struct wb_json;
+struct wbt_json_text {
+	char *text;
+	size_t len;
+	void *f;
+};
+struct wb_json *wbt_json_open(struct wbt_json_text *t, struct wb_json *j);
+char *wbt_json_close(struct wbt_json_text *t, struct wb_json *j);
+
 void test_hist(void);
 void test_json(void);
 void test_args(void);
