@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+from runner.fingerprints import sha256_file
+
 # Bump when the way the tree is built changes: it is part of the key.
 RECIPE = "make -j; make install PKG_LIB_DIR (v1)"
 TARBALL_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar")
@@ -69,22 +71,14 @@ def dir_files(path):
     return sorted(n for n in names if os.path.isfile(os.path.join(path, n)))
 
 
-def _file_digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def source_digest(path, kind):
     """sha256 of a tarball, or of a directory's (name, exec bit, content) list."""
     if kind == "tarball":
-        return _file_digest(path)
+        return sha256_file(path)
     h = hashlib.sha256()
     for name in dir_files(path):
         full = os.path.join(path, name)
-        h.update(f"{name}\0{int(os.access(full, os.X_OK))}\0{_file_digest(full)}\n".encode())
+        h.update(f"{name}\0{int(os.access(full, os.X_OK))}\0{sha256_file(full)}\n".encode())
     return h.hexdigest()
 
 
