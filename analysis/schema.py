@@ -687,18 +687,19 @@ def new_meta(*, workload: str, variant: str, rep: int = 1, target: str = "vm",
     return meta
 
 
+def _write_valid(path: str, doc: dict, validate) -> str:
+    """Validate DOC as the file PATH, then write it: nothing invalid reaches the disk."""
+    validate(doc, path)
+    write_json(path, doc)
+    return path
+
+
 def write_meta(run_dir: str, meta: dict) -> str:
-    validate_meta(meta, os.path.join(run_dir, META_FILE))
-    p = os.path.join(run_dir, META_FILE)
-    write_json(p, meta)
-    return p
+    return _write_valid(os.path.join(run_dir, META_FILE), meta, validate_meta)
 
 
 def write_summary(run_dir: str, summary: dict) -> str:
-    p = os.path.join(run_dir, SUMMARY_FILE)
-    validate_summary(summary, p)
-    write_json(p, summary)
-    return p
+    return _write_valid(os.path.join(run_dir, SUMMARY_FILE), summary, validate_summary)
 
 
 def rep_dir(cmp_dir: str, variant: str, rep: int) -> str:
@@ -744,7 +745,4 @@ def extend_cmp(cmp: dict, reps: int) -> List[tuple]:
 
 
 def write_cmp(cmp_dir: str, cmp: dict) -> str:
-    p = os.path.join(cmp_dir, CMP_FILE)
-    validate_cmp(cmp, p)
-    write_json(p, cmp)
-    return p
+    return _write_valid(os.path.join(cmp_dir, CMP_FILE), cmp, validate_cmp)
