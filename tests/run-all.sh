@@ -145,7 +145,7 @@ fi
 guest_tests=()
 for t in tests/guest/*.sh; do
 	case "$t" in
-	*/lib.sh|*/run-inside.sh) ;;
+	*/lib.sh|*/wl-lib.sh|*/run-inside.sh) ;;
 	*) guest_tests+=("$t") ;;
 	esac
 done

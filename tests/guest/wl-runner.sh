@@ -7,14 +7,8 @@
 #  - --target host on a named device (the host code path) and refusals.
 # The runner logic does not depend on the f2fs variant: on "patched" this only
 # repeats the cheapest check.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-: "${WBTRACE_SCRATCH:?not in the lab guest: run through ./wbtrace vm run}"
-run=$top/workloads/wbtrace-run
-PY=/usr/bin/python3
-out=$(mktemp -d /tmp/wl-runner.XXXXXX)
-fails=0
-fail() { echo "  FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source-path=SCRIPTDIR source=wl-lib.sh
+. "$(dirname "$0")/wl-lib.sh"
 meta() { $PY -c 'import json,sys; m=json.load(open(sys.argv[1]+"/meta.json")); print(eval(sys.argv[2]))' "$@"; }
 
 corrupt() { # corrupt NAME WORKLOAD SPEC EXPECT_IN_VERIFY_TXT

@@ -6,14 +6,8 @@
 # must validate.  Plus per-workload evidence that it exercised what it claims
 # (IPU blocks, compressed clusters, the race driver's three checks).  Other
 # compress cluster sizes: tests/workloads/run-guest.sh.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-: "${WBTRACE_SCRATCH:?not in the lab guest: run through ./wbtrace vm run}"
-run=$top/workloads/wbtrace-run
-PY=/usr/bin/python3
-out=$(mktemp -d /tmp/wl-workloads.XXXXXX)
-fails=0
-fail() { echo "  FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source-path=SCRIPTDIR source=wl-lib.sh
+. "$(dirname "$0")/wl-lib.sh"
 
 # check_run DIR: all five verify steps "pass" and `analysis validate` accepts the dir
 check_run() {
