@@ -143,13 +143,33 @@ static const struct bpf_insn ret0[] = {
 	{ .code = BPF_JMP | BPF_EXIT },
 };
 
+/*
+ * Load the 2-instruction test program as `type` and open it as a raw
+ * tracepoint: on `tp`, or (NULL) where its BTF attach target says.  0 or -errno.
+ */
+static int try_load_attach(enum bpf_prog_type type, struct bpf_prog_load_opts *o,
+			   const char *tp)
+{
+	int pfd, lfd, err;
+
+	pfd = bpf_prog_load(type, "wb_test", "GPL", ret0, 2, o);
+	if (pfd < 0)
+		return -errno;
+	lfd = bpf_raw_tracepoint_open(tp, pfd);
+	err = lfd < 0 ? -errno : 0;
+	if (lfd >= 0)
+		close(lfd);
+	close(pfd);
+	return err;
+}
+
 /* fentry/fexit/tp_btf: load against BTF id and attach. 0 or -errno. */
 static int try_tracing(const struct wb_sel *sel, const char *module, const char *name,
 		       __u32 kind, enum bpf_attach_type type)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, o);
 	struct btf *btf;
-	int obj_fd, id, pfd, lfd, err;
+	int obj_fd, id;
 
 	btf = site_btf(sel, module, &obj_fd);
 	if (!btf)
@@ -160,30 +180,12 @@ static int try_tracing(const struct wb_sel *sel, const char *module, const char 
 	o.expected_attach_type = type;
 	o.attach_btf_id = id;
 	o.attach_btf_obj_fd = obj_fd > 0 ? obj_fd : 0;
-	pfd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "wb_test", "GPL", ret0, 2, &o);
-	if (pfd < 0)
-		return -errno;
-	lfd = bpf_raw_tracepoint_open(NULL, pfd);
-	err = lfd < 0 ? -errno : 0;
-	if (lfd >= 0)
-		close(lfd);
-	close(pfd);
-	return err;
+	return try_load_attach(BPF_PROG_TYPE_TRACING, &o, NULL);
 }
 
 static int try_raw_tp(const char *tp)
 {
-	int pfd, lfd, err;
-
-	pfd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "wb_test", "GPL", ret0, 2, NULL);
-	if (pfd < 0)
-		return -errno;
-	lfd = bpf_raw_tracepoint_open(tp, pfd);
-	err = lfd < 0 ? -errno : 0;
-	if (lfd >= 0)
-		close(lfd);
-	close(pfd);
-	return err;
+	return try_load_attach(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL, tp);
 }
 
 /* Create (and drop) a kprobe/kretprobe perf event on `func`. 0 or -errno. */
