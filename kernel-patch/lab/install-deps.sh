@@ -49,6 +49,8 @@ BASE_PKGS=(
 	autoconf automake libtool libtool-bin make gcc xfslibs-dev uuid-dev libuuid1
 	libacl1-dev libattr1-dev libaio-dev libgdbm-dev libgdbm-compat-dev liburing-dev libcap-dev
 	acl quota dbench gawk indent psmisc sed uuid-runtime sqlite3 keyutils dump
+	# fstests' device-mapper tests (dmsetup; lvm for generic/081) and fs-verity tests (fsverity)
+	dmsetup lvm2 fsverity
 )
 # Single packages from newer suites: "package/suite".
 EXTRA_PKGS=(
