@@ -37,7 +37,7 @@ DMESG_FILE = "dmesg.txt"
 VERIFY_FILE = "verify.txt"
 CMP_FILE = "cmp.json"
 
-VARIANTS = ("stock", "patched", "host-other")
+VARIANTS = ("stock", "patched", "canary", "host-other")   # canary: test-only, tests/canary/
 TARGETS = ("vm", "host")
 TRACER_MODES = ("off", "summary", "events", "stacks")
 PROBE_MODES = ("fentry", "fexit", "kprobe", "kretprobe", "tracepoint",
