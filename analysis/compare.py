@@ -5,8 +5,9 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 from . import schema
-from .metrics import (NOT_ATTACHED, build_fingerprint, config_fingerprint, metric_info,
-                      ordered_names, run_metrics, run_resolutions)
+from .metrics import (HANDOUT_RATE_SLACK, NOT_ATTACHED, build_fingerprint, config_fingerprint,
+                      handouts_per_folio, loop_timed, metric_info, ordered_names, run_metrics,
+                      run_resolutions)
 from .schema import Group, ResultsError
 from .stats import harmonic_mean, holm, mad_outliers, mde, mean, trend, welch_floored
 
@@ -59,6 +60,28 @@ def _fp_diff(fa: dict, fb: dict) -> str:
         if fa.get(k) != fb.get(k):
             parts.append(f"{k}: {fa.get(k, '(unset)')!r} != {fb.get(k, '(unset)')!r}")
     return "; ".join(parts)
+
+
+def observer_asymmetry(a: Group, b: Group) -> Optional[str]:
+    """Why the tracer's own time inside the writeback loop differs between the sides, or
+    None.  A loop-timed metric (metrics.loop_timed) of two sides that ran different probes
+    per folio measures the tracer as much as the code: the hand-out probe on
+    writeback_iter() costs microseconds per folio under TCG.  compare marks such rows
+    (`not_comparable`), the gate does not judge them, and neither counts them in Holm's
+    family."""
+    rates = []
+    for g in (a, b):
+        r = [x for x in (handouts_per_folio(run) for run in g.runs) if x is not None]
+        rates.append(sum(r) / len(r) if r else None)
+    ra, rb = rates
+    if ra is None or rb is None or abs(ra - rb) <= HANDOUT_RATE_SLACK:
+        return None
+    return (f"not comparable: the tracer's hand-out probe (writeback_iter() exit) ran "
+            f"{ra:.2f} times per folio on the baseline and {rb:.2f} on the candidate, inside "
+            f"the interval this metric times (judge the loop by untraced metrics)")
+
+
+UNLIKE_PROBES_FLAG = "unlike probe sets"
 
 
 DRIFT_ALPHA = 0.01        # run-order trend flag (informational: ~40 tests per comparison)
@@ -218,7 +241,13 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
     names = metrics or ordered_names(set(sa) | set(sb))
     rows = [_stat_row(n, sa.get(n, []), sb.get(n, []), alpha, min_reps, min_effect_pct)
             for n in names]
-    apply_holm(rows)
+    observer = observer_asymmetry(a, b)
+    for r in rows:
+        r["not_comparable"] = None
+        if observer and loop_timed(r["metric"]) and (r["n_a"] or r["n_b"]):
+            r["not_comparable"] = observer
+            r["flags"].append(UNLIKE_PROBES_FLAG)
+    holm_family = apply_holm(rows)
     return {
         "schema": schema.COMPARE_SCHEMA,
         "workload": wa,
@@ -226,6 +255,8 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
         "min_reps": min_reps,
         "min_effect_pct": min_effect_pct,
         "config_mismatch": mismatch,
+        "observer_asymmetry": observer,
+        "holm_family": holm_family,
         "unverified": {"a": unverified(a), "b": unverified(b)},
         "a": _side(a),
         "b": _side(b),
@@ -233,14 +264,20 @@ def compare_groups(a: Group, b: Group, *, alpha: float = DEFAULT_ALPHA,
     }
 
 
-def apply_holm(rows: Sequence[dict]) -> None:
-    """rows[i]['p_holm']: Holm-adjusted over the rows given (those with a p-value and a
-    better/worse direction; direction-less metrics are reported, never judged)."""
-    judged = [r for r in rows if r["p"] is not None and r["direction"] != 0]
-    for r, ph in zip(judged, holm([r["p"] for r in judged])):
-        r["p_holm"] = ph
+def apply_holm(rows: Sequence[dict], judged=None) -> int:
+    """rows[i]['p_holm']: Holm-adjusted over the family of rows that are judged: by default
+    those with a p-value, a better/worse direction and no `not_comparable` mark
+    (direction-less metrics are reported, never judged; a row not comparable is not a test
+    of the code); `judged(row)` narrows it further.  The others get None.  A test left out
+    of the family must not make the correction of the others stricter.  Returns the
+    family's size."""
+    fam = [r for r in rows if r["p"] is not None and r["direction"] != 0
+           and not r.get("not_comparable") and (judged is None or judged(r))]
     for r in rows:
-        r.setdefault("p_holm", None)
+        r["p_holm"] = None
+    for r, ph in zip(fam, holm([r["p"] for r in fam])):
+        r["p_holm"] = ph
+    return len(fam)
 
 
 def compare_dirs(baseline_dirs: Sequence[str], candidate_dirs: Sequence[str], **kw) -> dict:
@@ -353,7 +390,12 @@ def format_table(doc: dict) -> str:
         for u in (doc.get("unverified") or {}).get(side, []):
             head += f"WARNING: {side.upper()} not fully verified: {u}\n"
     notes = [f"  {r['metric']}: {r['note']}" for r in doc["rows"] if r["note"]]
-    notes += [f"  {r['metric']}: {f}" for r in doc["rows"] for f in r.get("flags") or []]
+    notes += [f"  {r['metric']}: {f}" for r in doc["rows"] for f in r.get("flags") or []
+              if f != UNLIKE_PROBES_FLAG]
+    # The gate's reason, word for word, for rows it would not judge (flag "unlike probe
+    # sets" in the table; JSON rows[].not_comparable).
+    notes += [f"  {r['metric']}: {r['not_comparable']}; left out of Holm's family"
+              for r in doc["rows"] if r.get("not_comparable")]
     text = head + render_text_table(HEADER, table_rows(doc))
     if notes:
         text += "\nnotes:\n" + "\n".join(notes)

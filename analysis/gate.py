@@ -9,8 +9,7 @@ from typing import List, Optional
 from . import schema
 from .compare import (CANNOT, check_group, compare_groups, config_mismatch, effect_to_pct,
                       fmt_ci, fmt_num, fmt_p, fmt_pct, pct_to_effect, render_text_table)
-from .metrics import (HANDOUT_RATE_SLACK, METRICS, handouts_per_folio, loop_timed,
-                      percentile_source, run_metrics, run_resolutions)
+from .metrics import METRICS, percentile_source, run_metrics, run_resolutions
 from .stats import mde, reps_needed
 from .schema import Group, ResultsError
 
@@ -134,23 +133,6 @@ def limit_resolution_problems(a: Group, b: Group, thr: dict) -> List[str]:
     return out
 
 
-def observer_asymmetry(a: Group, b: Group) -> Optional[str]:
-    """Why the tracer's own time inside the writeback loop differs between the sides, or
-    None.  A loop-timed metric (metrics.loop_timed) of two sides that ran different probes
-    per folio measures the tracer as much as the code: the hand-out probe on
-    writeback_iter() costs microseconds per folio under TCG."""
-    rates = []
-    for g in (a, b):
-        r = [x for x in (handouts_per_folio(run) for run in g.runs) if x is not None]
-        rates.append(sum(r) / len(r) if r else None)
-    ra, rb = rates
-    if ra is None or rb is None or abs(ra - rb) <= HANDOUT_RATE_SLACK:
-        return None
-    return (f"not comparable: the tracer's hand-out probe (writeback_iter() exit) ran "
-            f"{ra:.2f} times per folio on the baseline and {rb:.2f} on the candidate, inside "
-            f"the interval this metric times (judge the loop by untraced metrics)")
-
-
 def gate(a: Group, b: Group, thr: dict) -> dict:
     """Evaluate candidate `b` against baseline `a`. Never raises for data problems it can
     describe: they become 'cannot judge' reasons."""
@@ -167,17 +149,21 @@ def gate(a: Group, b: Group, thr: dict) -> dict:
     if not reasons:
         reasons += limit_resolution_problems(a, b, thr)
     checks = []
+    family = 0
     if not reasons or all(r.startswith("too few reps") for r in reasons):
+        # Holm's family is the gated metrics that are tested: compare leaves out of it the
+        # rows it marks not comparable (loop timings of unlike probe sets), which the gate
+        # skips, so a metric not judged does not make the others' correction stricter.
         cmp = compare_groups(a, b, alpha=thr["alpha"], min_reps=thr["min_reps"],
                              min_effect_pct=0.0, allow_mismatch=True,
                              metrics=list(thr["metrics"]))
-        observer = observer_asymmetry(a, b)
+        family = cmp["holm_family"]
         for row in cmp["rows"]:
             spec = thr["metrics"][row["metric"]]
             c = _check(row, spec, thr["alpha"])
-            if observer and loop_timed(row["metric"]) and c["status"] != SKIPPED:
+            if row.get("not_comparable") and c["status"] != SKIPPED:
                 c["status"] = CANNOT_JUDGE if spec["required"] else SKIPPED
-                c["decision"], c["note"] = DECISION[c["status"]], observer
+                c["decision"], c["note"] = DECISION[c["status"]], row["not_comparable"]
             checks.append(c)
     if reasons:
         status = CANNOT_JUDGE
@@ -191,7 +177,7 @@ def gate(a: Group, b: Group, thr: dict) -> dict:
         reasons = [f"{c['metric']}: {c['note']}" for c in checks if c["status"] == INCONCLUSIVE]
     else:
         status = PASS
-    return _doc(status, reasons, checks, thr, a, b)
+    return _doc(status, reasons, checks, thr, a, b, family)
 
 
 def _check(row: dict, spec: dict, alpha: float) -> dict:
@@ -327,7 +313,8 @@ def gate_results(results: List[str], thresholds: Optional[str] = None) -> dict:
         return error_doc(str(e), thr)
 
 
-def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -> dict:
+def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group],
+         holm_family: int = 0) -> dict:
     def side(g):
         if g is None:
             return None
@@ -337,7 +324,7 @@ def _doc(status, reasons, checks, thr, a: Optional[Group], b: Optional[Group]) -
             "reasons": reasons, "workload": a.runs[0].meta["workload"] if a and a.runs else None,
             "baseline": side(a), "candidate": side(b), "thresholds": thr.get("path"),
             "alpha": thr.get("alpha"), "reps_to_decide": reps_to_decide(checks),
-            "checks": checks}
+            "holm_family": holm_family, "checks": checks}
 
 
 def error_doc(message: str, thr: Optional[dict] = None) -> dict:
@@ -365,9 +352,9 @@ def format_gate(doc: dict) -> str:
                                         "p Holm", "limit", "MDE", "reps", "status", "note"],
                                        rows, right={1, 2, 3, 5, 6, 7, 8, 9}))
         lines.append("pass = the bad-side end of the 95% CI is inside the limit; regression = "
-                     "significant (Holm over the gated metrics) and beyond it; MDE = smallest "
-                     "bad change these reps detect with power 0.8; reps = reps a side that "
-                     "would decide at the limit")
+                     f"significant (Holm over the {doc.get('holm_family', 0)} gated metrics "
+                     "tested) and beyond it; MDE = smallest bad change these reps detect with "
+                     "power 0.8; reps = reps a side that would decide at the limit")
     return "\n".join(lines)
 
 

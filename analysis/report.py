@@ -318,6 +318,10 @@ def _ab_section(groups: List[Group], doc: Optional[dict]) -> str:
     warn = ""
     if doc["config_mismatch"]:
         warn = f'<p class="warn">WARNING: configs differ: {_e(doc["config_mismatch"])}</p>'
+    marked = [r["metric"] for r in doc["rows"] if r.get("not_comparable")]
+    if marked:
+        warn += (f'<p class="warn" id="not-comparable">{_e(", ".join(marked))} (flag '
+                 f'"unlike probe sets"): {_e(doc["observer_asymmetry"] or "")}</p>')
     rows = table_rows(doc)
     body = "".join(
         "<tr>" + "".join(

@@ -291,3 +291,54 @@ def test_digest_cli(tmp_path):
     d = json.load(open(tmp_path / "d.json"))
     assert d["schema"] == "wbtrace.digest/1" and len(d["comparisons"]) == 1
     assert cli.main(["digest", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_unlike_probe_sets_are_marked(tmp_path, capsys):
+    """Baseline without the hand-out probe, candidate with it on every folio, and a 30 %
+    slower loop on the candidate (the tracer's cost): compare still shows the loop-timed
+    rows, but marks them with the gate's reason (table flag and note; JSON
+    rows[].not_comparable) and leaves them out of Holm's family.  Like probe sets: no mark."""
+    from analysis import gate
+    from analysis.cli import main
+    unlike = synth.make_cmp(str(tmp_path / "u"), reps=3, seed=5, noise=0.005,
+                            base={"handouts_per_folio": 0.0},
+                            cand={"handouts_per_folio": 1.0, "lat_scale": 1.3})
+    js = str(tmp_path / "u.json")
+    assert main(["compare", unlike, "--json", js]) == 0
+    text = capsys.readouterr().out
+    with open(js) as f:
+        doc = json.load(f)
+    a, b = schema.resolve_pair([unlike])
+    why = compare.observer_asymmetry(a, b)
+    assert why and why.startswith("not comparable: the tracer's hand-out probe")
+    marked = sorted(r["metric"] for r in doc["rows"] if r["not_comparable"])
+    assert marked == sorted(r["metric"] for r in doc["rows"] if metrics.loop_timed(r["metric"])
+                            and (r["n_a"] or r["n_b"]))
+    assert "trace.folio_latency_p50_ns" in marked and "trace.writepages_mean_ns" in marked
+    assert doc["observer_asymmetry"] == why
+    for r in doc["rows"]:
+        if r["not_comparable"]:
+            assert r["not_comparable"] == why and "unlike probe sets" in r["flags"]
+            assert r["p"] is not None and r["p_holm"] is None
+        else:
+            assert "unlike probe sets" not in r["flags"]
+    judged = [r for r in doc["rows"] if r["p_holm"] is not None]
+    assert doc["holm_family"] == len(judged)
+    assert [r["p_holm"] for r in judged] == stats.holm([r["p"] for r in judged])
+    lat_line = next(ln for ln in text.splitlines() if ln.startswith("trace.folio_latency_p50_ns"))
+    assert "unlike probe sets" in lat_line
+    assert f"  trace.folio_latency_p50_ns: {why}; left out of Holm's family" in text
+    # the gate's note for the same metric is the same text
+    gdoc = gate.gate_results([unlike])
+    (gc,) = [c for c in gdoc["checks"] if c["metric"] == "trace.folio_latency_p50_ns"]
+    assert gc["note"] == why
+    like = synth.make_cmp(str(tmp_path / "l"), reps=3, seed=5, noise=0.005,
+                          base={"handouts_per_folio": 1.0},
+                          cand={"handouts_per_folio": 1.0, "lat_scale": 1.3})
+    assert main(["compare", like, "--json", js]) == 0
+    text = capsys.readouterr().out
+    with open(js) as f:
+        doc = json.load(f)
+    assert doc["observer_asymmetry"] is None
+    assert not any(r["not_comparable"] for r in doc["rows"])
+    assert "unlike probe sets" not in text and "hand-out probe" not in text

@@ -243,3 +243,51 @@ def test_loop_timings_of_like_probe_sets_are_judged(tmp_path, capsys):
     rc, doc, junit, out = _gate(capsys, tmp_path, cmp)
     assert _status(doc, "trace.folio_latency_p50_ns") == "regression"
     assert rc == 1 and doc["status"] == "regression", out
+
+
+def _unlike_probe_cmp(top, base_cpu, cand_cpu):
+    """Baseline without the hand-out probe, candidate with it on every folio; per-rep
+    guest CPU per MiB as given, every other value the same on both sides (each side's rep
+    N draws the same synthetic latencies), so the loop-timed metrics show no change."""
+    import random
+    cmp = schema.new_cmp(workload="seqwrite", reps=len(base_cpu), cmp_id="cmp-test")
+    for variant, vals, hpf in (("stock", base_cpu, 0.0), ("patched", cand_cpu, 1.0)):
+        for rep, v in enumerate(vals, 1):
+            synth.make_run(schema.rep_dir(top, variant, rep), variant=variant, rep=rep,
+                           rng=random.Random(rep), clat_ns=FIXED_CLAT,
+                           guest_cpu_ms_per_mib=v, handouts_per_folio=hpf)
+    schema.write_cmp(top, cmp)
+    return top
+
+
+def test_skipped_loop_timings_do_not_enlarge_the_holm_family(tmp_path, capsys):
+    """Known answer: four gated metrics, three of them loop-timed and skipped for unlike
+    probe sets.  Guest CPU per MiB rises 2.3 % (limit 1 %) with p = 0.0165: judged alone
+    that is a regression; had the three skipped metrics stayed in Holm's family it would
+    be corrected to 4 x 0.0165 = 0.066 and come out "inconclusive"."""
+    from analysis import stats
+    thr = tmp_path / "thr.json"
+    thr.write_text(json.dumps({"schema": "wbtrace.thresholds/1", "metrics": {
+        "sys.cpu_ms_per_MiB": {"max_regression_pct": 1},
+        "trace.folio_latency_p50_ns": {"max_regression_pct": 10},
+        "trace.folio_latency_p99_ns": {"max_regression_pct": 15},
+        "trace.writepages_mean_ns": {"max_regression_pct": 15}}}))
+    cmp = _unlike_probe_cmp(str(tmp_path / "c"), [200, 203, 197, 201, 199],
+                            [204, 208, 202, 206, 203])
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp, "--thresholds", str(thr))
+    (cpu,) = [c for c in doc["checks"] if c["metric"] == "sys.cpu_ms_per_MiB"]
+    assert 0.0125 < cpu["p"] < 0.05, cpu            # the window where the family matters
+    skipped = [c for c in doc["checks"] if c["metric"] != "sys.cpu_ms_per_MiB"]
+    assert {c["decision"] for c in skipped} == {"skipped"}, skipped
+    assert all(c["p_holm"] is None for c in skipped), skipped
+    assert cpu["p_holm"] == cpu["p"] and doc["holm_family"] == 1, (cpu, doc.get("holm_family"))
+    assert cpu["decision"] == "regression" and rc == 1, out
+    # The judged metrics' p_holm is Holm over exactly them (the default thresholds).
+    cmp2 = _unlike_probe_cmp(str(tmp_path / "d"), [200, 203, 197, 201, 199],
+                             [204, 208, 202, 206, 203])
+    rc, doc, junit, out = _gate(capsys, tmp_path, cmp2)
+    judged = [c for c in doc["checks"] if c["p"] is not None and c["decision"] != "skipped"]
+    assert not any(c["metric"].startswith("trace.folio_latency_") and c["p_holm"] is not None
+                   for c in doc["checks"])
+    assert doc["holm_family"] == len(judged)
+    assert [c["p_holm"] for c in judged] == stats.holm([c["p"] for c in judged])

@@ -1,5 +1,6 @@
 """Report and flame graph rendered by a real browser (headless Chromium)."""
 
+import html
 import re
 import shutil
 import subprocess
@@ -165,3 +166,22 @@ def test_report_opens_with_problems(tmp_path, capsys):
     assert [b[0] for b in bad] == ["verification", "ring-buffer drops", "comparability"]
     assert "fsck skipped" in bad[0][1] and "5 events lost" in bad[1][1]
     assert "host.accel: &#x27;kvm&#x27; != &#x27;tcg&#x27;" in bad[2][1]
+
+
+def test_report_marks_loop_timings_of_unlike_probe_sets(tmp_path, capsys):
+    """The A/B table of the report names the rows compare marks not comparable, with the
+    gate's reason; a comparison of like probe sets has no such line."""
+    from analysis import compare, schema
+    unlike = synth.make_cmp(str(tmp_path / "u"), reps=3, seed=5, noise=0.005,
+                            base={"handouts_per_folio": 0.0},
+                            cand={"handouts_per_folio": 1.0, "lat_scale": 1.3})
+    assert main(["report", unlike]) == 0
+    page = (tmp_path / "u" / "report" / "index.html").read_text()
+    why = compare.observer_asymmetry(*schema.resolve_pair([unlike]))
+    m = re.search(r'<p class="warn" id="not-comparable">(.*?)</p>', page)
+    assert m and "trace.folio_latency_p50_ns" in m.group(1), page[:2000]
+    assert html.escape(why, quote=True) in m.group(1)
+    like = synth.make_cmp(str(tmp_path / "l"), reps=3, seed=5, noise=0.005)
+    assert main(["report", like]) == 0
+    assert 'id="not-comparable"' not in (tmp_path / "l" / "report" / "index.html").read_text()
+    capsys.readouterr()
