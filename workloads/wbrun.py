@@ -142,6 +142,11 @@ def build_parser():
     c.add_argument("workload", metavar="WORKLOAD")
     c.add_argument("--reps", type=int, default=3,
                    help="reps per variant (default 3; a verdict needs at least 3)")
+    c.add_argument("--baseline", choices=VARIANTS, default="stock",
+                   help="the variant compared against (default stock)")
+    c.add_argument("--candidate", choices=VARIANTS, default="patched",
+                   help="the variant judged (default patched; canary = stock plus the "
+                        "test-only tests/canary/ patches, to prove the gate)")
     c.add_argument("--until-decided", metavar="N", type=_whole_number, default=None,
                    help="then, while the gate is inconclusive, add reps (interleaved, same "
                         "boot) up to N per variant; exit status the gate's (see below)")
@@ -230,6 +235,10 @@ def main(argv=None):
             return run_phase(args.spec)
         if args.cmd == "compare":
             wl = checked_workload(args, " (a verdict needs 3)")
+            if args.baseline == args.candidate:
+                raise UsageError(f"--baseline and --candidate are both {args.baseline}: an "
+                                 "A/A noise check is one `run --reps 2N` split in two "
+                                 "(workloads/gate-proof.sh)")
             check_until_decided(args)
             return compare_command(args, wl)
         return run_command(args, checked_workload(args))

@@ -95,3 +95,38 @@ def test_bench_bad_input(args, msg, with_output, tmp_path):
 def test_bench_help():
     p = subprocess.run([WBTRACE, "bench", "--help"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "digest" in p.stdout and "--reps" in p.stdout
+
+
+def test_compare_any_two_variants_dry_run():
+    """--baseline/--candidate pick the two variants (the canary proves the gate); the dry
+    run names them and boots nothing."""
+    p = subprocess.run([WBTRACE, "compare", "fio-randwrite", "--baseline", "stock",
+                        "--candidate", "canary", "--dry-run"], capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("fio-randwrite: stock and canary, 3 rep(s) each"), p.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--baseline", "stock", "--candidate", "stock"], "an A/A noise check"),
+    (["--candidate", "blue"], "invalid choice: 'blue'"),
+])
+def test_compare_variant_usage_errors(args, msg):
+    p = subprocess.run([WBTRACE, "compare", "fio-randwrite", *args, "--dry-run"],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert p.returncode == 2 and msg in p.stderr, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr
+
+
+def test_compare_plan_names_the_chosen_variants(tmp_path):
+    """The plan `analysis new-cmp` writes for stock vs canary: cmp.json's sides and an
+    interleaved run order (A B, B A, ...) over the two."""
+    from analysis import schema
+    from runner import compare
+    top = str(tmp_path / "cmp")
+    plan = compare.compare_plan(top, "fio-randwrite", 3, "stock", "canary")
+    assert [(v, r) for v, r, _ in plan] == [("stock", 1), ("canary", 1), ("canary", 2),
+                                            ("stock", 2), ("stock", 3), ("canary", 3)]
+    cmp = schema.load_cmp(top)
+    assert (cmp["baseline"], cmp["candidate"]) == ("stock", "canary")
+    assert all(d == schema.rep_dir(top, v, r) for v, r, d in plan)

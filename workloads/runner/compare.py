@@ -1,5 +1,7 @@
-"""`compare WORKLOAD`: stock and patched interleaved (the order `analysis new-cmp`
-gives) in one guest boot, the f2fs module swapped between reps; then the A/B table."""
+"""`compare WORKLOAD`: two lab variants (stock and patched by default; --baseline and
+--candidate pick any two of stock, patched, canary) interleaved (the order `analysis
+new-cmp` gives) in one guest boot, the f2fs module swapped between reps; then the A/B
+table."""
 
 import argparse
 import json
@@ -18,10 +20,17 @@ from .results import refuse_to_reuse
 from .run import run_local
 
 
+def sides(args):
+    """(baseline, candidate) variants of a compare (stock, patched unless chosen)."""
+    return (getattr(args, "baseline", None) or "stock",
+            getattr(args, "candidate", None) or "patched")
+
+
 def compare_command(args, wl):
     """`compare` after the argument checks: say what would run, or run it."""
+    base, cand = sides(args)
     if args.dry_run:
-        print(f"{wl.name}: stock and patched, {args.reps} rep(s) each, interleaved in one guest "
+        print(f"{wl.name}: {base} and {cand}, {args.reps} rep(s) each, interleaved in one guest "
               f"boot, size {fmt_size(args.size or wl.default_size)} per job, tracer "
               f"{'off' if args.no_trace else args.trace_mode}" +
               (f"; then more reps, interleaved, while the gate is inconclusive, up to "
@@ -32,12 +41,13 @@ def compare_command(args, wl):
     return compare_in_vm(args, wl)
 
 
-def compare_plan(cmp_dir, workload, reps):
+def compare_plan(cmp_dir, workload, reps, baseline="stock", candidate="patched"):
     """Write cmp_dir/cmp.json through `python3 -m analysis new-cmp`; its run order."""
     env = dict(os.environ, PYTHONPATH=paths.TOP + (":" + os.environ["PYTHONPATH"]
                                              if os.environ.get("PYTHONPATH") else ""))
     p = subprocess.run([paths.PY, "-m", "analysis", "new-cmp", cmp_dir, "--workload", workload,
-                        "--reps", str(reps), "--order", "interleaved"],
+                        "--reps", str(reps), "--order", "interleaved",
+                        "--baseline", baseline, "--candidate", candidate],
                        capture_output=True, text=True, env=env, cwd=paths.TOP)
     if p.returncode != 0:
         raise SetupError(f"analysis new-cmp failed: {tail(p.stderr, 1)}")
@@ -49,19 +59,24 @@ def compare_plan(cmp_dir, workload, reps):
 
 
 def compare_in_vm(args, wl):
-    """Host side of `compare`: one guest boot, reps of stock and patched interleaved."""
+    """Host side of `compare`: one guest boot, reps of the two variants interleaved."""
+    base, cand = sides(args)
     size = args.size or wl.default_size
     stamp = schema.utc_stamp()
     top = os.path.abspath(args.output or os.path.join(paths.RESULTS, f"cmp-{wl.name}-{stamp}"))
     refuse_to_reuse(top)
     guest.check_output_dir(top)
-    modules = {v: guest.lab_ready(v) for v in guest.VARIANTS}
+    modules = {v: guest.lab_ready(v) for v in ("stock", "patched", base, cand)}
     if not all(modules.values()):
-        raise SetupError("the lab (kernel + both f2fs modules) is not built or out of date: "
-                         "run './wbtrace lab build'")
+        missing = " and ".join(v for v, m in modules.items() if not m)
+        raise SetupError(f"the lab (kernel + f2fs {missing}) is not built or out of date: "
+                         "run './wbtrace lab build'" +
+                         (" and './wbtrace lab build --variant canary'"
+                          if "canary" in missing else ""))
+    modules = {v: modules[v] for v in (base, cand)}
     if not args.no_trace:
         paths.require_tracer()         # before compare_plan writes cmp.json
-    plan = compare_plan(top, wl.name, args.reps)
+    plan = compare_plan(top, wl.name, args.reps, base, cand)
     accel, disk_mb = guest.guest_prep(args, top, wl, size)
     icount = guest.icount_spec(args)
     context = guest.boot_context(accel, icount, module_sha256={
@@ -70,6 +85,8 @@ def compare_in_vm(args, wl):
              "-o", top, "--_stamp", stamp, "--_context", json.dumps(context, separators=(",", ":")),
              "--_plan", json.dumps(plan, separators=(",", ":"))]
     inner += guest.rep_options(args)
+    if (base, cand) != ("stock", "patched"):
+        inner += ["--baseline", base, "--candidate", cand]
     if args.until_decided:
         inner += ["--until-decided", str(args.until_decided)]
     if args.quiet:
@@ -79,7 +96,7 @@ def compare_in_vm(args, wl):
     cmd = guest.vm_command(plan[0][0], disk_mb, timeout, icount, args.quiet, top, inner)
     progress = Progress(args.quiet, prefix="")
     progress.say(f"wbtrace: {wl.name}: booting the lab guest once for {args.reps} rep(s) of "
-                 f"stock and of patched, interleaved" +
+                 f"{base} and of {cand}, interleaved" +
                  (f", then more while the gate is inconclusive, up to {most} each"
                   if args.until_decided else "") + f" -> {top}")
     rc = guest.guest_session(cmd, top, args.quiet, progress, "wbtrace compare")
@@ -97,13 +114,13 @@ def compare_in_vm(args, wl):
               f"results in {top}", file=sys.stderr)
         return EXIT_FAIL
     if args.until_decided:
-        return until_decided_verdict(top)
-    print(f"wbtrace compare: {args.reps} rep(s) each of stock and patched verified; "
+        return until_decided_verdict(top, base, cand)
+    print(f"wbtrace compare: {args.reps} rep(s) each of {base} and {cand} verified; "
           f"comparison dir {top}")
     return EXIT_OK
 
 
-def until_decided_verdict(top):
+def until_decided_verdict(top, base="stock", cand="patched"):
     """Host side, after an --until-decided session: the gate's table (also DIR/gate.json)
     and its exit status, with what the loop in the guest recorded in cmp.json."""
     env = dict(os.environ, PYTHONPATH=paths.TOP)
@@ -119,7 +136,7 @@ def until_decided_verdict(top):
     if not rec:
         print(f"wbtrace compare: FAILED: --until-decided: {why}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"wbtrace compare: until decided: {rec['reps']} rep(s) each of stock and patched "
+    print(f"wbtrace compare: until decided: {rec['reps']} rep(s) each of {base} and {cand} "
           f"verified ({rec['added_reps']} added to the {rec['requested_reps']} asked for, at "
           f"most {rec['max_reps']}); stopped: {rec['why']}; gate exit {grc}; comparison dir "
           f"{top}")

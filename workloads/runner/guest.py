@@ -24,7 +24,8 @@ from .processes import stop_proc, tail
 from .progress import STATUS_LINE, fmt_elapsed
 from .results import SHARE_MARKER
 
-VARIANTS = ("stock", "patched")
+# canary: stock + tests/canary/*.patch, test-only (built on request: lab build --variant canary)
+VARIANTS = ("stock", "patched", "canary")
 # Guest paths that can never be the host's: results there are lost.  (/tmp, /run,
 # /var/tmp are tmpfs in the guest, but -o DIR is shared read-write at its own path,
 # mounted over them, and the guest checks it sees SHARE_MARKER.)
@@ -260,10 +261,12 @@ def guest_context():
 
 
 def loaded_guest_variant():
-    """Which lab module is loaded now, by its GNU build-id ("stock"/"patched"), or None.
+    """Which lab module is loaded now, by its GNU build-id ("stock"/"patched"/"canary"), or
+    None.
 
-    The guest offers both modules (WBTRACE_MODULE_STOCK/_PATCHED) so that a test can swap
-    them in one boot; WBTRACE_VARIANT only says which one was loaded at boot."""
+    The guest offers the modules (WBTRACE_MODULE_STOCK/_PATCHED, _CANARY when built) so
+    that a test can swap them in one boot; WBTRACE_VARIANT only says which one was loaded
+    at boot."""
     try:
         with open("/sys/module/f2fs/notes/.note.gnu.build-id", "rb") as f:
             note = f.read()
