@@ -2,7 +2,9 @@
 # Build the lab: one Linux 7.3.4 kernel (bzImage + BTF) and two f2fs.ko built
 # against it from the same source tree: "stock" (pristine fs/f2fs) and
 # "patched" (kernel-patch/series applied).  The patched f2fs is also compiled
-# against a CONFIG_F2FS_FS_COMPRESSION=n configuration.
+# against a CONFIG_F2FS_FS_COMPRESSION=n configuration.  On request only
+# (--variant canary), a third: "canary", stock plus the test-only patches in
+# tests/canary/ (a known extra cost the regression gate must catch).
 #
 # Products are cached outside the clone ($WBTRACE_CACHE, default
 # $XDG_CACHE_HOME/wbtrace), keyed by a hash of their inputs: the kernel by
@@ -15,11 +17,12 @@ WB_TAG=lab-build
 
 usage() {
 	cat <<EOF
-Usage: ./wbtrace lab build [--debug] [--variant stock|patched|all] [--print-paths]
+Usage: ./wbtrace lab build [--debug] [--variant stock|patched|canary|all] [--print-paths]
 
 Builds (or finds in the cache) the lab kernel and the f2fs modules.
   --debug          the opt-in verification kernel (lockdep, atomic-sleep, KASAN)
-  --variant V      build only this f2fs variant (default: all)
+  --variant V      build only this f2fs variant (default: all = stock and patched;
+                   canary = stock + tests/canary/*.patch, test-only, built only when named)
   --print-paths    print KEY=path lines for the products and exit (builds nothing)
   -j N             parallel jobs (default: nproc)
 Cache: $WB_CACHE  (override with WBTRACE_CACHE)
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--debug) flavor=debug ;;
 	--variant) variants=${2:?--variant needs a value}; shift
 		[ "$variants" = all ] && variants="stock patched"
-		case "$variants" in stock|patched|"stock patched") ;; *) wb_die 2 "unknown variant '$variants' (stock, patched, all)";; esac ;;
+		case "$variants" in stock|patched|canary|"stock patched") ;; *) wb_die 2 "unknown variant '$variants' (stock, patched, canary, all)";; esac ;;
 	--print-paths) print_paths=1 ;;
 	-j) jobs=${2:?-j needs a number}; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -47,7 +50,7 @@ mod_dir() { echo "$WB_CACHE/f2fs-$(wb_module_key "$kdir" "$1")-$1"; }
 if [ "$print_paths" = 1 ]; then
 	echo "KERNEL_DIR=$kdir"
 	echo "BZIMAGE=$kdir/bzImage"
-	for v in stock patched; do echo "MODULE_${v^^}=$(mod_dir "$v")/f2fs.ko"; done
+	for v in stock patched canary; do echo "MODULE_${v^^}=$(mod_dir "$v")/f2fs.ko"; done
 	exit 0
 fi
 
@@ -150,6 +153,16 @@ prepare_f2fs_tree() {
 	local dst=$1 variant=$2 p n=0
 	rm -rf "$dst"; mkdir -p "$dst/fs"
 	cp -a "$src/fs/f2fs" "$dst/fs/f2fs"
+	if [ "$variant" = canary ]; then
+		for p in $(wb_canary_patches); do
+			patch -d "$dst" -p1 --quiet --no-backup-if-mismatch <"$p" ||
+				wb_die 4 "${p#"$WB_TOP"/} does not apply to Linux $WB_KVER fs/f2fs"
+			n=$((n + 1))
+		done
+		[ "$n" -gt 0 ] || wb_die 4 "the canary variant needs tests/canary/*.patch, found none"
+		wb_log "canary: applied $n test-only patch(es) from tests/canary/"
+		return 0
+	fi
 	[ "$variant" = patched ] || return 0
 	for p in $(wb_series); do
 		[ -r "$WB_TOP/kernel-patch/$p" ] || wb_die 4 "kernel-patch/series names $p, which does not exist"
@@ -211,7 +224,7 @@ if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 fi
 
 # Each patch change leaves a module build behind: keep the newest few.
-for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'nocomp-*'; do
+for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'f2fs-*-canary' 'nocomp-*'; do
 	wb_keep_newest 4 "$WB_CACHE" "$pattern"
 done
 

@@ -47,12 +47,17 @@ wb_series_hash() {
 		for p in $(wb_series); do cat "$WB_TOP/kernel-patch/$p"; done
 	} | sha256sum | cut -c1-12
 }
+# The test-only canary: stock f2fs plus tests/canary/*.patch (issue 14, item 7),
+# never part of the series.
+wb_canary_patches() { find "$WB_TOP/tests/canary" -maxdepth 1 -name '*.patch' 2>/dev/null | sort; }
 wb_module_key() { # $1 kernel key dir, $2 variant
 	{
 		basename "$1"; echo "$2"; cat "$WB_LAB/build-module.inputs"
+		local p
 		if [ "$2" = patched ]; then
-			local p
 			for p in $(wb_series); do cat "$WB_TOP/kernel-patch/$p"; done
+		elif [ "$2" = canary ]; then
+			for p in $(wb_canary_patches); do basename "$p"; cat "$p"; done
 		fi
 	} | wb_hash
 }

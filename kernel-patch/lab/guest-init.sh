@@ -62,7 +62,8 @@ fi
 . "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME
 hostname "${WB_HOSTNAME:-wbtrace-lab}"
 
-for p in "$repo" "$WB_CWD" "${WB_MODULE%/*}" "${WB_MODULE_STOCK%/*}" "${WB_MODULE_PATCHED%/*}"; do
+for p in "$repo" "$WB_CWD" "${WB_MODULE%/*}" "${WB_MODULE_STOCK%/*}" "${WB_MODULE_PATCHED%/*}" \
+	"${WB_MODULE_CANARY%/*}"; do
 	if [ -n "$p" ] && [ ! -e "$p" ] && [ -d "/mnt$p" ]; then
 		if ! { mkdir -p "$p" && mount --bind "/mnt$p" "$p"; }; then
 			say "cannot make the host's $p visible"
@@ -92,6 +93,7 @@ export HOME=/tmp/home TERM=${WB_TERM:-linux}
 mkdir -p "$HOME"
 export WBTRACE_GUEST=1 WBTRACE_VARIANT=$WB_VARIANT WBTRACE_SCRATCH=/dev/vda WBTRACE_MODULE=$WB_MODULE
 export WBTRACE_MODULE_STOCK=$WB_MODULE_STOCK WBTRACE_MODULE_PATCHED=$WB_MODULE_PATCHED
+export WBTRACE_MODULE_CANARY=${WB_MODULE_CANARY:-}
 cd "$WB_CWD" 2>/dev/null || cd /
 
 con=/dev/hvc0

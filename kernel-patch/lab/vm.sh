@@ -28,10 +28,12 @@ repo's results/ and every --rw DIR are shared read-write.  The f2fs
 variant's module is loaded before CMD runs.  Inside, WBTRACE_GUEST=1,
 WBTRACE_VARIANT, WBTRACE_SCRATCH (=/dev/vda, a blank disk) and
 WBTRACE_MODULE_STOCK / WBTRACE_MODULE_PATCHED (to swap variants with
-rmmod + insmod in one boot) are set.
+rmmod + insmod in one boot) are set, and WBTRACE_MODULE_CANARY when the
+test-only canary module is built (empty otherwise).
 
 Options:
-  --variant stock|patched  f2fs module to load (default: stock)
+  --variant stock|patched|canary  f2fs module to load (default: stock; canary:
+                           stock + tests/canary/*.patch, built when first booted)
   --debug                  use the verification kernel (lockdep, atomic-sleep, KASAN)
   --disk-size SIZE         scratch disk size, sparse (default: 2G)
   --disk FILE              use FILE as the scratch disk (kept; created if missing)
@@ -94,7 +96,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case "$variant" in stock|patched) ;; *) wb_die $EX_USAGE "unknown variant '$variant' (stock or patched)" ;; esac
+case "$variant" in stock|patched|canary) ;; *) wb_die $EX_USAGE "unknown variant '$variant' (stock, patched or canary)" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) wb_die $EX_USAGE "unknown accelerator '$accel' (auto, kvm, tcg)" ;; esac
 # -icount SPEC: QEMU 7.2's keys shift=N|auto (N 0..10; a bare first value is the
 # shift), align=on|off, sleep=on|off.  Checked here so that a typo is exit 2, not
@@ -138,6 +140,12 @@ if [ ! -e "$KERNEL_DIR/.done" ] || [ ! -e "$(dirname "$MODULE_STOCK")/.done" ] |
 	[ "$build" = 1 ] || wb_die $EX_SETUP "lab kernel or f2fs modules not built: run './wbtrace lab build${flavor:+ --debug}'"
 	"$WB_LAB/build.sh" ${flavor:+--debug} >&2 || wb_die $EX_SETUP "lab build failed"
 fi
+# The test-only canary module is offered when built (booting it builds it).
+if [ "$variant" = canary ] && [ ! -e "$(dirname "$MODULE_CANARY")/.done" ]; then
+	[ "$build" = 1 ] || wb_die $EX_SETUP "the canary f2fs module is not built: run './wbtrace lab build --variant canary'"
+	"$WB_LAB/build.sh" ${flavor:+--debug} --variant canary >&2 || wb_die $EX_SETUP "canary build failed"
+fi
+[ -e "$(dirname "$MODULE_CANARY")/.done" ] || MODULE_CANARY=""
 
 # Per-run control directory, shared with the guest; removed on exit.
 mkdir -p "$WB_CACHE/vm-runs"
@@ -237,6 +245,7 @@ done
 	printf 'WB_MODULE=%q\n' "$module"
 	printf 'WB_MODULE_STOCK=%q\n' "$MODULE_STOCK"
 	printf 'WB_MODULE_PATCHED=%q\n' "$MODULE_PATCHED"
+	printf 'WB_MODULE_CANARY=%q\n' "$MODULE_CANARY"
 	printf 'WB_VARIANT=%q\n' "$variant"
 	printf 'WB_MODE=%q\n' "$mode"
 	printf 'WB_TERM=%q\n' "${TERM:-linux}"

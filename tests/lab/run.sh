@@ -131,6 +131,26 @@ keys() {
 	[ "$(grep MODULE_STOCK "$tmp/k2")" != "$(grep MODULE_STOCK "$tmp/k3")" ] || { echo "new kernel did not change the module key"; return 1; }
 }
 check "build: cache keys follow their inputs" keys
+# The test-only canary (stock + tests/canary/*.patch): its key follows its own patches only,
+# and a canary patch changes no other product's key.
+canary_keys() {
+	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch" "$tmp/top/tests/canary"
+	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	printf '# series\n' >"$tmp/top/kernel-patch/series"
+	printf 'one\n' >"$tmp/top/tests/canary/0001-a.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c1"
+	printf 'two\n' >"$tmp/top/tests/canary/0001-a.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c2"
+	printf 'x.patch\n' >>"$tmp/top/kernel-patch/series"; printf 'diff\n' >"$tmp/top/kernel-patch/x.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c3"
+	grep -q '^MODULE_CANARY=.*-canary/f2fs.ko$' "$tmp/c1" || { echo "no MODULE_CANARY path"; return 1; }
+	[ "$(grep MODULE_CANARY "$tmp/c1")" != "$(grep MODULE_CANARY "$tmp/c2")" ] || { echo "a canary patch did not change the canary key"; return 1; }
+	[ "$(grep -v MODULE_CANARY "$tmp/c1")" = "$(grep -v MODULE_CANARY "$tmp/c2")" ] || { echo "a canary patch changed another key"; return 1; }
+	[ "$(grep MODULE_CANARY "$tmp/c2")" = "$(grep MODULE_CANARY "$tmp/c3")" ] || { echo "the series changed the canary key"; return 1; }
+}
+check "build: the canary's key follows tests/canary/*.patch only" canary_keys
+check "lab build: canary is a variant" exits 2 "(stock, patched, canary, all)" "$lab/build.sh" --variant blue
+check "vm: canary is a variant" exits 0 "--variant stock\|patched\|canary" "$lab/vm.sh" --help
 # build.sh records the kernel release with `make kernelrelease`; under a parent
 # make (`make test`) MAKEFLAGS carries -w, and the release file once held the
 # "Entering directory" lines.  The recipe's command, run the same way on a
