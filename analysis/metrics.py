@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from .schema import BLKTRACE_DIR, ResultsError, Run
-from .stats import weighted_percentile
+from .stats import loglin_resolution, weighted_percentile
 
 MiB = 1 << 20
 
@@ -65,6 +65,16 @@ _TRACE_DIST = {  # summary metric name -> (metric prefix, which fields)
     "writepages_ns": ("trace.writepages", "ns", ("mean", "p99")),
 }
 
+# Keyed histograms (summary.json "metrics_by_key", SCHEMA.md section 3) compare reads: the p99
+# per key (sync/io/compr), named "<the metric's p99>[<key>]", e.g.
+# "trace.folio_latency_p99_ns[none/opu/plain]", with the direction of the unkeyed metric.
+KEYED_FIELDS = {"folio_latency_ns": ("p99",), "writepages_ns": ("p99",)}
+
+
+def keyed_metric(name: str, field: str, key: str) -> str:
+    prefix, unit, _ = _TRACE_DIST[name]
+    return f"{prefix}_{field}_{unit}[{key}]"
+
 
 # Times the tracer takes from inside the writeback loop: its own programs run
 # within the measured interval, so two sides compare only when the same programs
@@ -92,10 +102,25 @@ def handouts_per_folio(run: Run) -> Optional[float]:
     return handouts / written
 
 
+def known_metric(name: str) -> Optional[Metric]:
+    """The Metric of a name the thresholds may use: one of METRICS, or a keyed percentile
+    "<one of METRICS>[sync/io/compr]" (KEYED_FIELDS); None otherwise."""
+    base, sep, key = name.partition("[")
+    if name in METRICS or (sep and base in METRICS and key.endswith("]")
+                           and key.count("/") == 2):
+        return metric_info(name)
+    return None
+
+
 def metric_info(name: str) -> Metric:
     m = METRICS.get(name)
     if m is not None:
         return m
+    base, sep, key = name.partition("[")
+    if sep and base in METRICS and key.endswith("]"):      # a keyed percentile
+        b = METRICS[base]
+        return Metric(name, b.unit, b.direction, b.kind,
+                      f"{b.doc}, samples of key {key[:-1]} (sync/io/compr)")
     unit = name.rsplit("_", 1)[-1] if "_" in name else ""
     return Metric(name, unit, 0, "level", "extra tracer metric (no direction)")
 
@@ -213,6 +238,11 @@ def _trace_metrics(run: Run) -> Dict[str, Optional[float]]:
             v = d.get(f) if d["count"] > 0 else None
             out[f"{prefix}_{f}_{unit}" if unit else f"{prefix}_{f}"] = \
                 float(v) if v is not None else None
+    for name, keyed in (s.get("metrics_by_key") or {}).items():
+        for f in KEYED_FIELDS.get(name, ()):
+            for key, d in keyed.items():
+                v = d.get(f) if d["count"] > 0 else None
+                out[keyed_metric(name, f, key)] = float(v) if v is not None else None
     return out
 
 
@@ -307,14 +337,29 @@ def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
             base, _, unit = name.rpartition("_")
             prefix = f"trace.{base}" if base else prefix
             unit = unit if base else ""
-        hist = pct_method(d).startswith("hist_log2")
         for f in fields:
             key = f"{prefix}_{f}_{unit}" if unit else f"{prefix}_{f}"
             if f == "mean":
                 res[key] = ("abs", 1.0 / d["count"] if d["count"] else 1.0)
             else:
-                res[key] = ("log", LOG2) if hist else ("abs", 1.0)
+                res[key] = percentile_resolution(d)
+    for name, keyed in (s.get("metrics_by_key") or {}).items():
+        for f in KEYED_FIELDS.get(name, ()):
+            for key, d in keyed.items():
+                res[keyed_metric(name, f, key)] = percentile_resolution(d)
     return res
+
+
+def percentile_resolution(d: dict) -> Tuple[str, float]:
+    """Step of a {DIST}'s percentiles: log-linear bucket upper bounds ln(1 + 2^-sub_bits)
+    (3.1 % with the tracer's 5 bits), log2 slots ln 2 (100 %, older result sets), exact
+    values 1 unit."""
+    m = pct_method(d)
+    if m == "hist_loglin_upper":
+        return ("log", loglin_resolution(d["hist_loglin"]["sub_bits"]))
+    if m.startswith("hist_log2"):
+        return ("log", LOG2)
+    return ("abs", 1.0)
 
 
 def percentile_source(run: Run, name: str) -> Optional[str]:

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from .stats import hist_loglin_percentile, loglin_nbuckets, loglin_to_log2
+
 RUN_SCHEMA = "wbtrace.run/1"
 TRACE_SCHEMA = "wbtrace.trace/1"
 CMP_SCHEMA = "wbtrace.cmp/1"
@@ -225,7 +227,91 @@ def validate_dist(d, path: str, name: str) -> dict:
                 raise ResultsError(f"{where}: {key} must be null or a number")
         elif not _is_num(v):
             raise ResultsError(f"{where}: {key} must be a finite number when count > 0")
+    if "hist_loglin" in d:
+        _validate_loglin(d, where)
+    elif d.get("pct_method") == "hist_loglin_upper":
+        raise ResultsError(f"{where}: pct_method \"hist_loglin_upper\" without hist_loglin")
     return d
+
+
+LOGLIN_PCTS = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def _validate_loglin(d: dict, where: str) -> None:
+    """Optional "hist_loglin" of a {DIST} (SCHEMA.md section 3): sparse [bucket, count]
+    pairs, buckets increasing and inside the layout of its sub_bits, counts summing to
+    count, refining hist_log2 exactly; with pct_method "hist_loglin_upper" every percentile
+    must be what analysis.stats computes from it (the tracer's C code and the Python twin
+    agree on the layout)."""
+    hl = d["hist_loglin"]
+    k = hl.get("sub_bits") if isinstance(hl, dict) else None
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 16:
+        raise ResultsError(f"{where}: hist_loglin needs \"sub_bits\" (an integer 1..16)")
+    bs, nb, last = hl.get("buckets"), loglin_nbuckets(k), -1
+    if not isinstance(bs, list):
+        raise ResultsError(f"{where}: hist_loglin.buckets must be a list of [bucket, count]")
+    for p in bs:
+        if (not isinstance(p, list) or len(p) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in p)
+                or not last < p[0] < nb or p[1] <= 0):
+            raise ResultsError(f"{where}: hist_loglin.buckets: {p!r} is not [bucket, count] "
+                               f"with buckets increasing in 0..{nb - 1} and count > 0")
+        last = p[0]
+    if sum(p[1] for p in bs) != d["count"]:
+        raise ResultsError(f"{where}: sum(hist_loglin) = {sum(p[1] for p in bs)} "
+                           f"but count = {d['count']}")
+    h2 = list(d["hist_log2"])
+    while h2 and not h2[-1]:
+        h2.pop()
+    if loglin_to_log2(hl) != h2:
+        raise ResultsError(f"{where}: hist_log2 is not the log2 view of hist_loglin")
+    if d.get("pct_method") == "hist_loglin_upper":
+        for key, q in LOGLIN_PCTS:
+            want = hist_loglin_percentile(hl, q)
+            if d[key] != want and not (want is None and d["count"] == 0):
+                raise ResultsError(f"{where}: {key} = {d[key]} but its hist_loglin gives "
+                                   f"{want}")
+
+
+def key_names(header: str = None) -> Dict[str, tuple]:
+    """The histogram key dimensions {"sync": names, "io": names, "compr": names}, from the
+    one definition both the tracer and this schema read (WB_KSYNCS, WB_KIOS, WB_KCOMPRS in
+    bpf/wbtrace.h; SCHEMA.md section 3 "metrics_by_key")."""
+    with open(header or WBTRACE_H) as f:
+        text = f.read()
+    out = {}
+    for dim, macro in (("sync", "WB_KSYNCS"), ("io", "WB_KIOS"), ("compr", "WB_KCOMPRS")):
+        m = re.search(rf"#define {macro}\(X\)([^\n]*)", text)
+        names = tuple(re.findall(r'X\(\s*\w+,\s*"([a-z_]+)"\)', m.group(1) if m else ""))
+        if not names:
+            raise WbtraceError(f"{header or WBTRACE_H}: no {macro} table")
+        out[dim] = names
+    return out
+
+
+def _validate_by_key(mk, metrics: dict, path: str) -> None:
+    """Optional "metrics_by_key" (SCHEMA.md section 3): {metric: {"sync/io/compr": {DIST}}},
+    keys made of the names of bpf/wbtrace.h; a metric's keyed counts sum to its count in
+    "metrics" (absent keys had no sample)."""
+    where = f"{path} metrics_by_key"
+    if not isinstance(mk, dict):
+        raise ResultsError(f"{where}: expected an object")
+    dims = key_names()
+    for name, keyed in mk.items():
+        if not isinstance(keyed, dict):
+            raise ResultsError(f"{where}.{name}: expected an object of keys")
+        for key, d in keyed.items():
+            parts = key.split("/")
+            if len(parts) != 3 or any(p not in dims[dim] for p, dim in
+                                      zip(parts, ("sync", "io", "compr"))):
+                raise ResultsError(f"{where}.{name}: key \"{key}\" is not sync/io/compr "
+                                   f"({'|'.join(dims['sync'])}/{'|'.join(dims['io'])}/"
+                                   f"{'|'.join(dims['compr'])})")
+            validate_dist(d, path, f"metrics_by_key.{name}.{key}")
+        total = sum(d["count"] for d in keyed.values())
+        if name in metrics and metrics[name]["count"] != total:
+            raise ResultsError(f"{where}.{name}: the keys' counts sum to {total} but "
+                               f"metrics.{name}.count = {metrics[name]['count']}")
 
 
 def validate_summary(s, path: str = SUMMARY_FILE) -> dict:
@@ -243,6 +329,8 @@ def validate_summary(s, path: str = SUMMARY_FILE) -> dict:
             _validate_compress(d, path)
         else:
             validate_dist(d, path, name)
+    if "metrics_by_key" in s:
+        _validate_by_key(s["metrics_by_key"], m, path)
     if "passes" in s:
         _validate_passes(s["passes"], path)
     if "bio_ends" in s:

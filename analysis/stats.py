@@ -1,5 +1,5 @@
 """Small statistics kit: means, Welch's t-test and interval, Student's t distribution,
-log2-histogram percentiles.  Pure Python (no scipy needed); tests cross-check it against
+log2- and log-linear-histogram percentiles.  Pure Python (no scipy needed); tests cross-check it against
 closed forms and published tables."""
 
 import math
@@ -258,6 +258,81 @@ def hist_log2_percentile(hist: Sequence[int], q: float, method: str = "upper") -
     raise AssertionError("unreachable")
 
 
+# Log-linear buckets (HdrHistogram's layout): the Python twin of wb_ll_bucket() in
+# bpf/wbtrace.h, tested against the same table (tests/loader/loglin_buckets.tsv) as the C one.
+# Values below 2^k have a bucket each; a value v >= 2^k with e = floor(log2 v) goes to group
+# g = e - k + 1, sub-bucket s = the k bits below the top one: bucket g * 2^k + s, holding
+# [(2^k + s) << (g - 1), ((2^k + s + 1) << (g - 1)) - 1].  A bucket is at most 1/2^k of its
+# lower bound wide: its upper bound is within +2^-k of any value in it.
+LL_SUB_BITS = 5          # WB_LL_SUB_BITS
+
+
+def loglin_nbuckets(sub_bits: int = LL_SUB_BITS) -> int:
+    return (64 - sub_bits + 1) << sub_bits
+
+
+def loglin_bucket(v: int, sub_bits: int = LL_SUB_BITS) -> int:
+    v = int(v)
+    if v < (1 << sub_bits):
+        return v
+    e = v.bit_length() - 1
+    return ((e - sub_bits + 1) << sub_bits) + ((v >> (e - sub_bits)) & ((1 << sub_bits) - 1))
+
+
+def loglin_bounds(i: int, sub_bits: int = LL_SUB_BITS):
+    """Inclusive integer value range [lo, hi] of log-linear bucket i."""
+    g, s = i >> sub_bits, i & ((1 << sub_bits) - 1)
+    if g == 0:
+        return i, i
+    lo = ((1 << sub_bits) + s) << (g - 1)
+    return lo, lo + (1 << (g - 1)) - 1
+
+
+def loglin_resolution(sub_bits: int = LL_SUB_BITS) -> float:
+    """Relative step of a percentile read as its bucket's upper bound: ln(1 + 2^-k), the same
+    form as the other resolutions of metrics.run_resolutions (log2 slots: ln 2)."""
+    return math.log1p(1.0 / (1 << sub_bits))
+
+
+def hist_loglin(values, sub_bits: int = LL_SUB_BITS) -> dict:
+    """The summary's "hist_loglin" object of raw values: sparse [bucket, count] pairs."""
+    counts: Dict[int, int] = {}
+    for v in values:
+        b = loglin_bucket(v, sub_bits)
+        counts[b] = counts.get(b, 0) + 1
+    return {"sub_bits": sub_bits, "buckets": [[b, counts[b]] for b in sorted(counts)]}
+
+
+def loglin_to_log2(hl: dict) -> List[int]:
+    """The hist_log2 array a hist_loglin refines (each bucket lies inside one log2 slot)."""
+    out: List[int] = []
+    for b, c in hl["buckets"]:
+        s = log2_slot(loglin_bounds(b, hl["sub_bits"])[0])
+        if s >= len(out):
+            out.extend([0] * (s + 1 - len(out)))
+        out[s] += c
+    return out
+
+
+def hist_loglin_percentile(hl: dict, q: float, method: str = "upper") -> Optional[float]:
+    """q-th percentile (0 < q <= 100) from a hist_loglin object: nearest rank
+    ceil(q/100 * count); "upper" = the upper bound of the bucket holding it (what the tracer
+    reports as pct_method "hist_loglin_upper"), "interp" = linear inside the bucket."""
+    total = sum(c for _, c in hl["buckets"])
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * total - 1e-9))
+    cum = 0
+    for b, c in hl["buckets"]:
+        if c and cum + c >= rank:
+            lo, hi = loglin_bounds(b, hl["sub_bits"])
+            if method == "upper":
+                return float(hi)
+            return lo + (hi - lo) * (rank - cum) / c
+        cum += c
+    raise AssertionError("unreachable")
+
+
 def exact_percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list."""
     rank = max(1, math.ceil(q / 100.0 * len(sorted_values) - 1e-9))
@@ -285,12 +360,12 @@ def dist_from_values(values, unit: str = "ns") -> dict:
     if not vs:
         return {"unit": unit, "count": 0, "sum": 0, "min": None, "max": None, "mean": None,
                 "p50": None, "p90": None, "p99": None, "p999": None, "pct_method": "exact",
-                "hist_log2": []}
+                "hist_log2": [], "hist_loglin": hist_loglin([])}
     return {"unit": unit, "count": len(vs), "sum": sum(vs), "min": vs[0], "max": vs[-1],
             "mean": sum(vs) / len(vs),
             "p50": exact_percentile(vs, 50), "p90": exact_percentile(vs, 90),
             "p99": exact_percentile(vs, 99), "p999": exact_percentile(vs, 99.9),
-            "pct_method": "exact", "hist_log2": hist_log2(vs)}
+            "pct_method": "exact", "hist_log2": hist_log2(vs), "hist_loglin": hist_loglin(vs)}
 
 
 # ----------------------------------------------------------------------------- sane intervals

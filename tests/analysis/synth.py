@@ -7,7 +7,7 @@ import os
 import random
 
 from analysis import schema
-from analysis.stats import dist_from_values, hist_log2_percentile
+from analysis.stats import dist_from_values, hist_log2_percentile, hist_loglin_percentile
 
 MiB = 1 << 20
 BS = 64 * 1024
@@ -52,8 +52,9 @@ def fio_doc(*, bw_mibps: float, clat_ns, sys_ms_per_mib: float = 2.0,
 def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 256.0,
                 ratio: float = 2.5, drops: int = 0, n_folio: int = 2000,
                 pct_method: str = "exact", folio=None, handouts_per_folio=None) -> dict:
-    """pct_method "hist_log2_upper": percentiles are log2 slot upper bounds, as the loader's
-    hist mode writes them.  `folio`: the per-folio latencies (default: lognormal around 4 us).
+    """pct_method "hist_loglin_upper": percentiles are log-linear bucket upper bounds, as the
+    loader's hist mode writes them; "hist_log2_upper"/"_interp": log2 slots, as older loaders
+    wrote them (no hist_loglin).  `folio`: the per-folio latencies (default: lognormal around 4 us).
     handouts_per_folio: the hand-out probe on, with this many runs per folio written."""
     if folio is None:
         folio = [int(rng.lognormvariate(math.log(4000 * lat_scale), 0.5)) for _ in range(n_folio)]
@@ -66,10 +67,16 @@ def summary_doc(rng: random.Random, *, lat_scale: float = 1.0, bio_kib: float = 
     dists = {"folio_latency_ns": dist_from_values(folio),
              "bio_bytes": dist_from_values(bios, unit="bytes"),
              "writepages_ns": dist_from_values(wp)}
-    if pct_method != "exact":
+    if pct_method == "hist_loglin_upper":
+        for d in dists.values():
+            d["pct_method"] = pct_method
+            for q, k in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
+                d[k] = hist_loglin_percentile(d["hist_loglin"], q)
+    elif pct_method != "exact":
         how = "upper" if pct_method == "hist_log2_upper" else "interp"
         for d in dists.values():
             d["pct_method"] = pct_method
+            del d["hist_loglin"]
             for q, k in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
                 d[k] = hist_log2_percentile(d["hist_log2"], q, how)
     doc = {
