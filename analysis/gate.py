@@ -9,7 +9,7 @@ from typing import List, Optional
 from . import schema
 from .compare import (CANNOT, check_group, compare_groups, config_mismatch, effect_to_pct,
                       fmt_ci, fmt_num, fmt_p, fmt_pct, pct_to_effect, render_text_table)
-from .metrics import METRICS, percentile_source, run_metrics, run_resolutions
+from .metrics import METRICS, known_metric, percentile_source, run_metrics, run_resolutions
 from .stats import mde, reps_needed
 from .schema import Group, ResultsError
 
@@ -61,10 +61,10 @@ def load_thresholds(path: Optional[str] = None) -> dict:
     if not isinstance(mets, dict) or not mets:
         raise ResultsError(f"{path}: \"metrics\" must be a non-empty table")
     for name, spec in mets.items():
-        if name not in METRICS:
+        if known_metric(name) is None:      # METRICS, or a keyed p99 "…_p99_ns[none/opu/plain]"
             raise ResultsError(f"{path}: unknown metric \"{name}\" "
-                               f"(known: {', '.join(METRICS)})")
-        if METRICS[name].direction == 0:
+                               f"(known: {', '.join(METRICS)}, and keyed percentiles)")
+        if known_metric(name).direction == 0:
             raise ResultsError(f"{path}: metrics.{name}: a limit on a metric without a "
                                f"better/worse direction can never fire; remove it")
         if not isinstance(spec, dict) or set(spec) - _METRIC_KEYS:
