@@ -6,6 +6,7 @@ workloads are the fio job files workloads/<name>.fio (see workloads/README.md)."
 
 import argparse
 import json
+import os
 import signal
 import sys
 
@@ -150,6 +151,10 @@ def build_parser():
     c.add_argument("--until-decided", metavar="N", type=_whole_number, default=None,
                    help="then, while the gate is inconclusive, add reps (interleaved, same "
                         "boot) up to N per variant; exit status the gate's (see below)")
+    c.add_argument("--thresholds", metavar="FILE", default=None,
+                   help="the gate's thresholds for --until-decided (default "
+                        "analysis/thresholds.json; bench gives one with alpha split over "
+                        "its workloads)")
     c.add_argument("--size", metavar="S", type=lambda s: parse_size(s, "--size"),
                    help="size per fio job (default: the job file's '; size:')")
     c.add_argument("--fs-opts", metavar="OPTS", default="", help="as for run")
@@ -207,9 +212,14 @@ def check_until_decided(args):
     """--until-decided N: the most reps a side, the first --reps included; the gate needs
     its min_reps (analysis/thresholds.json) a side before it can decide anything."""
     n = args.until_decided
+    if args.thresholds is not None:
+        args.thresholds = os.path.abspath(args.thresholds)
+        load_thresholds(args.thresholds)           # a bad file is a usage error, now
+        if n is None:
+            raise UsageError("--thresholds is the gate's for --until-decided N; give that too")
     if n is None:
         return
-    need = load_thresholds()["min_reps"]
+    need = load_thresholds(args.thresholds)["min_reps"]
     if n < need:
         raise UsageError(f"--until-decided must be at least {need} (the most reps per "
                          f"variant; the gate needs {need} for a verdict), not {n}")

@@ -77,6 +77,10 @@ def test_compare_workload_usage_errors_are_the_runners():
     (["--size"], "--size needs a value"),
     (["-o"], "-o needs a value"),
     (["--frobnicate"], "unknown option --frobnicate"),
+    (["--until-decided", "x"], "--until-decided needs a whole number, not 'x'"),
+    (["--until-decided", "2"], "--until-decided must be at least 3"),
+    (["--until-decided", "4"], "--until-decided 4 is below --reps 5"),
+    (["--until-decided"], "--until-decided needs a value"),
 ])
 @pytest.mark.parametrize("with_output", [True, False])
 def test_bench_bad_input(args, msg, with_output, tmp_path):

@@ -20,7 +20,8 @@ def captured(monkeypatch, tmp_path):
     monkeypatch.setattr(fingerprints, "sha256_file", lambda path: "0" * 64)
     monkeypatch.setattr(guest, "guest_prep", lambda args, top, wl, size: ("tcg", 2048))
     monkeypatch.setattr(compare, "compare_plan",
-                        lambda top, workload, reps: [("stock", 1, os.path.join(top, "s1"))])
+                        lambda top, workload, reps, *variants:
+                        [("stock", 1, os.path.join(top, "s1"))])
 
     def session(cmd, top, quiet, progress, prog):
         seen["cmd"] = cmd
@@ -100,3 +101,26 @@ def test_write_meta_records_icount(tmp_path, icount):
         host = json.load(f)["host"]
     assert host.get("icount") == icount
     assert host["accel"] == "tcg"
+
+
+def test_compare_hands_the_variants_and_thresholds_to_the_guest(captured, tmp_path):
+    """compare --candidate canary --until-decided N --thresholds F: the guest's command
+    names both variants, and the thresholds are a copy in the comparison dir (which the
+    guest sees even when F is under the host's /tmp, and which records what was used)."""
+    thr = tmp_path / "thr.json"
+    thr.write_text(open(os.path.join(paths.TOP, "analysis", "thresholds.json")).read())
+    args, wl = host_args("compare", "--baseline", "stock", "--candidate", "canary",
+                         "--until-decided", "4", "--thresholds", str(thr), tmp_path=tmp_path)
+    wbrun.check_until_decided(args)
+    compare.compare_in_vm(args, wl)
+    cmd = captured["cmd"]
+    inner = cmd[cmd.index("--") + 1:]
+    assert inner[inner.index("--baseline") + 1] == "stock"
+    assert inner[inner.index("--candidate") + 1] == "canary"
+    copy = inner[inner.index("--thresholds") + 1]
+    assert copy == os.path.join(str(tmp_path / "out-compare"), compare.THRESHOLDS_COPY)
+    assert open(copy).read() == thr.read_text()
+    # the default pair adds neither option (the guest's defaults are the same)
+    args, wl = host_args("compare", tmp_path=tmp_path / "x")
+    compare.compare_in_vm(args, wl)
+    assert "--baseline" not in captured["cmd"] and "--thresholds" not in captured["cmd"]

@@ -9,9 +9,12 @@ workloads/wbrun.py; workloads/README.md says what it does).
   processes     children in their own process groups, undo actions, run.log
   devices       block devices (size, in use, bdi) and the kernel's f2fs
   run           `run`: all reps here (host target, or inside the guest), or one guest boot
-  compare       `compare WORKLOAD`: stock and patched interleaved in one guest boot
+  compare       `compare WORKLOAD`: two variants (stock and patched by default)
+                interleaved in one guest boot
   until_decided `compare --until-decided N`: more interleaved reps while the gate is
                 inconclusive (guest side)
+  bench         `bench --until-decided N`: the bench's thresholds (alpha split over its
+                workloads) and its verdicts, one per workload
   guest         the lab guest: built?, booting it and relaying its output (host side);
                 which f2fs module is loaded, and swapping it (guest side)
   rep           one rep: mkfs, mount, flusher knobs, workload, verification, clean-up

@@ -6,6 +6,7 @@ table."""
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -18,6 +19,10 @@ from .processes import tail
 from .progress import Progress
 from .results import refuse_to_reuse
 from .run import run_local
+
+
+# --thresholds FILE is copied into the comparison dir under this name.
+THRESHOLDS_COPY = "thresholds.json"
 
 
 def sides(args):
@@ -77,6 +82,13 @@ def compare_in_vm(args, wl):
     if not args.no_trace:
         paths.require_tracer()         # before compare_plan writes cmp.json
     plan = compare_plan(top, wl.name, args.reps, base, cand)
+    thresholds = getattr(args, "thresholds", None)
+    if thresholds:
+        # A copy in the comparison dir: the guest sees it (a file under the host's /tmp
+        # it would not), and the dir records which limits and alpha its gate used.
+        os.makedirs(top, exist_ok=True)
+        shutil.copyfile(thresholds, os.path.join(top, THRESHOLDS_COPY))
+        thresholds = os.path.join(top, THRESHOLDS_COPY)
     accel, disk_mb = guest.guest_prep(args, top, wl, size)
     icount = guest.icount_spec(args)
     context = guest.boot_context(accel, icount, module_sha256={
@@ -89,6 +101,8 @@ def compare_in_vm(args, wl):
         inner += ["--baseline", base, "--candidate", cand]
     if args.until_decided:
         inner += ["--until-decided", str(args.until_decided)]
+    if thresholds:
+        inner += ["--thresholds", thresholds]
     if args.quiet:
         inner.append("--quiet")
     most = args.until_decided or args.reps
@@ -114,19 +128,21 @@ def compare_in_vm(args, wl):
               f"results in {top}", file=sys.stderr)
         return EXIT_FAIL
     if args.until_decided:
-        return until_decided_verdict(top, base, cand)
+        return until_decided_verdict(top, base, cand, thresholds)
     print(f"wbtrace compare: {args.reps} rep(s) each of {base} and {cand} verified; "
           f"comparison dir {top}")
     return EXIT_OK
 
 
-def until_decided_verdict(top, base="stock", cand="patched"):
+def until_decided_verdict(top, base="stock", cand="patched", thresholds=None):
     """Host side, after an --until-decided session: the gate's table (also DIR/gate.json)
     and its exit status, with what the loop in the guest recorded in cmp.json."""
     env = dict(os.environ, PYTHONPATH=paths.TOP)
     print(f"\nGate ({top}):", flush=True)
     grc = subprocess.run([paths.PY, "-m", "analysis", "gate", top, "--json",
-                          os.path.join(top, "gate.json")], env=env, cwd=paths.TOP).returncode
+                          os.path.join(top, "gate.json")] +
+                         (["--thresholds", thresholds] if thresholds else []),
+                         env=env, cwd=paths.TOP).returncode
     try:
         rec = schema.load_cmp(top).get("until_decided")
     except schema.ResultsError as e:
@@ -174,5 +190,5 @@ def compare_in_guest(args, wl):
     if args.until_decided:
         failed = until_decided.until_decided(
             top, args.until_decided, run_rep, lambda line: print(line, flush=True),
-            failed=failed)["failed_reps"]
+            failed=failed, thresholds=getattr(args, "thresholds", None))["failed_reps"]
     return EXIT_FAIL if failed else EXIT_OK
