@@ -400,16 +400,25 @@ static const char *const suffix[WB_M_NR][2] = {
 	[WB_M_RAW_TP] = { "raw_tp", NULL },
 };
 
-static struct bpf_program *prog_for(struct bpf_object *obj, const char *base, enum wb_pmode m,
-				    int which)
+/* The program of site d's entry (end 0) or exit (end 1) in mode m, or NULL if it has none. */
+static struct bpf_program *prog_for(struct bpf_object *obj, const struct wb_site_def *d,
+				    enum wb_pmode m, int end)
 {
+	const char *base = end ? d->exit : d->entry;
 	char name[128];
 
-	if (!used(base) || !suffix[m][which])
+	if (!used(base) || !suffix[m][end])
 		return NULL;
-	snprintf(name, sizeof(name), "%s_%s", base, suffix[m][which]);
+	snprintf(name, sizeof(name), "%s_%s", base, suffix[m][end]);
 	return bpf_object__find_program_by_name(obj, name);
 }
+
+/* Each site the selection kept (status WB_SS_SELECTED), with its definition d. */
+#define for_each_selected_site(sel, i, s, d)					\
+	for ((i) = 0; (i) < WB_S_NR; (i)++)					\
+		if ((s) = &(sel)->site[i], (d) = &wb_site_defs[i],		\
+		    (s)->status != WB_SS_SELECTED) {				\
+		} else
 
 int wb_site_of_prog(const char *prog_name, enum wb_pmode *mode)
 {
@@ -433,19 +442,16 @@ int wb_site_of_prog(const char *prog_name, enum wb_pmode *mode)
 
 int wb_configure(struct wb_sel *sel, struct bpf_object *obj)
 {
+	const struct wb_site_def *d;
 	struct bpf_program *prog;
+	struct wb_site *s;
 	int i, w, err;
 
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, false);
-	for (i = 0; i < WB_S_NR; i++) {
-		const struct wb_site_def *d = &wb_site_defs[i];
-		struct wb_site *s = &sel->site[i];
-
-		if (s->status != WB_SS_SELECTED)
-			continue;
+	for_each_selected_site(sel, i, s, d) {
 		for (w = 0; w < 2; w++) {
-			prog = prog_for(obj, w ? d->exit : d->entry, s->mode, w);
+			prog = prog_for(obj, d, s->mode, w);
 			if (!prog)
 				continue;
 			bpf_program__set_autoload(prog, true);
@@ -464,16 +470,13 @@ int wb_configure(struct wb_sel *sel, struct bpf_object *obj)
 
 int wb_attach(struct wb_sel *sel, struct bpf_object *obj)
 {
+	const struct wb_site_def *d;
+	struct wb_site *s;
 	int i, w, failed = 0;
 
-	for (i = 0; i < WB_S_NR; i++) {
-		const struct wb_site_def *d = &wb_site_defs[i];
-		struct wb_site *s = &sel->site[i];
-
-		if (s->status != WB_SS_SELECTED)
-			continue;
+	for_each_selected_site(sel, i, s, d) {
 		for (w = 0; w < 2; w++) {
-			struct bpf_program *prog = prog_for(obj, w ? d->exit : d->entry, s->mode, w);
+			struct bpf_program *prog = prog_for(obj, d, s->mode, w);
 			struct bpf_link *l;
 
 			if (!prog)
@@ -495,8 +498,8 @@ int wb_attach(struct wb_sel *sel, struct bpf_object *obj)
 			s->links[w] = l;
 		}
 		if (s->links[0] || s->links[1]) {
-			bool complete = (!prog_for(obj, d->entry, s->mode, 0) || s->links[0]) &&
-					(!prog_for(obj, d->exit, s->mode, 1) || s->links[1]);
+			bool complete = (!prog_for(obj, d, s->mode, 0) || s->links[0]) &&
+					(!prog_for(obj, d, s->mode, 1) || s->links[1]);
 			if (!complete) {
 				bpf_link__destroy(s->links[0]);
 				bpf_link__destroy(s->links[1]);
