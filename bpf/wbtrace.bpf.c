@@ -7,7 +7,8 @@
  * The loader picks one mode per site at run time and turns the others off;
  * attach targets come from the table, never from SEC() strings here.
  *
- * Output: in-kernel counters (always), log2 histograms (aggregation mode),
+ * Output: in-kernel counters (always), log-linear histograms keyed by sync
+ * mode, IPU/OPU and compressed (aggregation mode),
  * one ring-buffer record per event (stream mode; failed reserves are counted
  * per CPU in `drops`).
  */
@@ -16,7 +17,6 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "wbtrace.h"
-#include "bits.bpf.h"
 #include "f2fs_core.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -66,11 +66,12 @@ struct {
 	__type(value, struct wb_passes);
 } passes SEC(".maps");
 
+/* Log-linear histograms (aggregation mode): shared, atomic updates only. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WB_H_NR);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WB_HE_NR);
 	__type(key, __u32);
-	__type(value, struct wb_hist);
+	__type(value, struct wb_llhist);
 } hists SEC(".maps");
 
 /* Per-thread state: stacks of open writepages and folio frames, the open cluster. */
@@ -233,24 +234,32 @@ static __always_inline void atomic_max_u64(__u64 *p, __u64 v)
 	}
 }
 
-static __always_inline void hist_add(__u32 id, __u64 v)
+/* One sample into histogram entry `he` (enum wb_hist_entry: WB_HE_<id> [+ WB_KEY()]). */
+static __always_inline void hist_add(__u32 he, __u64 v)
 {
-	struct wb_hist *h;
-	__u32 slot;
+	struct wb_llhist *h;
+	__u32 b;
 
 	if (!targ_hist)
 		return;
-	h = bpf_map_lookup_elem(&hists, &id);
+	h = bpf_map_lookup_elem(&hists, &he);
 	if (!h)
 		return;
-	slot = wb_log2_64(v);
-	if (slot >= WB_MAX_SLOTS)
-		slot = WB_MAX_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->count, 1);
+	b = wb_ll_bucket(v);
+	if (b >= WB_LL_NB)
+		b = WB_LL_NB - 1;	/* never: every u64 has a bucket (for the verifier) */
+	__sync_fetch_and_add(&h->b[b], 1);
 	__sync_fetch_and_add(&h->sum, v);
 	atomic_max_u64(&h->min_inv, ~v);
 	atomic_max_u64(&h->max, v);
+}
+
+/* The sync-mode key of a sample inside pass frame w (NULL or ignored: none traced). */
+static __always_inline __u32 ksync_of(struct wp_frame *w)
+{
+	if (!w || w->ignore)
+		return WB_KS_NA;
+	return w->sync_mode == WB_SYNC_ALL ? WB_KS_ALL : WB_KS_NONE;
 }
 
 /*
@@ -467,6 +476,8 @@ static __always_inline void wp_enter(__u32 site, __u32 kind, struct address_spac
 	f->cyclic = BPF_CORE_READ_BITFIELD_PROBED(wbc, range_cyclic);
 	f->reason = (__s32)st->wb_reason - 1;
 	f->site = site;
+	if (wb_inode_compressed(inode))
+		f->flags |= WB_F_COMPR;		/* the histograms' key */
 	/*
 	 * The first folio's loop cycle counts from the ->writepages entry even
 	 * when the loop itself is traced, so it does not depend on whether the
@@ -579,7 +590,7 @@ static __always_inline void wp_exit(__u32 kind, long ret, __u64 key)
 
 	if (kind == WPK_LOOP) {
 		cnt_add(WB_C_LOOP, 1);
-		hist_add(WB_H_LOOP_NS, dur);
+		hist_add(WB_HE_LOOP_NS, dur);
 		if (d > 0) {
 			parent = &st->wp[(d - 1) & (WB_DEPTH - 1)];
 			if (parent->kind == WPK_OUTER && !parent->ignore) {
@@ -629,8 +640,10 @@ static __always_inline void wp_exit(__u32 kind, long ret, __u64 key)
 			   f->nr_before - nr_after);
 
 	cnt_add(WB_C_WP, 1);
-	hist_add(WB_H_WP_NS, dur);
-	hist_add(WB_H_WP_FOLIOS, f->folios);
+	hist_add(WB_HE_WP_NS + WB_KEY(f->sync_mode == WB_SYNC_ALL ? WB_KS_ALL : WB_KS_NONE,
+				      WB_KI_NA, f->flags & WB_F_COMPR ? WB_KC_COMPR : WB_KC_PLAIN),
+		 dur);
+	hist_add(WB_HE_WP_FOLIOS, f->folios);
 	e = ev_new(WB_EV_WP, f->site, f->dev, f->ino, now);
 	if (!e)
 		return;
@@ -782,7 +795,7 @@ static __always_inline void folio_exit(long ret, __u64 key)
 	struct folio_frame *f;
 	struct wb_event *e;
 	__u64 now, write_ns, iter_ns = 0;
-	__u32 d, outcome, flags;
+	__u32 d, outcome, flags, ks, ki, kc;
 	int submitted = 0;
 
 	if (!st || st->fod == 0) {
@@ -798,6 +811,11 @@ static __always_inline void folio_exit(long ret, __u64 key)
 	now = bpf_ktime_get_ns();
 	write_ns = now - f->ts;
 	flags = f->flags;
+	ks = ksync_of(wp_top(st));
+	if (ks == WB_KS_ALL)
+		flags |= WB_F_PASS_ALL;
+	ki = flags & WB_F_IPU ? WB_KI_IPU : flags & WB_F_OPU ? WB_KI_OPU : WB_KI_NA;
+	kc = flags & WB_F_COMPR ? WB_KC_COMPR : WB_KC_PLAIN;
 	if (f->submitted)
 		bpf_probe_read_kernel(&submitted, sizeof(submitted), (void *)f->submitted);
 	else if (ret == 0 && (flags & (WB_F_IPU | WB_F_OPU)))
@@ -818,17 +836,17 @@ static __always_inline void folio_exit(long ret, __u64 key)
 		cnt_add(WB_C_FOLIO_IPU, 1);
 	if (flags & WB_F_OPU)
 		cnt_add(WB_C_FOLIO_OPU, 1);
-	hist_add(WB_H_FOLIO_WRITE_NS, write_ns);
+	hist_add(WB_HE_FOLIO_WRITE_NS + WB_KEY(ks, ki, kc), write_ns);
 	if (flags & WB_F_GAP) {
 		if (flags & WB_F_FIRST) {
-			hist_add(WB_H_PASS_SETUP_NS, f->gap_ns);
+			hist_add(WB_HE_PASS_SETUP_NS + WB_KEY(ks, WB_KI_NA, kc), f->gap_ns);
 		} else {
-			hist_add(WB_H_FOLIO_GAP_NS, f->gap_ns);
-			hist_add(WB_H_FOLIO_ITER_NS, iter_ns);
+			hist_add(WB_HE_FOLIO_GAP_NS + WB_KEY(ks, ki, kc), f->gap_ns);
+			hist_add(WB_HE_FOLIO_ITER_NS + WB_KEY(ks, ki, kc), iter_ns);
 		}
 	}
 	if (flags & WB_F_HANDOUT)
-		hist_add(WB_H_FOLIO_HANDOUT_NS, f->handout_ns);
+		hist_add(WB_HE_FOLIO_HANDOUT_NS, f->handout_ns);
 
 	if (!e)
 		return;
@@ -872,6 +890,8 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	 * entry alone no phase can be measured: the latencies are absent.
 	 */
 	folio_account(st, e, WB_OUT_UNKNOWN, size, now, NULL, &iter_ns);
+	if (st && ksync_of(wp_top(st)) == WB_KS_ALL)
+		flags |= WB_F_PASS_ALL;
 	cnt_add(WB_C_FOLIO_UNKNOWN, 1);
 	if (!e)
 		return;
@@ -1028,8 +1048,8 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 					 __u64 dur, __s32 ret, __u32 submitted, __u32 flags)
 {
 	struct wb_event *e;
-	struct wp_frame *w;
-	__u32 outcome, cblocks = 0, saved = 0;
+	struct wp_frame *w = st ? wp_top(st) : NULL;
+	__u32 outcome, cblocks = 0, saved = 0, ks = ksync_of(w);
 
 	if (flags & WB_F_NO_EXIT) {
 		/* compress tracepoints only: assume a compressed cluster was written */
@@ -1065,12 +1085,10 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 							: (__u64)c->csize * WB_BLKSIZE);
 	}
 	if (!(flags & WB_F_NO_EXIT))
-		hist_add(WB_H_CLUSTER_NS, dur);
-	if (st) {
-		w = wp_top(st);
-		if (w && !w->ignore)
-			w->clusters++;
-	}
+		hist_add(WB_HE_CLUSTER_NS + WB_KEY(ks, WB_KI_NA, WB_KC_COMPR), dur);
+	if (w && !w->ignore)
+		w->clusters++;
+	flags |= ks == WB_KS_NA ? WB_F_NO_PASS : ks == WB_KS_ALL ? WB_F_PASS_ALL : 0;
 
 	e = ev_new(WB_EV_CLUSTER, c->site, c->dev, c->ino, now);
 	if (!e)
@@ -1165,7 +1183,7 @@ static __always_inline void compress_end(struct inode *inode, __u32 clen, int re
 	c->cns = bpf_ktime_get_ns() - c->cstart;
 	c->clen = clen;
 	c->cret = ret;
-	hist_add(WB_H_COMPRESS_NS, c->cns);
+	hist_add(WB_HE_COMPRESS_NS, c->cns);
 	if (ret == -WB_EAGAIN) {
 		/* f2fs_write_multi_pages: add_compr_block_stat(inode, cluster_size) */
 		cnt_add(WB_C_COMPR_WRITTEN_BLK, c->csize);
@@ -1560,7 +1578,7 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 		flags |= merged ? WB_F_OPU : WB_F_IPU;
 		cnt_add(WB_C_BIO_DATA_HOT + temp, 1);
 		cnt_add(merged ? WB_C_BIO_DATA_OPU : WB_C_BIO_DATA_IPU, 1);
-		hist_add(WB_H_BIO_BYTES, bytes);
+		hist_add(WB_HE_BIO_BYTES, bytes);
 	}
 
 	if (merged && st) {

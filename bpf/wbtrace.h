@@ -17,6 +17,61 @@
 #define WB_EAGAIN		11
 
 #define WB_MAX_SLOTS		64	/* log2 slots: slot i holds [2^i, 2^(i+1)), slot 0 also 0 */
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* floor(log2(v)) for v > 0; 0 for v == 0 (same slot as v == 1).  Branch-light, no loop. */
+static __always_inline __u32 wb_log2_32(__u32 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFF) << 4; v >>= r;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline __u32 wb_log2_64(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	if (hi)
+		return wb_log2_32(hi) + 32;
+	return wb_log2_32((__u32)v);
+}
+
+/*
+ * Log-linear histogram buckets (HdrHistogram's layout with 2^WB_LL_SUB_BITS
+ * sub-buckets per power of two), the one definition for the BPF side and the
+ * loader; analysis/stats.py has the Python twin, and both are tested against
+ * one table (tests/loader/loglin_buckets.tsv).  Values below WB_LL_SUB have a
+ * bucket each (bucket = value); a value v >= WB_LL_SUB with e = floor(log2 v)
+ * goes to group g = e - WB_LL_SUB_BITS + 1, sub-bucket s = the WB_LL_SUB_BITS
+ * bits below the top one: bucket = g * WB_LL_SUB + s, which holds the values
+ * [(WB_LL_SUB + s) << (g - 1), ((WB_LL_SUB + s + 1) << (g - 1)) - 1].  A
+ * bucket's width is at most 1/WB_LL_SUB of its lower bound, so its upper bound
+ * is within +3.125 % of any value in it (5 bits).  Every u64 has a bucket:
+ * WB_LL_NB = (64 - WB_LL_SUB_BITS + 1) * WB_LL_SUB; the index is a few
+ * instructions (floor log2, a shift, a mask), no loop.
+ */
+#define WB_LL_SUB_BITS		5
+#define WB_LL_SUB		(1u << WB_LL_SUB_BITS)
+#define WB_LL_NB		((64 - WB_LL_SUB_BITS + 1) * WB_LL_SUB)	/* 1920 */
+
+static __always_inline __u32 wb_ll_bucket(__u64 v)
+{
+	__u32 e;
+
+	if (v < WB_LL_SUB)
+		return (__u32)v;
+	e = wb_log2_64(v);
+	return ((e - WB_LL_SUB_BITS + 1) << WB_LL_SUB_BITS) +
+	       (__u32)((v >> (e - WB_LL_SUB_BITS)) & (WB_LL_SUB - 1));
+}
 #define WB_DEPTH		4	/* nesting of writepages frames / folio frames per thread */
 
 /* The BPF side's start/stop switch (wb_phase in .bss), set by the loader. */
@@ -123,7 +178,7 @@ enum wb_bio_end {
 
 /* Flags in wb_event.flags. */
 #define WB_F_NO_EXIT	(1u << 0)	/* entry seen, exit not traced: durations are 0 */
-#define WB_F_COMPR	(1u << 1)	/* inode is a compressed file (F2FS_COMPR_FL) */
+#define WB_F_COMPR	(1u << 1)	/* inode is a compressed file (F2FS_COMPR_FL); folio, wp, cmp */
 #define WB_F_HANDOUT	(1u << 2)	/* folio came from writeback_iter (handout_ns valid) */
 #define WB_F_FIRST	(1u << 3)	/* first folio of its pass: iter_ns counts from pass entry */
 #define WB_F_NO_PASS	(1u << 4)	/* no traced pass around it: iter_ns is 0 */
@@ -140,6 +195,7 @@ enum wb_bio_end {
 #define WB_F_BIO_ALL_SEEN (1u << 14)	/* bio: its first page was traced: pages_traced is all */
 #define WB_F_PAGES_UNSEEN (1u << 15)	/* bio: page_write probe off: pages_traced unknown */
 #define WB_F_STREAM	(1u << 16)	/* bio: a stream's cached bio (__submit_merged_bio) */
+#define WB_F_PASS_ALL	(1u << 17)	/* folio, cluster: the pass around it is WB_SYNC_ALL */
 #define WB_F_FOLIO_UNKNOWN (1u << 12)	/* wp: some folio outcomes unknown (folio tracepoint
 					   fallback): written/redirtied/skipped not reported */
 
@@ -237,29 +293,86 @@ struct wb_event {
 };
 
 /*
- * In-kernel log2 histograms (aggregation mode).  X(id, name, unit).  The same
- * names are used for the user-space histograms built from the stream.
+ * Histograms: X(id, name, unit, keyed).  In aggregation mode the kernel keeps
+ * log-linear histograms (struct wb_llhist, one shared array entry each,
+ * atomic updates); the loader builds the same from the stream.  A keyed
+ * metric has one histogram per key (WB_KEYS below) and no unkeyed one: its
+ * totals are the sum over the keys (loader/README.md "Histograms").
  */
 #define WB_HISTS(X)							\
-	X(WP_NS,	"writepages_ns",	"ns")			\
-	X(LOOP_NS,	"loop_ns",		"ns")			\
-	X(FOLIO_ITER_NS, "folio_latency_ns",	"ns")			\
-	X(PASS_SETUP_NS, "pass_setup_ns",	"ns")			\
-	X(FOLIO_GAP_NS,	"folio_gap_ns",		"ns")			\
-	X(FOLIO_WRITE_NS, "folio_write_ns",	"ns")			\
-	X(FOLIO_HANDOUT_NS, "folio_handout_ns",	"ns")			\
-	X(BIO_BYTES,	"bio_bytes",		"bytes")		\
-	X(CLUSTER_NS,	"cluster_ns",		"ns")			\
-	X(COMPRESS_NS,	"compress_ns",		"ns")			\
-	X(WP_FOLIOS,	"writepages_folios",	"folios")
+	X(WP_NS,	"writepages_ns",	"ns",		1)	\
+	X(LOOP_NS,	"loop_ns",		"ns",		0)	\
+	X(FOLIO_ITER_NS, "folio_latency_ns",	"ns",		1)	\
+	X(PASS_SETUP_NS, "pass_setup_ns",	"ns",		1)	\
+	X(FOLIO_GAP_NS,	"folio_gap_ns",		"ns",		1)	\
+	X(FOLIO_WRITE_NS, "folio_write_ns",	"ns",		1)	\
+	X(FOLIO_HANDOUT_NS, "folio_handout_ns",	"ns",		0)	\
+	X(BIO_BYTES,	"bio_bytes",		"bytes",	0)	\
+	X(CLUSTER_NS,	"cluster_ns",		"ns",		1)	\
+	X(COMPRESS_NS,	"compress_ns",		"ns",		0)	\
+	X(WP_FOLIOS,	"writepages_folios",	"folios",	0)
 
 enum wb_hist_id {
-#define WB_X_ENUM(id, name, unit) WB_H_##id,
+#define WB_X_ENUM(id, name, unit, keyed) WB_H_##id,
 	WB_HISTS(WB_X_ENUM)
 #undef WB_X_ENUM
 	WB_H_NR,
 };
 
+/*
+ * Histogram keys: (sync mode, IPU/OPU, compressed), one definition
+ * (X(id, json name)); analysis/SCHEMA.md section 3 `metrics_by_key`.
+ *   sync:  the pass's wbc->sync_mode; na = no traced pass around the sample
+ *   io:    the folio's write path (f2fs_do_write_data_page IPU/OPU); na = not
+ *          one folio's write (a pass, its set-up, a cluster), or not seen
+ *   compr: the inode is a compressed file (F2FS_COMPR_FL)
+ */
+#define WB_KSYNCS(X)	X(NONE, "none") X(ALL, "all") X(NA, "na")
+#define WB_KIOS(X)	X(IPU, "ipu") X(OPU, "opu") X(NA, "na")
+#define WB_KCOMPRS(X)	X(PLAIN, "plain") X(COMPR, "compr")
+
+enum wb_ksync {
+#define WB_X_ENUM(id, name) WB_KS_##id,
+	WB_KSYNCS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_KS_NR,
+};
+enum wb_kio {
+#define WB_X_ENUM(id, name) WB_KI_##id,
+	WB_KIOS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_KI_NR,
+};
+enum wb_kcompr {
+#define WB_X_ENUM(id, name) WB_KC_##id,
+	WB_KCOMPRS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_KC_NR,
+};
+#define WB_KEYS			(WB_KS_NR * WB_KI_NR * WB_KC_NR)	/* 18 */
+#define WB_KEY(s, i, c)		((((s) * WB_KI_NR) + (i)) * WB_KC_NR + (c))
+
+/*
+ * Entries of the `hists` map: WB_HE_<id> is a metric's first entry; a keyed
+ * metric has WB_KEYS of them (WB_HE_<id> + WB_KEY(...)), another one.
+ */
+enum wb_hist_entry {
+#define WB_X_ENUM(id, name, unit, keyed) \
+	WB_HE_##id, WB_HE_##id##_LAST = WB_HE_##id + ((keyed) ? WB_KEYS : 1) - 1,
+	WB_HISTS(WB_X_ENUM)
+#undef WB_X_ENUM
+	WB_HE_NR,
+};
+
+/* One log-linear histogram in the kernel; count = sum of the buckets. */
+struct wb_llhist {
+	__u64 sum;
+	__u64 min_inv;		/* ~min, kept with atomic max; 0 = unset (empty) */
+	__u64 max;
+	__u64 b[WB_LL_NB];	/* wb_ll_bucket() */
+};
+
+/* Log2 histogram (the bio end causes' page counts). */
 struct wb_hist {
 	__u64 slots[WB_MAX_SLOTS];
 	__u64 count;

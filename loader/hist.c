@@ -76,6 +76,89 @@ uint64_t wb_log2_pct_upper(const struct wb_log2 *h, unsigned permille)
 	return h->max;
 }
 
+uint64_t wb_ll_lo(unsigned i)
+{
+	unsigned g = i >> WB_LL_SUB_BITS, s = i & (WB_LL_SUB - 1);
+
+	if (g == 0)
+		return i;
+	return (uint64_t)(WB_LL_SUB + s) << (g - 1);
+}
+
+uint64_t wb_ll_hi(unsigned i)
+{
+	unsigned g = i >> WB_LL_SUB_BITS;
+
+	if (g == 0)
+		return i;
+	if (i == WB_LL_NB - 1)
+		return UINT64_MAX;
+	return wb_ll_lo(i) + (1ULL << (g - 1)) - 1;
+}
+
+void wb_ll_add(struct wb_ll *h, uint64_t v)
+{
+	h->b[wb_ll_bucket(v)]++;
+	if (h->count == 0 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->count++;
+	h->sum += v;
+}
+
+void wb_ll_merge(struct wb_ll *a, const struct wb_ll *b)
+{
+	if (!b->count)
+		return;
+	for (unsigned i = 0; i < WB_LL_NB; i++)
+		a->b[i] += b->b[i];
+	if (a->count == 0 || b->min < a->min)
+		a->min = b->min;
+	if (b->max > a->max)
+		a->max = b->max;
+	a->count += b->count;
+	a->sum += b->sum;
+}
+
+void wb_ll_from_kernel(struct wb_ll *h, const struct wb_llhist *k)
+{
+	memset(h, 0, sizeof(*h));
+	for (unsigned i = 0; i < WB_LL_NB; i++) {
+		h->b[i] = k->b[i];
+		h->count += k->b[i];
+	}
+	h->sum = k->sum;
+	h->min = h->count ? ~k->min_inv : 0;
+	h->max = k->max;
+}
+
+uint64_t wb_ll_pct_upper(const struct wb_ll *h, unsigned permille)
+{
+	uint64_t cum = 0, rank;
+
+	if (!h->count)
+		return 0;
+	rank = wb_pct_rank(h->count, permille);
+	for (unsigned i = 0; i < WB_LL_NB; i++) {
+		if (h->b[i] && cum + h->b[i] >= rank)
+			return wb_ll_hi(i);
+		cum += h->b[i];
+	}
+	return h->max;
+}
+
+void wb_ll_to_log2(const struct wb_ll *h, struct wb_log2 *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < WB_LL_NB; i++)
+		out->slots[wb_log2_slot(wb_ll_lo(i))] += h->b[i];
+	out->count = h->count;
+	out->sum = h->sum;
+	out->min = h->min;
+	out->max = h->max;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -18,15 +18,84 @@ _Static_assert(WB_C_BIO_DATA_UNKNOWN_TEMP - WB_C_BIO_DATA_HOT == WB_TEMP_UNKNOWN
 _Static_assert(WB_MAX_SLOTS == WB_LOG2_SLOTS, "slot count");
 
 static const char *const hist_names[WB_H_NR] = {
-#define WB_X(id, name, unit) name,
+#define WB_X(id, name, unit, keyed) name,
 	WB_HISTS(WB_X)
 #undef WB_X
 };
 static const char *const hist_units[WB_H_NR] = {
-#define WB_X(id, name, unit) unit,
+#define WB_X(id, name, unit, keyed) unit,
 	WB_HISTS(WB_X)
 #undef WB_X
 };
+static const unsigned char hist_keyed[WB_H_NR] = {
+#define WB_X(id, name, unit, keyed) keyed,
+	WB_HISTS(WB_X)
+#undef WB_X
+};
+static const unsigned hist_entry[WB_H_NR] = {
+#define WB_X(id, name, unit, keyed) WB_HE_##id,
+	WB_HISTS(WB_X)
+#undef WB_X
+};
+static const char *const ksync_names[WB_KS_NR] = {
+#define WB_X(id, name) name,
+	WB_KSYNCS(WB_X)
+#undef WB_X
+};
+static const char *const kio_names[WB_KI_NR] = {
+#define WB_X(id, name) name,
+	WB_KIOS(WB_X)
+#undef WB_X
+};
+static const char *const kcompr_names[WB_KC_NR] = {
+#define WB_X(id, name) name,
+	WB_KCOMPRS(WB_X)
+#undef WB_X
+};
+
+bool wb_hist_keyed(unsigned id)
+{
+	return id < WB_H_NR && hist_keyed[id];
+}
+
+unsigned wb_hist_entry(unsigned id)
+{
+	return id < WB_H_NR ? hist_entry[id] : WB_HE_NR;
+}
+
+const char *wb_key_name(unsigned k, char *buf, size_t n)
+{
+	unsigned c = k % WB_KC_NR, i = k / WB_KC_NR % WB_KI_NR, s = k / WB_KC_NR / WB_KI_NR;
+
+	if (k >= WB_KEYS)
+		snprintf(buf, n, "?");
+	else
+		snprintf(buf, n, "%s/%s/%s", ksync_names[s], kio_names[i], kcompr_names[c]);
+	return buf;
+}
+
+/*
+ * The key of a record's sample, the same rule as the BPF side's hist_add
+ * calls: sync from the pass (wp: its own; folio, cluster: WB_F_NO_PASS /
+ * WB_F_PASS_ALL), io from the folio's IPU/OPU flags for a folio's own write,
+ * gap and cycle (na for passes, set-ups and clusters), compr from WB_F_COMPR.
+ */
+unsigned wb_event_key(const struct wb_event *e, unsigned id)
+{
+	unsigned s, i = WB_KI_NA, c = e->flags & WB_F_COMPR ? WB_KC_COMPR : WB_KC_PLAIN;
+
+	if (e->type == WB_EV_WP)
+		s = e->wp.sync_mode == 1 ? WB_KS_ALL : WB_KS_NONE;	/* WB_SYNC_ALL */
+	else if (e->flags & WB_F_NO_PASS)
+		s = WB_KS_NA;
+	else
+		s = e->flags & WB_F_PASS_ALL ? WB_KS_ALL : WB_KS_NONE;
+	if (e->type == WB_EV_FOLIO && id != WB_H_PASS_SETUP_NS)
+		i = e->flags & WB_F_IPU ? WB_KI_IPU : e->flags & WB_F_OPU ? WB_KI_OPU : WB_KI_NA;
+	if (e->type == WB_EV_CLUSTER)
+		c = WB_KC_COMPR;
+	return WB_KEY(s, i, c);
+}
 static const char *const counter_names[WB_C_NR] = {
 #define WB_X(id, name) name,
 	WB_COUNTERS(WB_X)
@@ -93,15 +162,23 @@ void wb_run_init(struct wb_run *run)
 
 void wb_run_free(struct wb_run *run)
 {
-	for (int i = 0; i < WB_H_NR; i++)
+	for (int i = 0; i < WB_H_NR; i++) {
 		wb_vec_free(&run->m[i].v);
+		for (int k = 0; k < WB_KEYS; k++)
+			wb_vec_free(&run->m[i].kv[k]);
+	}
+	free(run->kh);
+	run->kh = NULL;
 }
 
-static void metric_add(struct wb_run *run, int id, uint64_t v)
+static void metric_add_ev(struct wb_run *run, int id, uint64_t v, const struct wb_event *e)
 {
 	wb_log2_add(&run->m[id].h, v);
 	wb_vec_push(&run->m[id].v, v);
+	if (hist_keyed[id])
+		wb_vec_push(&run->m[id].kv[wb_event_key(e, id)], v);
 }
+#define metric_add(run, id, v) metric_add_ev(run, id, v, e)
 
 static const char *site_target(unsigned site)
 {
@@ -171,6 +248,7 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 		else
 			fputs(",\"setup_ns\":null,\"gap_ns\":null,\"write_ns\":null,"
 			      "\"cluster_ns\":null,\"tail_ns\":null", f);
+		fprintf(f, ",\"compr\":%s", e->flags & WB_F_COMPR ? "true" : "false");
 		break;
 	}
 	case WB_EV_FOLIO: {
@@ -195,6 +273,8 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 			e->flags & WB_F_NO_PASS ? "false" : "true",
 			e->flags & WB_F_IN_CLUSTER ? "true" : "false",
 			e->flags & WB_F_NO_EXIT ? "true" : "false");
+		fprintf(f, ",\"sync\":%s", e->flags & WB_F_NO_PASS ? "null" :
+			e->flags & WB_F_PASS_ALL ? "\"all\"" : "\"none\"");
 		break;
 	}
 	case WB_EV_BIO:
@@ -231,6 +311,8 @@ void wb_event_jsonl(FILE *f, const struct wb_event *e)
 			e->cl.compress_ret, e->cl.ret, wb_cl_outcome_name(e->cl.outcome),
 			(unsigned long long)e->cl.dur_ns, (unsigned long long)e->cl.compress_ns,
 			e->flags & WB_F_NO_EXIT ? "true" : "false");
+		fprintf(f, ",\"sync\":%s", e->flags & WB_F_NO_PASS ? "null" :
+			e->flags & WB_F_PASS_ALL ? "\"all\"" : "\"none\"");
 		break;
 	default:
 		fprintf(f, ",\"k\":\"unknown\",\"type\":%u", e->type);
@@ -357,59 +439,123 @@ bool wb_run_valid(const struct wb_run *run, char *why, size_t whysz)
 
 /* ------------------------------------------------------------- summary */
 
+/*
+ * One {DIST} (SCHEMA.md section 3): histogram `id`, all keys (key < 0) or one.
+ * Stream mode: exact percentiles from every value, the histograms built from
+ * them; hist mode: the kernel's log-linear histograms, percentiles their
+ * bucket upper bounds.
+ */
 struct dist {
-	const struct wb_log2 *h;
+	struct wb_ll *ll;		/* heap */
+	struct wb_log2 h;		/* the log2 slots ll refines */
 	uint64_t pct[WB_NPCT];
 	bool exact;
 };
 
-static void make_dist(const struct wb_run *run, int id, struct dist *d)
+static int make_dist(const struct wb_run *run, int id, int key, struct dist *d)
 {
 	bool stream = run->env && run->env->mode == WB_MODE_STREAM;
+	unsigned he = hist_entry[id];
 
 	memset(d, 0, sizeof(*d));
+	d->ll = calloc(1, sizeof(*d->ll));
+	if (!d->ll)
+		return -1;
 	if (stream) {
-		struct wb_vec *v = (struct wb_vec *)&run->m[id].v;
+		struct wb_vec *v = (struct wb_vec *)(key < 0 ? &run->m[id].v : &run->m[id].kv[key]);
 
-		d->h = &run->m[id].h;
 		d->exact = true;
 		wb_sort_u64(v->v, v->n);
+		for (size_t i = 0; i < v->n; i++)
+			wb_ll_add(d->ll, v->v[i]);
 		for (int i = 0; i < WB_NPCT; i++)
 			d->pct[i] = wb_pct_exact_sorted(v->v, v->n, wb_pct_permille[i]);
-	} else {
-		d->h = &run->khist[id];
+	} else if (run->kh) {
+		if (key >= 0)
+			wb_ll_merge(d->ll, &run->kh[he + key]);
+		else
+			for (int k = 0; k < (hist_keyed[id] ? WB_KEYS : 1); k++)
+				wb_ll_merge(d->ll, &run->kh[he + k]);
 		for (int i = 0; i < WB_NPCT; i++)
-			d->pct[i] = wb_log2_pct_upper(d->h, wb_pct_permille[i]);
+			d->pct[i] = wb_ll_pct_upper(d->ll, wb_pct_permille[i]);
 	}
+	wb_ll_to_log2(d->ll, &d->h);
+	return 0;
 }
 
-static void json_dist(struct wb_json *j, const struct wb_run *run, int id)
+static void json_dist_body(struct wb_json *j, const char *name, const char *unit,
+			   const struct dist *d)
 {
-	struct dist d;
-	unsigned len;
+	const struct wb_log2 *h = &d->h;
+	unsigned len = wb_log2_len(h);
 
-	make_dist(run, id, &d);
-	wb_json_obj(j, hist_names[id]);
-	wb_json_str(j, "unit", hist_units[id]);
-	wb_json_u64(j, "count", d.h->count);
-	wb_json_u64(j, "sum", d.h->sum);
-	if (d.h->count) {
-		wb_json_u64(j, "min", d.h->min);
-		wb_json_u64(j, "max", d.h->max);
-		wb_json_dbl(j, "mean", (double)d.h->sum / (double)d.h->count);
+	wb_json_obj(j, name);
+	wb_json_str(j, "unit", unit);
+	wb_json_u64(j, "count", h->count);
+	wb_json_u64(j, "sum", h->sum);
+	if (h->count) {
+		wb_json_u64(j, "min", h->min);
+		wb_json_u64(j, "max", h->max);
+		wb_json_dbl(j, "mean", (double)h->sum / (double)h->count);
 		for (int i = 0; i < WB_NPCT; i++)
-			wb_json_u64(j, wb_pct_name[i], d.pct[i]);
+			wb_json_u64(j, wb_pct_name[i], d->pct[i]);
 	} else {
 		wb_json_null(j, "mean");
 		for (int i = 0; i < WB_NPCT; i++)
 			wb_json_null(j, wb_pct_name[i]);
 	}
-	wb_json_str(j, "pct_method", d.exact ? "exact" : "hist_log2_upper");
+	wb_json_str(j, "pct_method", d->exact ? "exact" : "hist_loglin_upper");
 	wb_json_arr(j, "hist_log2");
-	len = wb_log2_len(d.h);
 	for (unsigned i = 0; i < len; i++)
-		wb_json_u64(j, NULL, d.h->slots[i]);
+		wb_json_u64(j, NULL, h->slots[i]);
 	wb_json_arr_end(j);
+	wb_json_obj(j, "hist_loglin");
+	wb_json_u64(j, "sub_bits", WB_LL_SUB_BITS);
+	wb_json_arr(j, "buckets");
+	for (unsigned i = 0; i < WB_LL_NB; i++) {
+		if (!d->ll->b[i])
+			continue;
+		wb_json_arr(j, NULL);
+		wb_json_u64(j, NULL, i);
+		wb_json_u64(j, NULL, d->ll->b[i]);
+		wb_json_arr_end(j);
+	}
+	wb_json_arr_end(j);
+	wb_json_obj_end(j);
+	wb_json_obj_end(j);
+}
+
+static void json_dist(struct wb_json *j, const struct wb_run *run, int id)
+{
+	struct dist d;
+
+	if (make_dist(run, id, -1, &d))
+		return;
+	json_dist_body(j, hist_names[id], hist_units[id], &d);
+	free(d.ll);
+}
+
+/* "metrics_by_key": per keyed metric, a {DIST} per key that has samples. */
+static void json_metrics_by_key(struct wb_json *j, const struct wb_run *run)
+{
+	char kn[32];
+
+	wb_json_obj(j, "metrics_by_key");
+	for (int id = 0; id < WB_H_NR; id++) {
+		if (!hist_keyed[id])
+			continue;
+		wb_json_obj(j, hist_names[id]);
+		for (int k = 0; k < WB_KEYS; k++) {
+			struct dist d;
+
+			if (make_dist(run, id, k, &d))
+				continue;
+			if (d.h.count)
+				json_dist_body(j, wb_key_name(k, kn, sizeof(kn)), hist_units[id], &d);
+			free(d.ll);
+		}
+		wb_json_obj_end(j);
+	}
 	wb_json_obj_end(j);
 }
 
@@ -713,6 +859,7 @@ void wb_summary_json(const struct wb_run *run, FILE *f, bool pretty)
 		wb_json_null(&j, "cluster_pages");
 	wb_json_obj_end(&j);
 	wb_json_obj_end(&j);	/* metrics */
+	json_metrics_by_key(&j, run);
 	wb_json_obj_end(&j);
 	fputc('\n', f);
 }
@@ -734,10 +881,13 @@ static void text_dist(const struct wb_run *run, FILE *f, int id, const char *tit
 	struct dist d;
 	char p[WB_NPCT][32], mean[32];
 
-	make_dist(run, id, &d);
-	if (!d.h->count)
+	if (make_dist(run, id, -1, &d))
 		return;
-	fprintf(f, "\n%s (%s): count %llu", title, hist_names[id], (unsigned long long)d.h->count);
+	if (!d.h.count) {
+		free(d.ll);
+		return;
+	}
+	fprintf(f, "\n%s (%s): count %llu", title, hist_names[id], (unsigned long long)d.h.count);
 	for (int i = 0; i < WB_NPCT; i++) {
 		if (!strcmp(hist_units[id], "ns"))
 			fmt_ns(p[i], sizeof(p[i]), d.pct[i]);
@@ -745,12 +895,40 @@ static void text_dist(const struct wb_run *run, FILE *f, int id, const char *tit
 			snprintf(p[i], sizeof(p[i]), "%llu", (unsigned long long)d.pct[i]);
 	}
 	if (!strcmp(hist_units[id], "ns"))
-		fmt_ns(mean, sizeof(mean), d.h->sum / d.h->count);
+		fmt_ns(mean, sizeof(mean), d.h.sum / d.h.count);
 	else
-		snprintf(mean, sizeof(mean), "%llu", (unsigned long long)(d.h->sum / d.h->count));
+		snprintf(mean, sizeof(mean), "%llu", (unsigned long long)(d.h.sum / d.h.count));
 	fprintf(f, ", mean %s, p50 %s, p90 %s, p99 %s, p99.9 %s%s\n", mean, p[0], p[1], p[2],
-		p[3], d.exact ? "" : " (log2 upper bounds)");
-	wb_log2_print(f, d.h, hist_units[id]);
+		p[3], d.exact ? "" : " (log-linear bucket upper bounds, at most +3.125 %)");
+	wb_log2_print(f, &d.h, hist_units[id]);
+	free(d.ll);
+}
+
+/* One line per keyed metric and key with samples: count and p99. */
+static void text_keys(const struct wb_run *run, FILE *f)
+{
+	char kn[32], p99[32];
+	bool head = false;
+
+	for (int id = 0; id < WB_H_NR; id++) {
+		if (!hist_keyed[id])
+			continue;
+		for (int k = 0; k < WB_KEYS; k++) {
+			struct dist d;
+
+			if (make_dist(run, id, k, &d))
+				continue;
+			if (d.h.count) {
+				if (!head)
+					fprintf(f, "\nby key (sync/io/compr): count, p99\n");
+				head = true;
+				fmt_ns(p99, sizeof(p99), d.pct[2]);
+				fprintf(f, "  %-18s %-16s %10llu  %s\n", hist_names[id],
+					wb_key_name(k, kn, sizeof(kn)), (unsigned long long)d.h.count, p99);
+			}
+			free(d.ll);
+		}
+	}
 }
 
 void wb_summary_text(const struct wb_run *run, FILE *f)
@@ -868,6 +1046,7 @@ void wb_summary_text(const struct wb_run *run, FILE *f)
 	text_dist(run, f, WB_H_BIO_BYTES, "data bio size");
 	text_dist(run, f, WB_H_CLUSTER_NS, "cluster write");
 	text_dist(run, f, WB_H_COMPRESS_NS, "cluster compression");
+	text_keys(run, f);
 	fprintf(f, "\nevents %llu, drops %llu (%.3f%%): run %s%s%s\n",
 		(unsigned long long)run->events, (unsigned long long)run->drops_total,
 		wb_drop_pct(run->events, run->drops_total), valid ? "VALID" : "INVALID",

@@ -24,6 +24,7 @@ struct wb_json;
 struct wb_metric {
 	struct wb_log2 h;		/* from the stream */
 	struct wb_vec v;		/* every value, for exact percentiles */
+	struct wb_vec kv[WB_KEYS];	/* keyed metrics: the values per key (WB_KEY) */
 };
 
 struct wb_run {
@@ -39,7 +40,7 @@ struct wb_run {
 	/* filled by the loader after detaching */
 	uint64_t counters[WB_C_NR];
 	uint64_t drops[WB_EV_TYPES], drops_total;
-	struct wb_log2 khist[WB_H_NR];
+	struct wb_ll *kh;		/* hist mode: the `hists` map, WB_HE_NR entries (heap) */
 	struct wb_passes passes;	/* the shared `passes` map (both modes) */
 	struct wb_bio_end_stat bio_ends[WB_BE_NR + 1];	/* the `bio_ends` map (both modes) */
 	struct wb_misses misses;	/* events the kernel lost (probe.h) */
@@ -81,6 +82,14 @@ bool wb_passes_complete(const struct wb_run *run);
  */
 void wb_bio_ends_json(struct wb_json *j, const struct wb_run *run, bool pages_seen,
 		      bool causes_seen);
+
+/* Does histogram `id` have keys (WB_HISTS' `keyed`)?  Its first `hists` entry. */
+bool wb_hist_keyed(unsigned id);
+unsigned wb_hist_entry(unsigned id);
+/* "none/opu/plain": the name of key k (WB_KEY), analysis/SCHEMA.md `metrics_by_key`. */
+const char *wb_key_name(unsigned k, char *buf, size_t n);
+/* The key of a ring-buffer record's sample of histogram `id` (stream mode). */
+unsigned wb_event_key(const struct wb_event *e, unsigned id);
 
 const char *wb_outcome_name(unsigned o);
 const char *wb_why_name(unsigned w);

@@ -123,33 +123,22 @@ static int read_percpu_u64(int fd, uint64_t *out, int n)
 	return 0;
 }
 
-static int read_hists(int fd, struct wb_log2 *out)
+/* The shared `hists` map (hist mode): WB_HE_NR log-linear histograms. */
+static struct wb_ll *read_hists(int fd)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct wb_hist *vals;
+	struct wb_ll *out = calloc(WB_HE_NR, sizeof(*out));
+	struct wb_llhist *val = malloc(sizeof(*val));
 
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -1;
-	for (int k = 0; k < WB_H_NR; k++) {
-		__u32 key = k;
-
-		memset(&out[k], 0, sizeof(out[k]));
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			struct wb_log2 one = {};
-
-			memcpy(one.slots, vals[c].slots, sizeof(one.slots));
-			one.count = vals[c].count;
-			one.sum = vals[c].sum;
-			one.min = vals[c].count ? ~vals[c].min_inv : 0;
-			one.max = vals[c].max;
-			wb_log2_merge(&out[k], &one);
-		}
+	if (!out || !val) {
+		free(out);
+		free(val);
+		return NULL;
 	}
-	free(vals);
-	return 0;
+	for (__u32 k = 0; k < WB_HE_NR; k++)
+		if (!bpf_map_lookup_elem(fd, &k, val))
+			wb_ll_from_kernel(&out[k], val);
+	free(val);
+	return out;
 }
 
 /* Open, configure and load the object; sites whose program fails to load fall back. */
@@ -468,7 +457,8 @@ int main(int argc, char **argv)
 	read_percpu_u64(bpf_map__fd(skel->maps.drops), run.drops, WB_EV_TYPES);
 	for (int t = 0; t < WB_EV_TYPES; t++)
 		run.drops_total += run.drops[t];
-	read_hists(bpf_map__fd(skel->maps.hists), run.khist);
+	if (env.mode == WB_MODE_HIST)
+		run.kh = read_hists(bpf_map__fd(skel->maps.hists));
 	{
 		__u32 key = 0;
 

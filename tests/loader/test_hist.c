@@ -1,7 +1,103 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
+#include <string.h>
 #include "wbt_test.h"
 #include "hist.h"
+
+/*
+ * The log-linear layout (bpf/wbtrace.h wb_ll_bucket, the code the BPF
+ * programs run) against the table tests/analysis checks analysis/stats.py
+ * with: value -> bucket, and the bucket's bounds.
+ */
+static void test_loglin_table(void)
+{
+	FILE *f = fopen(WBT_TESTDIR "/loglin_buckets.tsv", "r");
+	char line[256];
+	int rows = 0;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v, lo, hi;
+		unsigned b;
+
+		if (line[0] == '#')
+			continue;
+		CHECK(sscanf(line, "%llu %u %llu %llu", &v, &b, &lo, &hi) == 4);
+		CHECK_EQ_U(wb_ll_bucket(v), b);
+		CHECK_EQ_U(wb_ll_lo(b), lo);
+		CHECK_EQ_U(wb_ll_hi(b), hi);
+		/* the BPF side's floor(log2) is the loader's log2 slot */
+		CHECK_EQ_U(wb_log2_64(v), wb_log2_slot(v));
+		rows++;
+	}
+	fclose(f);
+	CHECK(rows >= 40);
+	CHECK_EQ_U(WB_LL_NB, 1920);
+}
+
+static void test_loglin(void)
+{
+	struct wb_ll *h = calloc(1, sizeof(*h)), *h2 = calloc(1, sizeof(*h2));
+	struct wb_llhist *k = calloc(1, sizeof(*k));
+	struct wb_log2 l2;
+	uint64_t prev_hi = 0;
+	unsigned bad = WB_LL_NB;
+
+	test_loglin_table();
+	/* buckets tile the u64 range, each at most 1/32 of its lower bound wide */
+	for (unsigned i = 0; i < WB_LL_NB && bad == WB_LL_NB; i++) {
+		uint64_t lo = wb_ll_lo(i), hi = wb_ll_hi(i);
+
+		if ((i && lo != prev_hi + 1) || hi < lo || (hi - lo) * WB_LL_SUB > (lo ? lo : 1) ||
+		    wb_ll_bucket(lo) != i || wb_ll_bucket(hi) != i)
+			bad = i;
+		prev_hi = hi;
+	}
+	CHECK_EQ_U(bad, WB_LL_NB);
+	CHECK_EQ_U(prev_hi, UINT64_MAX);
+
+	/* known answer: 1..10000, p99 = 9900 exactly; its bucket is [9728, 9983] */
+	for (uint64_t v = 1; v <= 10000; v++)
+		wb_ll_add(h, v);
+	CHECK_EQ_U(h->count, 10000);
+	CHECK_EQ_U(h->sum, 50005000);
+	CHECK_EQ_U(wb_ll_pct_upper(h, 990), 9983);
+	CHECK_EQ_U(wb_ll_pct_upper(h, 500), 5119);	/* 5000 in [4992, 5119] (width 128) */
+	CHECK_EQ_U(wb_ll_pct_upper(h, 999), 10239);	/* 9990 in [9984, 10239] (width 256) */
+
+	/* refines log2: the derived slots are the log2 histogram of the same values */
+	wb_ll_to_log2(h, &l2);
+	{
+		struct wb_log2 ref = {};
+
+		for (uint64_t v = 1; v <= 10000; v++)
+			wb_log2_add(&ref, v);
+		CHECK(memcmp(ref.slots, l2.slots, sizeof(ref.slots)) == 0);
+		CHECK_EQ_U(l2.count, ref.count);
+	}
+
+	/* from the kernel's layout: count = sum of buckets, min from ~min_inv */
+	k->b[wb_ll_bucket(7)] = 2;
+	k->b[wb_ll_bucket(1000)] = 1;
+	k->sum = 1014;
+	k->min_inv = ~7ULL;
+	k->max = 1000;
+	wb_ll_from_kernel(h2, k);
+	CHECK_EQ_U(h2->count, 3);
+	CHECK_EQ_U(h2->min, 7);
+	CHECK_EQ_U(h2->max, 1000);
+	CHECK_EQ_U(wb_ll_pct_upper(h2, 500), 7);
+	CHECK_EQ_U(wb_ll_pct_upper(h2, 990), 1007);	/* 1000 in [992, 1007] */
+	wb_ll_merge(h2, h);
+	CHECK_EQ_U(h2->count, 10003);
+	CHECK_EQ_U(h2->min, 1);
+	CHECK_EQ_U(h2->max, 10000);
+	free(h);
+	free(h2);
+	free(k);
+}
 
 void test_hist(void)
 {
@@ -84,4 +180,5 @@ void test_hist(void)
 		CHECK_EQ_U(empty.min, 0);
 		CHECK_EQ_U(wb_log2_pct_upper(&empty, 999), 1);
 	}
+	test_loglin();
 }

@@ -31,6 +31,120 @@ char *wbt_event_jsonl(const struct wb_event *e)
 	return mem;
 }
 
+/*
+ * Keyed histograms (sync mode, IPU/OPU, compressed): the key of each record
+ * (stream mode) and of the kernel's entries (hist mode), the records' new
+ * fields, and `metrics_by_key` with its log-linear percentiles.
+ */
+static void test_keyed(void)
+{
+	struct wb_event e = {};
+	struct wb_env env;
+	struct wb_run run;
+	char *s, kn[32];
+	size_t len = 0;
+	FILE *f;
+
+	CHECK_STR(wb_key_name(WB_KEY(WB_KS_NONE, WB_KI_OPU, WB_KC_PLAIN), kn, sizeof(kn)),
+		  "none/opu/plain");
+	CHECK_STR(wb_key_name(WB_KEY(WB_KS_NA, WB_KI_NA, WB_KC_COMPR), kn, sizeof(kn)), "na/na/compr");
+	CHECK_STR(wb_key_name(WB_KEYS - 1, kn, sizeof(kn)), "na/na/compr");
+	CHECK(wb_hist_keyed(WB_H_FOLIO_ITER_NS));
+	CHECK(!wb_hist_keyed(WB_H_BIO_BYTES));
+	CHECK_EQ_U(wb_hist_entry(WB_H_LOOP_NS), WB_KEYS);	/* after writepages_ns's keys */
+
+	/* records: sync from the pass, io from the folio, compr from the inode */
+	e.type = WB_EV_FOLIO;
+	e.flags = WB_F_GAP | WB_F_IPU | WB_F_PASS_ALL | WB_F_COMPR;
+	CHECK_EQ_U(wb_event_key(&e, WB_H_FOLIO_ITER_NS), WB_KEY(WB_KS_ALL, WB_KI_IPU, WB_KC_COMPR));
+	CHECK_EQ_U(wb_event_key(&e, WB_H_PASS_SETUP_NS), WB_KEY(WB_KS_ALL, WB_KI_NA, WB_KC_COMPR));
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"sync\":\"all\"");
+	free(s);
+	e.flags = WB_F_NO_PASS;
+	CHECK_EQ_U(wb_event_key(&e, WB_H_FOLIO_WRITE_NS), WB_KEY(WB_KS_NA, WB_KI_NA, WB_KC_PLAIN));
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"sync\":null");
+	free(s);
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_WP;
+	e.flags = WB_F_COMPR;
+	e.wp.sync_mode = 1;
+	CHECK_EQ_U(wb_event_key(&e, WB_H_WP_NS), WB_KEY(WB_KS_ALL, WB_KI_NA, WB_KC_COMPR));
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"compr\":true");
+	free(s);
+	memset(&e, 0, sizeof(e));
+	e.type = WB_EV_CLUSTER;		/* in a WB_SYNC_NONE pass; always a compressed file */
+	CHECK_EQ_U(wb_event_key(&e, WB_H_CLUSTER_NS), WB_KEY(WB_KS_NONE, WB_KI_NA, WB_KC_COMPR));
+	s = wbt_event_jsonl(&e);
+	HAS(s, "\"sync\":\"none\"");
+	free(s);
+
+	/* stream mode: per-key exact percentiles, summing to the unkeyed metric */
+	wb_env_defaults(&env);
+	wb_run_init(&run);
+	run.env = &env;
+	for (int i = 1; i <= 100; i++) {
+		memset(&e, 0, sizeof(e));
+		e.type = WB_EV_FOLIO;
+		e.flags = WB_F_GAP | WB_F_OPU | (i > 90 ? WB_F_PASS_ALL : 0);
+		e.folio.iter_ns = i * 1000;
+		e.folio.gap_ns = i;
+		e.folio.write_ns = i * 1000 - i;
+		wb_run_event(&run, &e);
+	}
+	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].kv[WB_KEY(WB_KS_NONE, WB_KI_OPU, WB_KC_PLAIN)].n, 90);
+	CHECK_EQ_U(run.m[WB_H_FOLIO_ITER_NS].kv[WB_KEY(WB_KS_ALL, WB_KI_OPU, WB_KC_PLAIN)].n, 10);
+	f = open_memstream(&s, &len);
+	wb_summary_json(&run, f, false);
+	fclose(f);
+	HAS(s, "\"metrics_by_key\":{\"writepages_ns\":{},\"folio_latency_ns\":{\"none/opu/plain\":"
+	       "{\"unit\":\"ns\",\"count\":90,\"sum\":4095000,\"min\":1000,\"max\":90000,"
+	       "\"mean\":45500.0,\"p50\":45000,\"p90\":81000,\"p99\":90000,\"p999\":90000,"
+	       "\"pct_method\":\"exact\"");
+	HAS(s, "\"all/opu/plain\":{\"unit\":\"ns\",\"count\":10,\"sum\":955000,\"min\":91000,");
+	/* 1000 = 0b1111101000: e = 9, group 9 - 5 + 1 = 5, sub-bucket (1000 >> 4) & 31 = 30:
+	   bucket 5 * 32 + 30 = 190, [992, 1007] */
+	HAS(s, "\"p999\":90000,\"pct_method\":\"exact\",\"hist_log2\":[0,0,0,0,0,0,0,0,0,1,1,2,4,8,16,33,25],"
+	       "\"hist_loglin\":{\"sub_bits\":5,\"buckets\":[[190,1],");
+	free(s);
+	wb_run_free(&run);
+
+	/* hist mode: the kernel's entries; unkeyed = sum over the keys */
+	wb_run_init(&run);
+	env.mode = WB_MODE_HIST;
+	run.env = &env;
+	run.kh = calloc(WB_HE_NR, sizeof(*run.kh));
+	CHECK(run.kh != NULL);
+	if (!run.kh)
+		return;
+	for (uint64_t v = 1; v <= 10000; v++)
+		wb_ll_add(&run.kh[wb_hist_entry(WB_H_FOLIO_ITER_NS) +
+				  WB_KEY(WB_KS_NONE, WB_KI_OPU, WB_KC_PLAIN)], v);
+	wb_ll_add(&run.kh[wb_hist_entry(WB_H_FOLIO_ITER_NS) +
+			  WB_KEY(WB_KS_ALL, WB_KI_OPU, WB_KC_PLAIN)], 20000);
+	f = open_memstream(&s, &len);
+	wb_summary_json(&run, f, false);
+	fclose(f);
+	/* 10001 values: rank of p99 = 9901, in [9728, 9983] */
+	HAS(s, "\"folio_latency_ns\":{\"unit\":\"ns\",\"count\":10001,\"sum\":50025000,\"min\":1,"
+	       "\"max\":20000,\"mean\":");
+	HAS(s, "\"p99\":9983,\"p999\":10239,\"pct_method\":\"hist_loglin_upper\","
+	       "\"hist_log2\":[1,2,4,8,16,32,64,128,256,512,1024,2048,4096,1809,1]");
+	HAS(s, "\"none/opu/plain\":{\"unit\":\"ns\",\"count\":10000,");
+	HAS(s, "\"all/opu/plain\":{\"unit\":\"ns\",\"count\":1,\"sum\":20000,\"min\":20000,"
+	       "\"max\":20000,\"mean\":20000.0,\"p50\":20479,");	/* [19968, 20479] */
+	free(s);
+	f = open_memstream(&s, &len);
+	wb_summary_text(&run, f);
+	fclose(f);
+	HAS(s, "by key (sync/io/compr): count, p99\n");
+	HAS(s, "  folio_latency_ns   none/opu/plain        10000  9983 ns\n");
+	HAS(s, "  folio_latency_ns   all/opu/plain             1  20.5 us\n");
+	free(s);
+	wb_run_free(&run);
+}
 
 void test_output(void)
 {
@@ -253,4 +367,5 @@ void test_output(void)
 	CHECK_STR(wb_temp_name(WB_TEMP_HOT), "hot");
 	CHECK_STR(wb_algo_name(2), "zstd");
 	CHECK_STR(wb_algo_name(9), "unknown");
+	test_keyed();
 }
