@@ -70,9 +70,102 @@ def check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs):
               (c["handouts"], len(ho)), (0, 0))
     else:
         check(False, "WBTRACE_VARIANT is stock or patched", variant, "stock|patched")
+    check_keyed_stream(check, s, ev, ino_p, ino_t)
     print("  probes:", s["probes"])
     print("  folio_latency_ns p50/p90/p99/p99.9:", lat["p50"], lat["p90"], lat["p99"], lat["p999"])
     print("  bio_bytes mean:", s["metrics"]["bio_bytes"]["mean"], " bios:", s["bio"]["data"])
+
+
+def record_samples(ev):
+    """{keyed metric: {key: [values]}} recomputed from the records alone, by the rule of
+    analysis/SCHEMA.md section 3 "metrics_by_key": sync of the pass (a folio or cluster
+    record's "sync", null = "na"), io of a folio's own write, gap and cycle ("na" for a pass,
+    its set-up and a cluster), compr of the inode."""
+    out = {}
+
+    def add(metric, sync, io, compr, v):
+        key = f"{sync or 'na'}/{io or 'na'}/{'compr' if compr else 'plain'}"
+        out.setdefault(metric, {}).setdefault(key, []).append(v)
+
+    for e in ev:
+        if e["k"] == "wp" and not e["no_exit"]:
+            add("writepages_ns", e["sync"], None, e["compr"], e["dur_ns"])
+        elif e["k"] == "folio":
+            if e["write_ns"] is not None:
+                add("folio_write_ns", e["sync"], e["io"], e["compr"], e["write_ns"])
+            if e["lat_ns"] is not None:
+                add("folio_latency_ns", e["sync"], e["io"], e["compr"], e["lat_ns"])
+            if e["gap_ns"] is not None and e["write_ns"] is not None:
+                if e["first"]:
+                    add("pass_setup_ns", e["sync"], None, e["compr"], e["gap_ns"])
+                else:
+                    add("folio_gap_ns", e["sync"], e["io"], e["compr"], e["gap_ns"])
+        elif e["k"] == "cmp" and not e["no_exit"]:
+            add("cluster_ns", e["sync"], None, True, e["dur_ns"])
+    return out
+
+
+def check_keyed_stream(check, s, ev, ino_p, ino_t):
+    """The keyed histograms (sync mode, IPU/OPU, compressed) of a stream run: their counts
+    add up to the unkeyed totals, and every key's count, sum and exact p99 are what the
+    records of the same run give."""
+    from analysis import stats
+    mk = s["metrics_by_key"]
+    want = record_samples(ev)
+    for name in ("writepages_ns", "pass_setup_ns", "folio_latency_ns", "folio_gap_ns",
+                 "folio_write_ns", "cluster_ns"):
+        keyed = mk.get(name, {})
+        total = sum(d["count"] for d in keyed.values())
+        check(total == s["metrics"][name]["count"], f"{name}: keyed counts sum to the total",
+              total, s["metrics"][name]["count"])
+        got = {k: (d["count"], d["sum"], d["p99"]) for k, d in keyed.items()}
+        rec = {k: (len(v), sum(v), stats.exact_percentile(sorted(v), 99))
+               for k, v in want.get(name, {}).items()}
+        check(got == rec, f"{name}: per key (count, sum, p99) == the records'", got, rec)
+    # independent facts of the load: a fresh copy never writes in place; the text file is the
+    # compressed one, the random one is not
+    fw = mk["folio_write_ns"]
+    ipu = sum(d["count"] for k, d in fw.items() if k.split("/")[1] == "ipu")
+    check(ipu == 0, "folio writes keyed ipu (a fresh copy writes out of place)", ipu, 0)
+    opu_plain = sum(d["count"] for k, d in fw.items() if k.endswith("/opu/plain"))
+    wr_plain = sum(1 for e in ev if e["k"] == "folio" and e["ino"] == ino_p
+                   and e["outcome"] == "written")
+    check(opu_plain >= wr_plain > 0, "folio writes keyed opu/plain cover the plain file's",
+          opu_plain, f">= {wr_plain}")
+    wpk = mk["writepages_ns"]
+    wp_t = sum(1 for e in ev if e["k"] == "wp" and not e["no_exit"] and e["ino"] == ino_t)
+    wp_c = sum(d["count"] for k, d in wpk.items() if k.endswith("/compr"))
+    check(wp_c >= wp_t > 0, "passes keyed compr cover the compressed file's", wp_c, f">= {wp_t}")
+    for sync in ("none", "all"):
+        n = sum(d["count"] for k, d in wpk.items() if k.startswith(sync + "/"))
+        check(n == s["passes"]["by_sync"][sync], f"passes keyed sync={sync} == passes.by_sync",
+              n, s["passes"]["by_sync"][sync])
+    print("  keys:", {name: {k: d["count"] for k, d in keyed.items()} for name, keyed in mk.items()})
+
+
+def check_keyed_counters(check, s, label):
+    """A filtered run (hist mode: the kernel's keyed log-linear histograms): the keys against
+    the kernel's own counters, which count on another path (counts, passes)."""
+    c, mk = s["counts"], s["metrics_by_key"]
+    fw = mk.get("folio_write_ns", {})
+    for io in ("ipu", "opu"):
+        n = sum(d["count"] for k, d in fw.items() if k.split("/")[1] == io)
+        check(n == c[f"folios_{io}"], f"folio writes keyed {io} == counts.folios_{io}",
+              n, c[f"folios_{io}"])
+    n = sum(d["count"] for k, d in fw.items() if k.endswith("/compr"))
+    check(n == c["folios_compressed_file"], "folio writes keyed compr == counts.folios_compressed_file",
+          n, c["folios_compressed_file"])
+    if s["passes"]["complete"]:
+        wpk = mk.get("writepages_ns", {})
+        for sync in ("none", "all"):
+            n = sum(d["count"] for k, d in wpk.items() if k.startswith(sync + "/"))
+            check(n == s["passes"]["by_sync"][sync], f"passes keyed sync={sync} == passes.by_sync",
+                  n, s["passes"]["by_sync"][sync])
+    lat = s["metrics"]["folio_write_ns"]
+    if label in ("hist", "skip"):
+        check(lat["pct_method"] == "hist_loglin_upper" and "hist_loglin" in lat,
+              "hist mode: percentiles from the log-linear buckets", lat["pct_method"],
+              "hist_loglin_upper")
 
 
 def check_filtered(check, s, size, label):
@@ -84,6 +177,7 @@ def check_filtered(check, s, size, label):
         check(s["metrics"]["folio_write_ns"]["count"] == size // 4096, "write-time samples",
               s["metrics"]["folio_write_ns"]["count"], size // 4096)
     check(s["valid"], "valid", s["valid"], True)
+    check_keyed_counters(check, s, label)
     if label == "skip":       # --skip-probe handout: never attached, nothing counted
         check(s["probes"]["handout"] == "off" and c["handouts"] == 0,
               "--skip-probe handout: the probe is off and counted no hand-out",
@@ -114,8 +208,11 @@ def main(argv):
         check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs)
         check.exit()
     elif mode == "filtered":
+        sys.path.insert(0, TOP)
+        from analysis import schema
         with open(argv[2]) as f:
             s = json.load(f)
+        schema.validate_summary(s, argv[2])   # hist mode: C and Python percentiles agree
         check = Checks(argv[4])
         check_filtered(check, s, int(argv[3]), argv[4])
         check.exit()

@@ -16,22 +16,43 @@ SIZE = PAGES * 4096
 INO_P, INO_T = 11, 12
 
 
+def keyed_dists(ev):
+    """The summary's metrics_by_key of records EV (count, sum, exact p99 per key)."""
+    out = {}
+    for name, keyed in trace_e2e.record_samples(ev).items():
+        out[name] = {k: {"count": len(v), "sum": sum(v), "p99": sorted(v)[-(-99 * len(v) // 100) - 1]}
+                     for k, v in keyed.items()}
+    return out
+
+
 def stream_run(variant):
     """A stream-mode run of a 64 KiB plain file and a 64 KiB text file
-    (4 clusters of 4 pages, each compressed into 1 block)."""
+    (4 clusters of 4 pages, each compressed into 1 block), one WB_SYNC_NONE pass each."""
     ho = 1000 if variant == "patched" else None   # no hand-out: null
-    ev = [{"k": "folio", "ino": INO_P, "outcome": "written", "size": 4096, "idx": i, "handout_ns": ho}
+    ev = [{"k": "folio", "ino": INO_P, "outcome": "written", "size": 4096, "idx": i, "handout_ns": ho,
+           "write_ns": 100 + i, "gap_ns": 10 + i, "lat_ns": None if i == 0 else 110 + 2 * i,
+           "first": i == 0, "sync": "none", "io": "opu", "compr": False}
           for i in range(PAGES)]
-    ev += [{"k": "cmp", "ino": INO_T, "outcome": "compressed", "cblocks": 1, "nr_rpages": 4} for _ in range(4)]
-    ev += [{"k": "wp", "ino": INO_P, "written": PAGES}]
+    ev += [{"k": "cmp", "ino": INO_T, "outcome": "compressed", "cblocks": 1, "nr_rpages": 4,
+            "no_exit": False, "dur_ns": 5000 + i, "sync": "none"} for i in range(4)]
+    ev += [{"k": "wp", "ino": INO_P, "written": PAGES, "no_exit": False, "sync": "none", "compr": False,
+            "dur_ns": 90000},
+           {"k": "wp", "ino": INO_T, "written": 0, "no_exit": False, "sync": "none", "compr": True,
+            "dur_ns": 30000}]
+    mk = keyed_dists(ev)
     s = {"valid": True, "drops": 0, "events": len(ev),
          "counts": {"folio_bytes_written": SIZE, "compr_written_block": 4, "compr_saved_block": 12,
                     "handouts": PAGES if variant == "patched" else 0},
          "bio": {"data": {"bytes": SIZE + 4 * 4096, "ipu": 0}, "node": {"bytes": 8192}},
          "metrics": {"compress": {"ratio": 4.0}, "bio_bytes": {"mean": 40960},
-                     "folio_latency_ns": {"count": PAGES, "pct_method": "exact", "p50": 10, "p90": 20,
+                     "folio_latency_ns": {"count": PAGES - 1, "pct_method": "exact", "p50": 10, "p90": 20,
                                           "p99": 30, "p999": 31, "max": 40}},
+         "metrics_by_key": mk,
+         "passes": {"by_sync": {"none": 2, "all": 0}, "complete": True},
          "probes": {"handout": "fexit", "folio": "fentry"}}
+    for name, keyed in mk.items():
+        if name != "folio_latency_ns":
+            s["metrics"][name] = {"count": sum(d["count"] for d in keyed.values())}
     truth = dict(size=SIZE, ino_p=INO_P, ino_t=INO_T, disk_bytes=SIZE + 4 * 4096 + 8192, cw=4, cs=12)
     return s, ev, truth
 
@@ -52,14 +73,33 @@ def test_stream_checks_fail(capsys):
     s, ev, truth = stream_run("patched")
     assert run_stream(capsys, "patched", s, ev, **dict(truth, disk_bytes=truth["disk_bytes"] + 4096)) == (
         1, ["  FAIL all f2fs write bios == /proc/diskstats sectors x 512: traced 90112, truth 94208"])
-    # One folio of the plain file lost: its size, its indexes and the counter disagree.
+    # One folio of the plain file lost: its size, its indexes, the counter and the keyed
+    # histograms of its write and of its pass's set-up disagree.
     failed, lines = run_stream(capsys, "patched", s, ev[1:], **truth)
-    assert failed == 4 and lines[0] == "  FAIL events in summary == lines in events.jsonl: traced 21, truth 20"
+    assert failed == 6 and lines[0] == "  FAIL events in summary == lines in events.jsonl: traced 22, truth 21"
+    assert [x.split(":")[0] for x in lines[4:]] == [
+        "  FAIL pass_setup_ns", "  FAIL folio_write_ns"]
     # The patched loop must hand out every folio; stock none.
     failed, lines = run_stream(capsys, "stock", s, ev, **truth)
     assert lines == ["  FAIL no writeback_iter hand-outs on f2fs (old loop): traced (16, 16), truth (0, 0)"]
     failed, lines = run_stream(capsys, "", s, ev, **truth)
     assert lines == ["  FAIL WBTRACE_VARIANT is stock or patched: traced , truth stock|patched"]
+    # A sample under the wrong key (a folio write keyed as a WB_SYNC_ALL pass's), and keys
+    # whose counts do not add up to the total.
+    s2 = copy.deepcopy(s)
+    fw = s2["metrics_by_key"]["folio_write_ns"]
+    fw["all/opu/plain"] = {"count": 1, "sum": 100, "p99": 100}
+    fw["none/opu/plain"]["count"] -= 1
+    _, lines = run_stream(capsys, "patched", s2, ev, **truth)
+    assert len(lines) == 1 and lines[0].startswith("  FAIL folio_write_ns: per key (count, sum, p99)")
+    s2["metrics"]["folio_write_ns"]["count"] += 1
+    _, lines = run_stream(capsys, "patched", s2, ev, **truth)
+    assert lines[0] == "  FAIL folio_write_ns: keyed counts sum to the total: traced 16, truth 17"
+    s2 = copy.deepcopy(s)
+    s2["passes"]["by_sync"] = {"none": 1, "all": 1}
+    _, lines = run_stream(capsys, "patched", s2, ev, **truth)
+    assert lines == ["  FAIL passes keyed sync=none == passes.by_sync: traced 2, truth 1",
+                     "  FAIL passes keyed sync=all == passes.by_sync: traced 0, truth 1"]
     s2 = copy.deepcopy(s)
     s2["metrics"]["compress"]["ratio"] = None
     s2["drops"] = 3
@@ -71,9 +111,15 @@ def test_stream_checks_fail(capsys):
 def filtered_summary(tp_only=False):
     n = PAGES
     return {"valid": True,
-            "counts": {"folios_unknown": n if tp_only else 0, "folio_bytes_written": 0 if tp_only else SIZE},
-            "metrics": {"folio_write_ns": {"count": 0 if tp_only else n},
+            "counts": {"folios_unknown": n if tp_only else 0, "folio_bytes_written": 0 if tp_only else SIZE,
+                       "folios_ipu": 0, "folios_opu": 0 if tp_only else n, "folios_compressed_file": 0},
+            "metrics": {"folio_write_ns": {"count": 0 if tp_only else n, "pct_method": "hist_loglin_upper",
+                                           "hist_loglin": {"sub_bits": 5, "buckets": []}},
                         "folio_latency_ns": {"pct_method": "exact"}},
+            "metrics_by_key": {"folio_write_ns": {} if tp_only else {"none/opu/plain": {"count": n}},
+                               "writepages_ns": {} if tp_only else {"none/na/plain": {"count": 2},
+                                                                    "all/na/plain": {"count": 1}}},
+            "passes": {"complete": not tp_only, "by_sync": {"none": 2, "all": 1}},
             "probes": {"folio": "tracepoint" if tp_only else "kprobe"}}
 
 
@@ -88,6 +134,21 @@ def test_filtered(capsys):
     trace_e2e.check_filtered(check, s, SIZE, "kprobe")
     assert check.failed == 1
     assert "  FAIL kprobe: folio bytes written: traced 61440, truth 65536" in capsys.readouterr().out
+    # keys against the kernel's counters: an IPU write keyed opu; a pass keyed by the wrong sync
+    s = filtered_summary()
+    s["counts"]["folios_ipu"], s["counts"]["folios_opu"] = 1, PAGES - 1
+    s["metrics_by_key"]["writepages_ns"]["all/na/plain"]["count"] = 0
+    check = Checks("hist")
+    trace_e2e.check_filtered(check, s, SIZE, "hist")
+    out = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  FAIL")]
+    assert out == ["  FAIL hist: folio writes keyed ipu == counts.folios_ipu: traced 0, truth 1",
+                   "  FAIL hist: folio writes keyed opu == counts.folios_opu: traced 16, truth 15",
+                   "  FAIL hist: passes keyed sync=all == passes.by_sync: traced 0, truth 1"]
+    s = filtered_summary()
+    s["metrics"]["folio_write_ns"]["pct_method"] = "hist_log2_upper"
+    check = Checks("hist")
+    trace_e2e.check_filtered(check, s, SIZE, "hist")
+    assert check.failed == 1
 
 
 def test_drops(tmp_path, capsys):
