@@ -1048,8 +1048,8 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 					 __u64 dur, __s32 ret, __u32 submitted, __u32 flags)
 {
 	struct wb_event *e;
-	struct wp_frame *w = st ? wp_top(st) : NULL;
-	__u32 outcome, cblocks = 0, saved = 0, ks = ksync_of(w);
+	struct wp_frame *w;
+	__u32 outcome, cblocks = 0, saved = 0, ks = WB_KS_NA;
 
 	if (flags & WB_F_NO_EXIT) {
 		/* compress tracepoints only: assume a compressed cluster was written */
@@ -1084,10 +1084,20 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 		cnt_add(WB_C_CLUSTER_CLEN, c->cret == 0 ? (__u64)c->clen
 							: (__u64)c->csize * WB_BLKSIZE);
 	}
+	/*
+	 * The pass frame is looked up where it is used: a pointer kept across the
+	 * code above may reach the verifier as a scalar (compress_end's inlined
+	 * copy was rejected that way).
+	 */
+	if (st) {
+		w = wp_top(st);
+		if (w && !w->ignore) {
+			w->clusters++;
+			ks = w->sync_mode == WB_SYNC_ALL ? WB_KS_ALL : WB_KS_NONE;
+		}
+	}
 	if (!(flags & WB_F_NO_EXIT))
 		hist_add(WB_HE_CLUSTER_NS + WB_KEY(ks, WB_KI_NA, WB_KC_COMPR), dur);
-	if (w && !w->ignore)
-		w->clusters++;
 	flags |= ks == WB_KS_NA ? WB_F_NO_PASS : ks == WB_KS_ALL ? WB_F_PASS_ALL : 0;
 
 	e = ev_new(WB_EV_CLUSTER, c->site, c->dev, c->ino, now);

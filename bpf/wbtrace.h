@@ -37,11 +37,9 @@ static __always_inline __u32 wb_log2_32(__u32 v)
 
 static __always_inline __u32 wb_log2_64(__u64 v)
 {
-	__u32 hi = v >> 32;
+	__u32 r = (v > 0xFFFFFFFFULL) << 5;	/* no branch: fewer verifier states */
 
-	if (hi)
-		return wb_log2_32(hi) + 32;
-	return wb_log2_32((__u32)v);
+	return wb_log2_32((__u32)(v >> r)) + r;
 }
 
 /*
@@ -55,8 +53,10 @@ static __always_inline __u32 wb_log2_64(__u64 v)
  * [(WB_LL_SUB + s) << (g - 1), ((WB_LL_SUB + s + 1) << (g - 1)) - 1].  A
  * bucket's width is at most 1/WB_LL_SUB of its lower bound, so its upper bound
  * is within +3.125 % of any value in it (5 bits).  Every u64 has a bucket:
- * WB_LL_NB = (64 - WB_LL_SUB_BITS + 1) * WB_LL_SUB; the index is a few
- * instructions (floor log2, a shift, a mask), no loop.
+ * WB_LL_NB = (64 - WB_LL_SUB_BITS + 1) * WB_LL_SUB.  The index has no loop
+ * and no branch (HdrHistogram's form): b = floor(log2(v | (2 * WB_LL_SUB - 1)))
+ * - WB_LL_SUB_BITS, index = b * WB_LL_SUB + (v >> b), which is v itself below
+ * 2 * WB_LL_SUB and the formula above from there on.
  */
 #define WB_LL_SUB_BITS		5
 #define WB_LL_SUB		(1u << WB_LL_SUB_BITS)
@@ -64,13 +64,9 @@ static __always_inline __u32 wb_log2_64(__u64 v)
 
 static __always_inline __u32 wb_ll_bucket(__u64 v)
 {
-	__u32 e;
+	__u32 b = wb_log2_64(v | (2 * WB_LL_SUB - 1)) - WB_LL_SUB_BITS;
 
-	if (v < WB_LL_SUB)
-		return (__u32)v;
-	e = wb_log2_64(v);
-	return ((e - WB_LL_SUB_BITS + 1) << WB_LL_SUB_BITS) +
-	       (__u32)((v >> (e - WB_LL_SUB_BITS)) & (WB_LL_SUB - 1));
+	return (b << WB_LL_SUB_BITS) + (__u32)(v >> b);
 }
 #define WB_DEPTH		4	/* nesting of writepages frames / folio frames per thread */
 
