@@ -25,6 +25,10 @@ DROPS_BYTES = 4 << 20
 def check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs):
     c = s["counts"]
     check(s["valid"] and s["drops"] == 0, "run valid, no drops", s["drops"], 0)
+    # a site the verifier rejected in every mode leaves its probe half attached (the
+    # compress probe without its end tracepoint once gave every cluster clen 0)
+    rejected = [p["target"] for p in s.get("probe_sites", []) if p["status"] == "failed"]
+    check(not rejected, "no probe site rejected by the verifier", rejected, [])
     check(s["events"] == len(ev), "events in summary == lines in events.jsonl", s["events"], len(ev))
     fo = [e for e in ev if e["k"] == "folio"]
     plain = [e for e in fo if e["ino"] == ino_p]
@@ -72,6 +76,8 @@ def check_stream(check, s, ev, variant, size, ino_p, ino_t, disk_bytes, cw, cs):
         check(False, "WBTRACE_VARIANT is stock or patched", variant, "stock|patched")
     check_keyed_stream(check, s, ev, ino_p, ino_t)
     print("  probes:", s["probes"])
+    print("  compress:", s["metrics"]["compress"], {k: c.get(k) for k in (
+        "clusters", "clusters_compress_tried", "clusters_compressed", "cluster_compressed_bytes")})
     print("  folio_latency_ns p50/p90/p99/p99.9:", lat["p50"], lat["p90"], lat["p99"], lat["p999"])
     print("  bio_bytes mean:", s["metrics"]["bio_bytes"]["mean"], " bios:", s["bio"]["data"])
 

@@ -96,6 +96,12 @@ def test_stream_checks_fail(capsys):
     _, lines = run_stream(capsys, "patched", s2, ev, **truth)
     assert lines[0] == "  FAIL folio_write_ns: keyed counts sum to the total: traced 16, truth 17"
     s2 = copy.deepcopy(s)
+    s2["probe_sites"] = [{"target": "f2fs_compress_pages_start", "status": "attached"},
+                         {"target": "f2fs_compress_pages_end", "status": "failed"}]
+    _, lines = run_stream(capsys, "patched", s2, ev, **truth)
+    assert lines == ["  FAIL no probe site rejected by the verifier: traced ['f2fs_compress_pages_end'], "
+                     "truth []"]
+    s2 = copy.deepcopy(s)
     s2["passes"]["by_sync"] = {"none": 1, "all": 1}
     _, lines = run_stream(capsys, "patched", s2, ev, **truth)
     assert lines == ["  FAIL passes keyed sync=none == passes.by_sync: traced 2, truth 1",
