@@ -24,3 +24,10 @@ def test_it_refuses_to_run_outside_the_guest(monkeypatch, capsys):
             "--test-timeout", "60", "generic/001"]
     assert guest.main(argv) == 2
     assert "only inside the lab guest" in capsys.readouterr().err
+
+
+def test_check_runs_with_device_mapper_making_its_own_nodes(monkeypatch):
+    base = {"PATH": "/usr/bin", "HOST_OPTIONS": "/x/local.config"}
+    env = guest.check_env(base)
+    assert env["DM_DISABLE_UDEV"] == "1" and env["HOST_OPTIONS"] == "/x/local.config"
+    assert "DM_DISABLE_UDEV" not in base
