@@ -56,57 +56,60 @@ static void test_signals(void)
 	CHECK_EQ_U(wb_sel_signals(&sel) & WB_SIG_PAGE, 0);
 }
 
+/* One bio line per case: the flags and end cause it carries, what its JSON must hold. */
+static const struct bio_line_case {
+	const char *what;
+	unsigned flags;
+	unsigned end;
+	unsigned pages_traced;
+	const char *want;
+} bio_line_cases[] = {
+	{ "a full stream bio, every page traced",
+	  WB_F_OPU | WB_F_STREAM | WB_F_BIO_ALL_SEEN, WB_BE_FULL, 256,
+	  "\"end\":\"full\",\"end_inferred\":false,\"stream\":true,"
+	  "\"pages_traced\":256,\"all_traced\":true" },
+	{ "inferred, and a bio opened before the probes were armed",
+	  WB_F_STREAM | WB_F_END_INFERRED, WB_BE_PRIORITY, 3,
+	  "\"end\":\"priority_stop\",\"end_inferred\":true,\"stream\":true,"
+	  "\"pages_traced\":3,\"all_traced\":false" },
+	{ "a stream bio whose cause the probes cannot tell: null, not a cause",
+	  WB_F_STREAM, WB_BE_UNKNOWN, 3,
+	  "\"end\":null,\"end_inferred\":null,\"stream\":true,\"pages_traced\":3" },
+	{ "page_write probe off: pages not seen, null rather than 0",
+	  WB_F_STREAM | WB_F_PAGES_UNSEEN, WB_BE_INTEGRITY, 0,
+	  "\"end\":\"integrity\",\"end_inferred\":false,\"stream\":true,"
+	  "\"pages_traced\":null,\"all_traced\":null" },
+	{ "an IPU bio: not a cached stream's, no end cause",
+	  WB_F_IPU, WB_BE_NONE, 0,
+	  "\"end\":null,\"end_inferred\":null,\"stream\":false,\"pages_traced\":null" },
+	{ "submit marker off: stream or not unknown",
+	  WB_F_IPU, WB_BE_UNKNOWN, 0,
+	  "\"end\":null,\"end_inferred\":null,\"stream\":null,\"pages_traced\":null" },
+};
+
 static void test_bio_line(void)
 {
-	struct wb_event e = {};
-	char *s;
+	for (size_t i = 0; i < sizeof(bio_line_cases) / sizeof(bio_line_cases[0]); i++) {
+		const struct bio_line_case *c = &bio_line_cases[i];
+		int failed_before = wbt_failed;
+		struct wb_event e = {};
+		char *s;
 
-	e.type = WB_EV_BIO;
-	e.bio.bytes = 256 * 4096;
-	e.bio.vcnt = 256;
-	e.flags = WB_F_OPU | WB_F_STREAM | WB_F_BIO_ALL_SEEN;
-	e.bio.end = WB_BE_FULL;
-	e.bio.pages_traced = 256;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"pages\":256,");
-	HAS(s, "\"end\":\"full\",\"end_inferred\":false,\"stream\":true,"
-	       "\"pages_traced\":256,\"all_traced\":true");
-	free(s);
-	/* inferred, and a bio opened before the probes were armed */
-	e.flags = WB_F_STREAM | WB_F_END_INFERRED;
-	e.bio.end = WB_BE_PRIORITY;
-	e.bio.pages_traced = 3;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"end\":\"priority_stop\",\"end_inferred\":true,\"stream\":true,"
-	       "\"pages_traced\":3,\"all_traced\":false");
-	free(s);
-	/* a stream bio whose cause the probes cannot tell: null, not a cause */
-	e.flags = WB_F_STREAM;
-	e.bio.end = WB_BE_UNKNOWN;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":true,\"pages_traced\":3");
-	free(s);
-	/* page_write probe off: pages not seen, null rather than 0 */
-	e.flags = WB_F_STREAM | WB_F_PAGES_UNSEEN;
-	e.bio.end = WB_BE_INTEGRITY;
-	e.bio.pages_traced = 0;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"end\":\"integrity\",\"end_inferred\":false,\"stream\":true,"
-	       "\"pages_traced\":null,\"all_traced\":null");
-	free(s);
-	/* an IPU bio: not a cached stream's, no end cause */
-	e.flags = WB_F_IPU;
-	e.bio.end = WB_BE_NONE;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"io\":\"ipu\"");
-	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":false,\"pages_traced\":null");
-	free(s);
-	/* submit marker off: stream or not unknown */
-	e.flags = WB_F_IPU;
-	e.bio.end = WB_BE_UNKNOWN;
-	s = wbt_event_jsonl(&e);
-	HAS(s, "\"end\":null,\"end_inferred\":null,\"stream\":null,\"pages_traced\":null");
-	free(s);
+		e.type = WB_EV_BIO;
+		e.bio.bytes = 256 * 4096;
+		e.bio.vcnt = 256;
+		e.flags = c->flags;
+		e.bio.end = c->end;
+		e.bio.pages_traced = c->pages_traced;
+		s = wbt_event_jsonl(&e);
+		HAS(s, "\"pages\":256,");
+		HAS(s, c->want);
+		if (c->flags & WB_F_IPU)
+			HAS(s, "\"io\":\"ipu\"");
+		if (wbt_failed != failed_before)
+			fprintf(stderr, "  in bio line case: %s\n  line: %s\n", c->what, s);
+		free(s);
+	}
 }
 
 static void test_summary(void)
