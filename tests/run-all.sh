@@ -4,7 +4,8 @@
 #      guest tests' Python (pytest, tests/guest_py), loader (C)
 #   2. the lab build (cached outside the clone)
 #   3. the kernel series check (each patch: build +/- compression, W=1, checkpatch)
-#   4. guest tests, one boot per f2fs variant: tests/guest/*.sh
+#   4. guest tests, one boot per f2fs variant: tests/guest/*.sh; fstests' CI
+#      subset on both variants
 #   5. the kernel-series guest tests again on the debug kernel
 # Reports like kselftest (KTAP): one "ok N NAME (checks, time)" / "not ok N ..."
 # line per suite as it finishes; a guest suite's scripts are its subtests,
@@ -154,6 +155,12 @@ for variant in stock patched; do
 		kernel-patch/lab/vm.sh run --variant "$variant" --disk-size 4G --timeout 2400 \
 		--log-dir "$out/guest-$variant" -- tests/guest/run-inside.sh "${guest_tests[@]}"
 done
+
+# fstests' CI subset, one boot per variant (workloads/fstests/ci.py holds the
+# list and the judgement): a regression, a failure on both variants or a test
+# not run fails it.
+run_suite "fstests CI subset [stock, patched]" fstests-ci.log \
+	env PYTHONPATH="$top/workloads" PYTHONDONTWRITEBYTECODE=1 "$PY" -m fstests.ci
 
 # Whole `wbtrace run` invocations that need their own boots (reps, Ctrl-C).
 if [ -x tests/workloads/run-guest.sh ]; then
