@@ -15,19 +15,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "analysis"))
 import synth  # noqa: E402  (valid synthetic result dirs)
 
-# Per variant, the bandwidth of rep 1, 2, ...: known numbers, so the verdicts are known.
-STEADY = [100.0, 103.0, 97.0, 101.0, 99.0, 102.0, 98.0, 100.0, 101.0, 99.0, 100.0, 100.0]
-NOISY = [100.0, 130.0, 75.0, 120.0, 85.0, 110.0, 90.0, 125.0, 80.0, 100.0]
+from rep_series import NOISY, STEADY, write_bw_only_thresholds  # noqa: E402
 
 
 @pytest.fixture
 def bw_only(tmp_path):
-    """Thresholds gating fio bandwidth alone (the synthetic trace metrics are random)."""
-    p = tmp_path / "thresholds.json"
-    p.write_text(json.dumps({"schema": "wbtrace.thresholds/1", "min_reps": 3,
-                             "metrics": {"fio.bw_MiBps": {"max_regression_pct": 5,
-                                                          "required": True}}}))
-    return str(p)
+    return write_bw_only_thresholds(str(tmp_path / "thresholds.json"))
 
 
 class Session:
