@@ -15,15 +15,32 @@ unsigned wb_log2_slot(uint64_t v)
 	return r;
 }
 
+/*
+ * Both layouts (struct wb_log2, struct wb_ll) keep count, sum, min and max
+ * beside their buckets; these fold a value, or another histogram, into them.
+ */
+#define MOMENTS_ADD(h, v) do {						\
+		if ((h)->count == 0 || (v) < (h)->min)			\
+			(h)->min = (v);					\
+		if ((v) > (h)->max)					\
+			(h)->max = (v);					\
+		(h)->count++;						\
+		(h)->sum += (v);					\
+	} while (0)
+
+#define MOMENTS_MERGE(a, b) do {					\
+		if ((a)->count == 0 || (b)->min < (a)->min)		\
+			(a)->min = (b)->min;				\
+		if ((b)->max > (a)->max)				\
+			(a)->max = (b)->max;				\
+		(a)->count += (b)->count;				\
+		(a)->sum += (b)->sum;					\
+	} while (0)
+
 void wb_log2_add(struct wb_log2 *h, uint64_t v)
 {
 	h->slots[wb_log2_slot(v)]++;
-	if (h->count == 0 || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	h->count++;
-	h->sum += v;
+	MOMENTS_ADD(h, v);
 }
 
 void wb_log2_merge(struct wb_log2 *a, const struct wb_log2 *b)
@@ -32,12 +49,7 @@ void wb_log2_merge(struct wb_log2 *a, const struct wb_log2 *b)
 		return;
 	for (int i = 0; i < WB_LOG2_SLOTS; i++)
 		a->slots[i] += b->slots[i];
-	if (a->count == 0 || b->min < a->min)
-		a->min = b->min;
-	if (b->max > a->max)
-		a->max = b->max;
-	a->count += b->count;
-	a->sum += b->sum;
+	MOMENTS_MERGE(a, b);
 }
 
 unsigned wb_log2_len(const struct wb_log2 *h)
@@ -99,12 +111,7 @@ uint64_t wb_ll_hi(unsigned i)
 void wb_ll_add(struct wb_ll *h, uint64_t v)
 {
 	h->b[wb_ll_bucket(v)]++;
-	if (h->count == 0 || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	h->count++;
-	h->sum += v;
+	MOMENTS_ADD(h, v);
 }
 
 void wb_ll_merge(struct wb_ll *a, const struct wb_ll *b)
@@ -113,12 +120,7 @@ void wb_ll_merge(struct wb_ll *a, const struct wb_ll *b)
 		return;
 	for (unsigned i = 0; i < WB_LL_NB; i++)
 		a->b[i] += b->b[i];
-	if (a->count == 0 || b->min < a->min)
-		a->min = b->min;
-	if (b->max > a->max)
-		a->max = b->max;
-	a->count += b->count;
-	a->sum += b->sum;
+	MOMENTS_MERGE(a, b);
 }
 
 void wb_ll_from_kernel(struct wb_ll *h, const struct wb_llhist *k)
