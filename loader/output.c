@@ -483,10 +483,15 @@ static int make_dist(const struct wb_run *run, int id, int key, struct dist *d)
 	return 0;
 }
 
-static void json_dist_body(struct wb_json *j, const char *name, const char *unit,
-			   const struct dist *d)
+/*
+ * Open the {DIST} object `name` (SCHEMA.md section 3) and write what every
+ * kind of it holds: unit, count, sum, min, max, mean, the percentiles pct[]
+ * (null when empty), pct_method and h's log2 view.  The caller ends it.
+ */
+static void json_dist_open(struct wb_json *j, const char *name, const char *unit,
+			   const struct wb_log2 *h, const uint64_t pct[WB_NPCT],
+			   const char *pct_method)
 {
-	const struct wb_log2 *h = &d->h;
 	unsigned len = wb_log2_len(h);
 
 	wb_json_obj(j, name);
@@ -498,17 +503,23 @@ static void json_dist_body(struct wb_json *j, const char *name, const char *unit
 		wb_json_u64(j, "max", h->max);
 		wb_json_dbl(j, "mean", (double)h->sum / (double)h->count);
 		for (int i = 0; i < WB_NPCT; i++)
-			wb_json_u64(j, wb_pct_name[i], d->pct[i]);
+			wb_json_u64(j, wb_pct_name[i], pct[i]);
 	} else {
 		wb_json_null(j, "mean");
 		for (int i = 0; i < WB_NPCT; i++)
 			wb_json_null(j, wb_pct_name[i]);
 	}
-	wb_json_str(j, "pct_method", d->exact ? "exact" : "hist_loglin_upper");
+	wb_json_str(j, "pct_method", pct_method);
 	wb_json_arr(j, "hist_log2");
 	for (unsigned i = 0; i < len; i++)
 		wb_json_u64(j, NULL, h->slots[i]);
 	wb_json_arr_end(j);
+}
+
+static void json_dist_body(struct wb_json *j, const char *name, const char *unit,
+			   const struct dist *d)
+{
+	json_dist_open(j, name, unit, &d->h, d->pct, d->exact ? "exact" : "hist_loglin_upper");
 	wb_json_obj(j, "hist_loglin");
 	wb_json_u64(j, "sub_bits", WB_LL_SUB_BITS);
 	wb_json_arr(j, "buckets");
@@ -665,28 +676,11 @@ void wb_passes_json(struct wb_json *j, const struct wb_passes *p, bool complete)
 static void json_log2_dist(struct wb_json *j, const char *name, const struct wb_log2 *h,
 			   const char *unit)
 {
-	unsigned len = wb_log2_len(h);
+	uint64_t pct[WB_NPCT];
 
-	wb_json_obj(j, name);
-	wb_json_str(j, "unit", unit);
-	wb_json_u64(j, "count", h->count);
-	wb_json_u64(j, "sum", h->sum);
-	if (h->count) {
-		wb_json_u64(j, "min", h->min);
-		wb_json_u64(j, "max", h->max);
-		wb_json_dbl(j, "mean", (double)h->sum / (double)h->count);
-		for (int i = 0; i < WB_NPCT; i++)
-			wb_json_u64(j, wb_pct_name[i], wb_log2_pct_upper(h, wb_pct_permille[i]));
-	} else {
-		wb_json_null(j, "mean");
-		for (int i = 0; i < WB_NPCT; i++)
-			wb_json_null(j, wb_pct_name[i]);
-	}
-	wb_json_str(j, "pct_method", "hist_log2_upper");
-	wb_json_arr(j, "hist_log2");
-	for (unsigned i = 0; i < len; i++)
-		wb_json_u64(j, NULL, h->slots[i]);
-	wb_json_arr_end(j);
+	for (int i = 0; i < WB_NPCT; i++)
+		pct[i] = wb_log2_pct_upper(h, wb_pct_permille[i]);
+	json_dist_open(j, name, unit, h, pct, "hist_log2_upper");
 	wb_json_obj_end(j);
 }
 
