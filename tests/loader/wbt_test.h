@@ -4,6 +4,7 @@
 #define WBT_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern int wbt_passed, wbt_failed;
@@ -47,6 +48,13 @@ extern int wbt_passed, wbt_failed;
 struct wb_event;
 /* One event as its events.jsonl line (malloc'ed; test_output.c). */
 char *wbt_event_jsonl(const struct wb_event *e);
+
+/* Event e's events.jsonl line holds sub (a failure names the caller's line). */
+#define JSONL_HAS(e, sub) do {							\
+		char *_line = wbt_event_jsonl(e);				\
+		HAS(_line, sub);						\
+		free(_line);							\
+	} while (0)
 
 /*
  * One JSON object written by the code under test, as text (test_output.c):
