@@ -29,6 +29,7 @@ const volatile __u64 targ_cgid = 0;
 const volatile bool targ_stream = true;	/* emit ring-buffer records */
 const volatile bool targ_hist = false;	/* update in-kernel histograms */
 const volatile __u32 targ_sig = 0;	/* WB_SIG_*: exact end-of-pass signals attached */
+const volatile __u64 targ_wake_bytes = 0;	/* stream: wake the reader from this much unread (0: every record) */
 
 #define F2FS_PT_IPU	5	/* enum page_type IPU/OPU (tracepoint-only values) */
 #define F2FS_PT_OPU	6
@@ -368,6 +369,17 @@ static __always_inline bool inode_ok(struct inode *inode)
 	return !targ_ino || BPF_CORE_READ(inode, i_ino) == targ_ino;
 }
 
+/* Submit a record, waking the reader only once the ring holds targ_wake_bytes unread. */
+static __always_inline void ev_submit(struct wb_event *e)
+{
+	__u64 flags = 0;
+
+	if (targ_wake_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= targ_wake_bytes ?
+			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
 /*
  * A record stamped `ts`: the time the program read when the event happened
  * (an exit's `now`), never a new clock read -- the vCPU can be descheduled
@@ -676,7 +688,7 @@ static __always_inline void wp_exit(__u32 kind, long ret, __u64 key)
 	e->wp.cluster_ns = f->cluster_sum;
 	e->wp.tail_ns = now - phase_start(f);	/* the whole pass when nothing was written */
 	e->wp.ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 /* ------------------------------------------------------------------- folio */
@@ -859,7 +871,7 @@ static __always_inline void folio_exit(long ret, __u64 key)
 	e->folio.size = f->size;
 	e->folio.outcome = outcome;
 	e->folio.ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 /* Tracepoint fallback: f2fs_writepage fires at the entry of the write function. */
@@ -899,7 +911,7 @@ static __always_inline void folio_tp(__u32 site, struct folio *folio, int type)
 	e->folio.index = BPF_CORE_READ(folio, index);
 	e->folio.size = size;
 	e->folio.outcome = WB_OUT_UNKNOWN;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 /* f2fs_do_write_data_page(folio, IPU|OPU): tag the open folio frame. */
@@ -1118,7 +1130,7 @@ static __always_inline void cluster_emit(struct tstate *st, struct cl_frame *c, 
 	e->cl.ret = ret;
 	e->cl.outcome = outcome;
 	e->cl.has_compress = c->has_comp;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 static __always_inline void cluster_exit(long ret, __u64 key)
@@ -1253,7 +1265,7 @@ static __always_inline void stream_bio_done(struct wb_event *tmpl, __u32 end, bo
 	e->bio.end = end;
 	if (inferred)
 		e->flags |= WB_F_END_INFERRED;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 /* A block-layer request flag bit of this kernel (enum req_flag_bits). */
@@ -1622,7 +1634,7 @@ static __always_inline void bio_submit(__u32 site, struct super_block *sb, int t
 	e->bio.opf = opf;
 	e->bio.end = end;
 	if (!(merged && st)) {
-		bpf_ringbuf_submit(e, 0);
+		ev_submit(e);
 	} else if (st->prep_defer) {
 		st->prep_defer = 0;
 		st->spw.pend = 1;
@@ -1719,7 +1731,7 @@ static __always_inline void wp_tp(struct inode *inode, struct writeback_control 
 	e->wp.end = WB_END_UNKNOWN;
 	e->wp.cyclic = BPF_CORE_READ_BITFIELD_PROBED(wbc, range_cyclic);
 	e->wp.reason = st ? (__s32)st->wb_reason - 1 : -1;
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 WB_TP(wp_tp, wp_tp(inode, wbc, type),
       struct inode *inode, struct writeback_control *wbc, int type)

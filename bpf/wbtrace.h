@@ -162,6 +162,16 @@ enum wb_bio_end {
 	WB_BE_NONE = 255,		/* not a cached-stream bio (IPU, single-page bio) */
 };
 
+/*
+ * Stream mode batches the reader's wake-ups: a record is submitted with
+ * BPF_RB_NO_WAKEUP while less than 1/2^WB_RB_WAKE_SHIFT of the ring is unread,
+ * with BPF_RB_FORCE_WAKEUP from there on (the kernel selftests' ringbuf_bench
+ * pattern); the reader also drains the ring every WB_POLL_MS without a wake-up,
+ * and once more after detaching, so no record waits longer than that.
+ */
+#define WB_RB_WAKE_SHIFT 3
+#define WB_POLL_MS	100
+
 /* targ_sig: which exact end-of-pass signals the attached sites give (set by the loader). */
 #define WB_SIG_MARK	(1u << 0)	/* pass_mark: f2fs_writepages tracepoint inside a frame */
 #define WB_SIG_ITER	(1u << 1)	/* handout in fexit mode: writeback_iter's arguments */

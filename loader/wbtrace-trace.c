@@ -32,6 +32,9 @@
 #define ERR(...) fprintf(stderr, "wbtrace-trace: " __VA_ARGS__)
 #define MAX_RELOADS 32
 
+/* the smallest ring (--ringbuf-size, 4 KiB) must still wake before it is full */
+_Static_assert((4096 >> WB_RB_WAKE_SHIFT) >= 2 * (sizeof(struct wb_event) + 8), "wake-up threshold");
+
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t got_signal;
 static struct wb_env env;
@@ -162,6 +165,7 @@ static int load_object(struct wb_sel *sel, struct wbtrace_bpf **out, uint32_t de
 		skel->rodata->targ_sig = wb_sel_signals(sel);
 		bpf_map__set_max_entries(skel->maps.events,
 					 env.mode == WB_MODE_STREAM ? env.ringbuf_bytes : 4096);
+		skel->rodata->targ_wake_bytes = env.ringbuf_bytes >> WB_RB_WAKE_SHIFT;
 		if (wb_configure(sel, skel->obj)) {
 			wbtrace_bpf__destroy(skel);
 			return WB_EXIT_INTERNAL;
@@ -415,7 +419,10 @@ int main(int argc, char **argv)
 	}
 
 	while (!exiting) {
-		err = ring_buffer__poll(rb, 100);
+		/* woken only once the ring is 1/2^WB_RB_WAKE_SHIFT full: drain on the timeout too */
+		err = ring_buffer__poll(rb, WB_POLL_MS);
+		if (err == 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			ERR("ring buffer poll: %s\n", strerror(-err));
 			rc = WB_EXIT_INTERNAL;
