@@ -110,9 +110,10 @@ def _input_problems(a: Group, b: Group, thr: dict) -> List[str]:
 
 def limit_resolution_problems(a: Group, b: Group, thr: dict) -> List[str]:
     """A limit finer than the metric's measurement resolution can never be decided: a
-    percentile read from log2 histogram buckets moves in steps of x2 (+100 %), fio's clat
-    bins in steps of 1/64.  Checked when the thresholds meet the data (the file alone does
-    not say how the percentiles will be derived)."""
+    percentile read from log-linear buckets moves in steps of 2^-5 (3.1 %), from log2
+    buckets (result sets without hist_loglin) in steps of x2 (+100 %), fio's clat bins in
+    steps of 1/64.  The coarsest run decides.  Checked when the thresholds meet the data
+    (the file alone does not say how the percentiles will be derived)."""
     out = []
     per_run = [(r, run_metrics(r), run_resolutions(r)) for g in (a, b) for r in g.runs]
     for name, spec in thr["metrics"].items():

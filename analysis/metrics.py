@@ -523,3 +523,14 @@ def summary_hist(run: Run, name: str) -> Optional[List[int]]:
     if not d or name == "compress" or d["count"] == 0:
         return None
     return d["hist_log2"]
+
+
+def summary_hist_loglin(run: Run, name: str) -> Optional[dict]:
+    """The metric's hist_loglin (3 % buckets) when the run has one, else None
+    (result sets from before it carry hist_log2 only)."""
+    if run.summary is None:
+        return None
+    d = run.summary["metrics"].get(name)
+    if not d or name == "compress" or d["count"] == 0:
+        return None
+    return d.get("hist_loglin")

@@ -13,9 +13,10 @@ from . import folded, schema
 from .compare import (HEADER, check_group, compare_groups, config_mismatch, fmt_ci, fmt_num,
                       fmt_p, fmt_pct, short_flags, table_rows, unverified)
 from .flamegraph import diff_subtitle, render_svg
-from .metrics import fio_clat_bins, mount_compress_config, run_metrics, summary_hist
+from .metrics import (fio_clat_bins, mount_compress_config, run_metrics, summary_hist,
+                      summary_hist_loglin)
 from .schema import Group, ResultsError
-from .stats import harmonic_ci, merge_hists, slot_bounds
+from .stats import harmonic_ci, loglin_bounds, merge_hists, slot_bounds
 
 MAX_EVENT_LINES = 2_000_000
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -88,6 +89,30 @@ def _cdf_from_hist(h: List[int]):
     return xs, ys
 
 
+def _cdf_from_loglin(hl: dict):
+    """Step CDF points (upper bucket bounds, cumulative fraction) of a hist_loglin."""
+    tot = sum(c for _, c in hl["buckets"])
+    xs, ys, cum = [], [], 0
+    for b, c in hl["buckets"]:
+        cum += c
+        xs.append(loglin_bounds(b, hl["sub_bits"])[1] + 1)
+        ys.append(cum / tot)
+    return xs, ys
+
+
+def _group_loglin(g: Group, name: str) -> Optional[dict]:
+    """The group's runs' hist_loglin merged, or None unless every run has one
+    (a mix would plot finer and coarser runs as one curve)."""
+    hls = [summary_hist_loglin(r, name) for r in g.runs if summary_hist(r, name)]
+    if not hls or any(h is None for h in hls) or len({h["sub_bits"] for h in hls}) != 1:
+        return None
+    counts: Dict[int, int] = {}
+    for h in hls:
+        for b, c in h["buckets"]:
+            counts[b] = counts.get(b, 0) + c
+    return {"sub_bits": hls[0]["sub_bits"], "buckets": [[b, counts[b]] for b in sorted(counts)]}
+
+
 def _group_hist(g: Group, name: str) -> Optional[List[int]]:
     hs = [h for h in (summary_hist(r, name) for r in g.runs) if h]
     return merge_hists(hs) if hs else None
@@ -154,6 +179,10 @@ def _plot_cdfs(groups: List[Group], plots: _Plots) -> str:
             n = len(exact)
             axes[1].step(exact, [(i + 1) / n for i in range(n)], where="post", color=c,
                          label=f"{g.label} (events, n={n})")
+        elif (hl := _group_loglin(g, "folio_latency_ns")) is not None:
+            found[1] = True
+            xs, ys = _cdf_from_loglin(hl)
+            axes[1].step(xs, ys, where="post", color=c, label=f"{g.label} (log-linear hist)")
         else:
             h = _group_hist(g, "folio_latency_ns")
             if h:

@@ -185,3 +185,35 @@ def test_resolution_and_a_5pct_p99_gate(tmp_path, capsys):
         ("log", pytest.approx(math.log(2)))
     rc, doc = _gate(tmp_path, a2, b2, "trace.folio_latency_p99_ns", 5)
     assert rc == 2 and any("finer than its resolution of 100 %" in r for r in doc["reasons"])
+
+
+def test_report_cdf_from_loglin_steps_at_bucket_bounds():
+    """The report's latency CDF, when no events were kept, reads the 3 % buckets: its steps
+    sit at each bucket's end and reach 1; a group with one run lacking them (an older set)
+    falls back to log2 for the whole group, never a mix."""
+    from analysis import report
+
+    vs = list(range(1000, 5000, 7))
+    hl = stats.hist_loglin(vs)
+    xs, ys = report._cdf_from_loglin(hl)
+    assert len(xs) == len(hl["buckets"]) and ys[-1] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(xs, xs[1:])) and all(a < b for a, b in zip(ys, ys[1:]))
+    for (b, c), x in zip(hl["buckets"], xs):
+        assert x == stats.loglin_bounds(b)[1] + 1
+    # the fraction at each step is the exact fraction of values below that step
+    for x, y in zip(xs, ys):
+        assert y == pytest.approx(sum(v < x for v in vs) / len(vs))
+
+    class R:
+        def __init__(self, hl):
+            d = {"count": sum(c for _, c in hl["buckets"]), "hist_log2": stats.loglin_to_log2(hl)}
+            if hl.get("keep", True):
+                d["hist_loglin"] = {"sub_bits": hl["sub_bits"], "buckets": hl["buckets"]}
+            self.summary = {"metrics": {"folio_latency_ns": d}}
+
+    two = [stats.hist_loglin(vs[:100]), stats.hist_loglin(vs[100:])]
+    merged = report._group_loglin(type("G", (), {"runs": [R(h) for h in two]})(), "folio_latency_ns")
+    assert merged == stats.hist_loglin(vs)
+    old = dict(two[1], keep=False)
+    assert report._group_loglin(type("G", (), {"runs": [R(two[0]), R(old)]})(),
+                                "folio_latency_ns") is None
