@@ -20,6 +20,7 @@
 
 need_tracer
 PY=/usr/bin/python3
+LOAD_PY=$(cd "$(dirname "$0")" && pwd)/trace_bioend_load.py
 CHECKS=$(dirname "$0")/trace_bioend.py   # the checks of this test
 out=$(mktemp -d /tmp/trace-bioend.XXXXXX)
 dev=$(basename "$DEV")
@@ -47,30 +48,12 @@ make_file "$out/text.src" $((1 << 20)) text
 
 cat >"$out/load.sh" <<'EOS'
 set -eu
-mnt=$1 src=$2 text=$3
+mnt=$1 src=$2 text=$3 load_py=$4
 dd if="$src" of="$mnt/seq" bs=1M conv=fsync status=none
 dd if="$text" of="$mnt/c.txt" bs=1M conv=fsync status=none	# compressed clusters
 # overwrite compressed clusters: the patched loop submits the bio after each
 dd if="$text" of="$mnt/c.txt" bs=64k count=4 conv=notrunc,fsync status=none
-/usr/bin/python3 - "$mnt" <<'EOP'
-import ctypes, os, random, sys
-r = random.Random(15)
-for name in ("rnd", "seq"):      # new blocks (out of place), then written ones
-    fd = os.open(os.path.join(sys.argv[1], name), os.O_WRONLY | os.O_CREAT, 0o644)
-    for _ in range(32):
-        for _ in range(16):
-            os.pwrite(fd, os.urandom(4096), r.randrange(2048) * 4096)
-        os.fdatasync(fd)
-    os.close(fd)
-# a WB_SYNC_NONE pass in this thread, then the fsync finds nothing left
-fd = os.open(os.path.join(sys.argv[1], "sfr"), os.O_WRONLY | os.O_CREAT, 0o644)
-os.write(fd, os.urandom(1 << 20))
-libc = ctypes.CDLL(None, use_errno=True)   # no os.sync_file_range in Python 3.11
-if libc.sync_file_range(fd, ctypes.c_int64(0), ctypes.c_int64(0), 2):  # SYNC_FILE_RANGE_WRITE
-    sys.exit(f"sync_file_range: {os.strerror(ctypes.get_errno())}")
-os.fsync(fd)
-os.close(fd)
-EOP
+/usr/bin/python3 "$load_py" "$mnt"
 sync
 EOS
 
@@ -80,7 +63,7 @@ trace_load() {
 	local label=$1 rc=0; shift
 	sync
 	"$TRACE" -D "$MNT" -O "$out/$label" --sync -q "$@" -- \
-		bash "$out/load.sh" "$MNT" "$out/seq.src" "$out/text.src" 2>"$out/$label.err" || rc=$?
+		bash "$out/load.sh" "$MNT" "$out/seq.src" "$out/text.src" "$LOAD_PY" 2>"$out/$label.err" || rc=$?
 	[ "$rc" = 0 ] || fail "$label: the tracer exited $rc: $(tail -2 "$out/$label.err")"
 }
 

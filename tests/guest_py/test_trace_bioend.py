@@ -181,3 +181,14 @@ def test_load_must_show_merges_and_fsync():
     s2["bio_ends"]["by_end"]["cluster_end"]["bios"] = 0
     s2["bio_ends"]["by_end"]["other"]["bios"] = 1
     assert pages_ok(s2, ev2, "stock") and not pages_ok(s2, ev2, "patched")
+
+
+def test_load_writes_the_files_the_checks_expect(tmp_path):
+    """The load's Python part (trace_bioend_load.py) runs on any file system:
+    two files of scattered 4 KiB rewrites inside 8 MiB and a 1 MiB file."""
+    import trace_bioend_load as load
+    load.main(["trace_bioend_load.py", str(tmp_path)])
+    for name in ("rnd", "seq"):
+        size = (tmp_path / name).stat().st_size
+        assert 0 < size <= load.FILE_BLOCKS * load.BLOCK and size % load.BLOCK == 0
+    assert (tmp_path / "sfr").stat().st_size == 1 << 20
