@@ -86,7 +86,7 @@ run_suite() {
 		failures+=("$name (exit $rc; log: ${log#"$top"/})")
 		# The failed checks too: CI keeps only the tail of this output, and the
 		# log goes with the clone.
-		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL: )' "$log" | head -30 || true)
+		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL:? )' "$log" | head -30 || true)
 		tail -40 "$log" | sed 's/^/    # /'
 	fi
 	return 0

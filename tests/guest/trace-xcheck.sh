@@ -6,9 +6,8 @@
 # must have its function_graph call (same thread, same start) and the same
 # duration, up to the two tools' own cost (tests/guest/trace_xcheck.py).
 # Load: 16 MiB written with O_DSYNC in 64 KiB writes: 256 fsync passes.
-# On demand, not in ./wbtrace test: one run in five had a traced pass outside
-# every function_graph call (and one call without a pass); on a failure the
-# trace and the graph are kept under results/guest-failures/.
+# On a failure the trace and the graph are kept under results/guest-failures/,
+# and the failed check names the closest call or pass of each one unmatched.
 . "$(dirname "$0")/lib.sh"
 
 need_tracer

@@ -81,6 +81,19 @@ def uncovered(passes, calls):
     return [c for c in calls if c[1] >= t0 and c[1] + c[2] <= t1 and id(c) not in held]
 
 
+def nearest(item, others, same_pid=True):
+    """For a diagnosis: the gaps (start, end) in us from ITEM (pid, start, dur) to the
+    closest of OTHERS by start, of the same thread or, when none, of any, with that
+    one's pid; None when OTHERS is empty."""
+    pool = [o for o in others if o[0] == item[0]] if same_pid else []
+    pool = pool or list(others)
+    if not pool:
+        return None
+    o = min(pool, key=lambda o: abs(o[1] - item[1]))
+    return {"pid": o[0], "d_start_us": round((o[1] - item[1]) / 1e3, 1),
+            "d_end_us": round((o[1] + o[2] - item[1] - item[2]) / 1e3, 1)}
+
+
 def main(argv):
     tdir, graph = argv[1:3]
     s, ev = load(tdir)
@@ -95,10 +108,10 @@ def main(argv):
     pairs = match(passes, calls)
     lone = [p for p, c in pairs if c is None]
     check(not lone, "every traced pass lies inside its function_graph call (same thread)",
-          [(p[1], p[2]) for p in lone[:3]], "none outside")
+          [(p, nearest(p, calls)) for p in lone[:3]], "none outside")
     extra = uncovered(passes, calls)
     check(not extra, "every function_graph call inside the tracing window holds a traced pass",
-          [(c[1], c[2]) for c in extra[:3]], "none missed")
+          [(c, nearest(c, passes)) for c in extra[:3]], "none missed")
     ratios = sorted(p[2] / c[2] for p, c in pairs if c is not None and c[2] > 0)
     med = ratios[len(ratios) // 2] if ratios else 0
     check(med >= MIN_MEDIAN_RATIO, "tracer / function_graph duration, median", round(med, 3),

@@ -51,3 +51,13 @@ def test_uncovered_lists_calls_in_the_window_without_a_pass():
     passes = [(1, 101, 40), (1, 400, 100)]         # window 101 .. 500
     assert x.uncovered(passes, calls) == [(1, 300, 50)]
     assert x.uncovered([], calls) == []
+
+
+def test_nearest_names_the_closest_call_of_the_thread_or_of_anyone():
+    calls = [(7, 1_000_000, 500_000), (7, 5_000_000, 100_000), (8, 2_050_000, 10_000)]
+    # a pass of thread 7 at 2 ms: its closest call of thread 7 is the first one
+    assert x.nearest((7, 2_000_000, 1_000), calls) == \
+        {"pid": 7, "d_start_us": -1000.0, "d_end_us": -501.0}
+    # thread 9 has no call: the closest of anyone's
+    assert x.nearest((9, 2_000_000, 1_000), calls)["pid"] == 8
+    assert x.nearest((7, 0, 1), []) is None
