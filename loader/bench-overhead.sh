@@ -14,22 +14,31 @@
 # window and detached after it, so start-up and tear-down are not counted.
 #
 # Per run: wall time of fio (throughput = SIZE / wall, fsync included),
-# system-wide busy CPU time (/proc/stat: everything, the tracer's reader too),
-# fio's own system time, the tracer's event counts and ring-buffer drops.
-# Per configuration vs "none", paired by repetition: throughput change with a
-# 95 % t-interval (analysis/stats.py mean_ci over the per-repetition relative
-# differences; Welch's interval on the raw values is reported as well), extra
-# CPU per event, drops.  Writes OUTDIR/report.json (+ runs.jsonl, table.txt)
-# and prints the table (loader/bench_overhead.py computes both).
+# guest CPU time, exact: CPUs x elapsed - idle - iowait (NO_HZ measures both
+# exactly, workloads/guestcpu.py) from just before fio until TAIL_SEC after it
+# (so that the stream reader's last drain, at most one 100 ms poll late, is
+# inside); under `-icount shift=3` guest time is executed instructions x 8 ns,
+# so this is a count of the guest's work, everyone's (fio, writeback, the
+# probes, the tracer's reader).  Also the sampled busy ticks, fio's own system
+# time, the tracer's event counts and ring-buffer drops.
+# Per configuration vs "none", paired by repetition: guest CPU per MiB and
+# throughput, each as a change in % with a 95 % t-interval (analysis/stats.py
+# mean_ci over the per-repetition relative differences), extra guest CPU per
+# event, drops.  Writes OUTDIR/report.json (+ runs.jsonl, table.txt) and
+# prints the table (loader/bench_overhead.py computes both).
 #
 # Inside the lab guest (the host side: `make -C loader bench`):
 #   loader/bench-overhead.sh [-r REPS] [-s MIB] [-C "none [idle] hist stream bpftrace"]
-#                            [-o OUTDIR] [-w SETTLE_SEC] [-N] [MOUNTPOINT]
+#                            [-o OUTDIR] [-w SETTLE_SEC] [-t TAIL_SEC] [-S STATS_REPS]
+#                            [-i ICOUNT_SPEC] [-N] [MOUNTPOINT]
 # Without MOUNTPOINT a fresh f2fs is made on $WBTRACE_SCRATCH (destroyed;
 # mounted nodiscard,background_gc=off).  Every timed run starts after the
 # probes are attached, a sync and SETTLE_SEC (default 5) of quiet.
-# After the timed repetitions, one probe-cost run per traced configuration with
-# kernel.bpf_stats_enabled=1 (time inside the BPF programs; -N skips it).
+# After the timed repetitions, STATS_REPS (default 1) probe-cost runs per traced
+# configuration, rotated, with kernel.bpf_stats_enabled=1: time inside the BPF
+# programs (run_time_ns / run_cnt), the tracer's and bpftrace's alike; -N skips
+# them.  -i records the guest's QEMU -icount spec in conditions.txt (the guest
+# cannot see it).
 # Default OUTDIR: results/bench-overhead/<UTC time>-<variant>/.
 # Under TCG every instruction (BPF included) is emulated: numbers are an
 # upper bound and only comparable within one boot.
@@ -38,10 +47,11 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 TRACE=${WBTRACE_TRACE:-$TOP/loader/build/wbtrace-trace}
 BT=$TOP/loader/wbtrace.bt
 PY=/usr/bin/python3
-REPS=5 MIB=32 CONFIGS="none hist stream bpftrace" OUT="" MNT="" STATS=1 SETTLE=5
+REPS=5 MIB=32 CONFIGS="none hist stream bpftrace" OUT="" MNT="" STATS=1 SETTLE=5 TAIL=1
+STATS_REPS=1 ICOUNT=unknown
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
-while getopts "r:s:C:o:w:Nh" o; do
+while getopts "r:s:C:o:w:t:S:i:Nh" o; do
 	case "$o" in
 	r) REPS=$OPTARG ;;
 	s) MIB=$OPTARG ;;
@@ -49,14 +59,20 @@ while getopts "r:s:C:o:w:Nh" o; do
 	o) OUT=$OPTARG ;;
 	N) STATS=0 ;;
 	w) SETTLE=$OPTARG ;;
+	t) TAIL=$OPTARG ;;
+	S) STATS_REPS=$OPTARG ;;
+	i) ICOUNT=$OPTARG ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 MNT=${1:-}
-if ! [[ "$REPS" =~ ^[0-9]+$ ]] || [ "$REPS" -lt 2 ]; then echo "bench: -r needs >= 2" >&2; exit 2; fi
+# one rep: a pilot (times the run; no intervals)
+if ! [[ "$REPS" =~ ^[0-9]+$ ]] || [ "$REPS" -lt 1 ]; then echo "bench: -r needs >= 1" >&2; exit 2; fi
 if ! [[ "$MIB" =~ ^[0-9]+$ ]] || [ "$MIB" -lt 1 ]; then echo "bench: bad -s $MIB" >&2; exit 2; fi
+if ! [[ "$STATS_REPS" =~ ^[0-9]+$ ]] || [ "$STATS_REPS" -lt 1 ]; then echo "bench: bad -S $STATS_REPS" >&2; exit 2; fi
+if ! [[ "$TAIL" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "bench: bad -t $TAIL" >&2; exit 2; fi
 for c in $CONFIGS; do
 	case "$c" in none | idle | hist | stream | bpftrace) ;; *) echo "bench: unknown config $c" >&2; exit 2 ;; esac
 done
@@ -90,6 +106,8 @@ FIO=(fio --name=randwrite --directory="$MNT" --filename=bench.dat --rw=randwrite
 	--size="${MIB}M" --ioengine=psync --fallocate=none --end_fsync=1 --randrepeat=1
 	--randseed=4242 --output-format=json)
 
+# snap FILE: the time (us) and /proc/stat, for the exact guest CPU of a window
+snap() { { echo "t_us ${EPOCHREALTIME/./}"; cat /proc/stat; } >"$1"; }
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # utime + stime of the tracer process (its reader; probes run in other tasks)
 tracer_ticks() { if [ -n "$tracer" ]; then awk '{ print $14 + $15 }' "/proc/$tracer/stat"; else echo 0; fi; }
@@ -139,7 +157,8 @@ stop() {
 one() {
 	local cfg=$1 rep=$2 pos=$3 dest=${4:-$OUT/runs.jsonl} t0 t1 b0 b1 c0 c1
 	echo "[]" >"$work/progs.json"
-	rm -f "$MNT/bench.dat" "$work/sum.json" "$work/events.jsonl" "$work/t.out" "$work/t.err"
+	rm -f "$MNT/bench.dat" "$work/sum.json" "$work/events.jsonl" "$work/t.out" "$work/t.err" \
+		"$work/stat0" "$work/stat1"
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	killed=0
@@ -149,9 +168,14 @@ one() {
 	# previous run's delete and the traced configs do not).
 	sync
 	sleep "$SETTLE"
-	c0=$(tracer_ticks) b0=$(busy_ticks) t0=$(date +%s%N)
+	c0=$(tracer_ticks) b0=$(busy_ticks)
+	snap "$work/stat0"
+	t0=$(date +%s%N)
 	/usr/bin/time -f "%S %U" -o "$work/time" "${FIO[@]}" --output="$work/fio.json"
-	t1=$(date +%s%N) b1=$(busy_ticks) c1=$(tracer_ticks)
+	t1=$(date +%s%N)
+	sleep "$TAIL"
+	snap "$work/stat1"
+	b1=$(busy_ticks) c1=$(tracer_ticks)
 	if [ "$dest" != "$OUT/runs.jsonl" ] && [ -n "$tracer" ]; then
 		bpftool prog show -j >"$work/progs.json" 2>/dev/null || echo "[]" >"$work/progs.json"
 	fi
@@ -184,8 +208,14 @@ done
 if [ "$STATS" = 1 ] && command -v bpftool >/dev/null; then
 	stats0=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -q -w kernel.bpf_stats_enabled=1
-	for cfg in "${cfgs[@]}"; do
-		[ "$cfg" = none ] || [ "$cfg" = idle ] || one "$cfg" 0 0 "$OUT/probe_cost.jsonl"
+	traced=()
+	for cfg in "${cfgs[@]}"; do [ "$cfg" = none ] || [ "$cfg" = idle ] || traced+=("$cfg"); done
+	for ((r = 0; r < STATS_REPS && ${#traced[@]} > 0; r++)); do
+		for ((i = 0; i < ${#traced[@]}; i++)); do
+			cfg=${traced[$(((i + r) % ${#traced[@]}))]}
+			one "$cfg" "$r" "$i" "$OUT/probe_cost.jsonl"
+			tail -1 "$OUT/probe_cost.jsonl" | "$PY" "$TOP/loader/bench_overhead.py" progress >&2
+		done
 	done
 	sysctl -q -w kernel.bpf_stats_enabled="$stats0"
 fi
@@ -206,6 +236,9 @@ fi
 	echo "tracer=$("$TRACE" --version 2>/dev/null | head -1)"
 	echo "fio=${FIO[*]}"
 	echo "settle_s=$SETTLE"
+	echo "tail_s=$TAIL"
+	echo "icount=$ICOUNT"
+	echo "stats_reps=$STATS_REPS"
 	echo "mount_opts=$(awk -v m="$MNT" '$2 == m { print $4 }' /proc/mounts)"
 } >"$OUT/conditions.txt"
 "$PY" "$TOP/loader/bench_overhead.py" report "$OUT"

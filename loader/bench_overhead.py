@@ -14,10 +14,24 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TOP)
+sys.path.insert(0, os.path.join(TOP, "workloads"))
 from analysis import stats  # noqa: E402
+import guestcpu  # noqa: E402
 
-GOALS = {"hist": 3.0, "stream": 5.0}    # the largest slowdown (%) each tracer mode may cost
+GOALS = {"hist": 3.0, "stream": 5.0}    # the largest overhead (%) each tracer mode may cost
+PER_EVENT_FACTOR = 3.0                  # each mode at least this many times cheaper per event than bpftrace
+
+
+def read_snap(path, hz):
+    """A guestcpu snapshot from bench-overhead.sh's snap(): "t_us N", then /proc/stat."""
+    with open(path) as fh:
+        first, _, rest = fh.read().partition("\n")
+    key, _, val = first.partition(" ")
+    if key != "t_us":
+        raise ValueError(f"{path}: first line {first!r} is not 't_us N'")
+    return {"t_ns": int(val) * 1000, "cpus": guestcpu.parse_proc_stat(rest), "hz": hz}
 
 
 def run_row(w, cfg, rep, pos, wall, ticks, tticks, hz, mib, killed):
@@ -30,6 +44,10 @@ def run_row(w, cfg, rep, pos, wall, ticks, tticks, hz, mib, killed):
            "tracer_cpu_ns": tticks * 10**9 // hz,
            "writer_sys_ns": round(sys_s * 1e9), "writer_user_ns": round(usr_s * 1e9),
            "fio_bw_mib_s": fio["bw_bytes"] / 2**20, "fio_ios": fio["total_ios"]}
+    if os.path.exists(f"{w}/stat0") and os.path.exists(f"{w}/stat1"):
+        win = guestcpu.window(read_snap(f"{w}/stat0", hz), read_snap(f"{w}/stat1", hz))
+        row.update(guest_cpu_ns=round(win["busy_ms"] * 1e6), guest_window_ns=round(win["elapsed_ms"] * 1e6),
+                   guest_cpu_resolution_ns=round(win["resolution_ms"] * 1e6))
     if killed:
         row.update(killed=True)
     elif cfg in ("hist", "stream"):
@@ -49,15 +67,85 @@ def run_row(w, cfg, rep, pos, wall, ticks, tticks, hz, mib, killed):
     # probe-cost pass only: kernel.bpf_stats_enabled run time of every BPF program that ran
     progs = [p for p in json.load(open(f"{w}/progs.json")) if p.get("run_cnt")]
     if progs:
+        by_name = {}       # names are cut to 15 characters: bpftrace's can repeat
+        for p in progs:
+            a = by_name.setdefault(p.get("name", "?"), [0, 0])
+            a[0] += p["run_cnt"]
+            a[1] += p["run_time_ns"]
         row.update(bpf_run_cnt=sum(p["run_cnt"] for p in progs),
-                   bpf_run_time_ns=sum(p["run_time_ns"] for p in progs),
-                   bpf_progs={p.get("name", "?"): [p["run_cnt"], p["run_time_ns"]] for p in progs})
+                   bpf_run_time_ns=sum(p["run_time_ns"] for p in progs), bpf_progs=by_name)
     return row
 
 
 def ci(xs):
     m, h = stats.mean_ci(xs)
     return {"mean": m, "lo": m - h, "hi": m + h} if not math.isnan(h) else {"mean": m, "lo": None, "hi": None}
+
+
+def le_verdict(d, goal):
+    """Is the cost interval d (mean/lo/hi, positive = costlier) at most goal?"""
+    if d["hi"] is not None and d["hi"] <= goal:
+        return "met"
+    if d["lo"] is not None and d["lo"] > goal:
+        return "not met"
+    if d["lo"] is None:
+        return "inconclusive (one run: no interval)"
+    return "inconclusive (CI straddles the goal)"
+
+
+def cheaper_verdict(mode, anchor, factor=PER_EVENT_FACTOR):
+    """Is mode's per-event cost interval at least factor times below the anchor's? Met when
+    the anchor's lower bound is >= factor x mode's upper bound, not met when the anchor's
+    upper bound is below factor x mode's lower bound; without intervals, by the means."""
+    ratio = anchor["mean"] / mode["mean"] if mode["mean"] > 0 else None
+    out = {"mode_ns": mode, "bpftrace_ns": anchor, "ratio": ratio}
+    if None in (mode["lo"], mode["hi"], anchor["lo"], anchor["hi"]):
+        if ratio is None:
+            out["verdict"] = "inconclusive (no cost left to compare)"
+        else:
+            out["verdict"] = ("met" if ratio >= factor else "not met") + " (one run: no interval)"
+        return out
+    out["ratio_bounds"] = [anchor["lo"] / mode["hi"] if mode["hi"] > 0 else None,
+                           anchor["hi"] / mode["lo"] if mode["lo"] > 0 else None]
+    if mode["hi"] > 0 and anchor["lo"] >= factor * mode["hi"]:
+        out["verdict"] = "met"
+    elif anchor["hi"] < factor * mode["lo"]:
+        out["verdict"] = "not met"
+    else:
+        out["verdict"] = "inconclusive (intervals overlap the factor)"
+    return out
+
+
+def probe_costs(pc):
+    """The probe-cost runs (kernel.bpf_stats_enabled) per configuration: means over its runs,
+    the interval of BPF ns per event, and per program its runs per event and ns per run."""
+    out = {}
+    by = {}
+    for r in pc:
+        by.setdefault(r["config"], []).append(r)
+    for cfg, rs in by.items():
+        ok = [r for r in rs if r.get("bpf_run_cnt")]
+        ev = [r for r in ok if r.get("events")]
+        progs = {}
+        for r in ok:
+            for name, (cnt, ns) in r.get("bpf_progs", {}).items():
+                a = progs.setdefault(name, [0, 0])
+                a[0] += cnt
+                a[1] += ns
+        events = sum(r["events"] for r in ev)
+        out[cfg] = {
+            "runs": len(rs),
+            "events": stats.mean([r["events"] for r in rs if r.get("events")]) if any(
+                r.get("events") for r in rs) else None,
+            "bpf_run_cnt": stats.mean([r["bpf_run_cnt"] for r in ok]) if ok else None,
+            "bpf_run_time_ns": stats.mean([r["bpf_run_time_ns"] for r in ok]) if ok else None,
+            "ns_per_prog_run": stats.mean([r["bpf_run_time_ns"] / r["bpf_run_cnt"] for r in ok]) if ok else None,
+            "bpf_ns_per_event": stats.mean([r["bpf_run_time_ns"] / r["events"] for r in ev]) if ev else None,
+            "bpf_ns_per_event_ci": ci([r["bpf_run_time_ns"] / r["events"] for r in ev]) if ev else None,
+            "progs": {n: {"run_cnt": c, "run_time_ns": t, "ns_per_run": t / c if c else None,
+                          "runs_per_event": c / events if events and len(ev) == len(ok) else None}
+                      for n, (c, t) in sorted(progs.items(), key=lambda kv: -kv[1][1])}}
+    return out
 
 
 def analyse(rows, cond, pc):
@@ -80,6 +168,9 @@ def analyse(rows, cond, pc):
              "cpu_busy_ms": ci([r["cpu_busy_ns"] / 1e6 for r in rs]),
              "writer_sys_ms": ci([r["writer_sys_ns"] / 1e6 for r in rs]),
              "tracer_process_cpu_ms": ci([r["tracer_cpu_ns"] / 1e6 for r in rs])}
+        gc = [r for r in rs if "guest_cpu_ns" in r]
+        if gc:
+            c["guest_cpu_ms_per_mib"] = ci([r["guest_cpu_ns"] / 1e6 / r["mib"] for r in gc])
         counted = [r for r in rs if "events" in r]   # a killed bpftrace leaves no counts
         if counted:
             c["events_per_run"] = stats.mean([r["events"] for r in counted])
@@ -90,10 +181,11 @@ def analyse(rows, cond, pc):
             common = sorted(set(rr) & set(base))
             rel = [100.0 * (rr[k]["mib_s"] / base[k]["mib_s"] - 1.0) for k in common]
             c["throughput_delta_pct"] = ci(rel)
-            w = stats.welch([base[k]["mib_s"] for k in common], [rr[k]["mib_s"] for k in common])
-            m0 = stats.mean([base[k]["mib_s"] for k in common])
-            c["throughput_delta_pct_welch"] = {"mean": 100 * w["diff"] / m0, "lo": 100 * w["ci_lo"] / m0,
-                                               "hi": 100 * w["ci_hi"] / m0, "p": w["p"]}
+            if len(common) >= 2:        # a one-rep pilot has no interval
+                w = stats.welch([base[k]["mib_s"] for k in common], [rr[k]["mib_s"] for k in common])
+                m0 = stats.mean([base[k]["mib_s"] for k in common])
+                c["throughput_delta_pct_welch"] = {"mean": 100 * w["diff"] / m0, "lo": 100 * w["ci_lo"] / m0,
+                                                   "hi": 100 * w["ci_hi"] / m0, "p": w["p"]}
             extra = [rr[k]["cpu_busy_ns"] - base[k]["cpu_busy_ns"] for k in common]
             c["extra_cpu_ms"] = ci([x / 1e6 for x in extra])
             ev = [(x, k) for x, k in zip(extra, common) if rr[k].get("events")]
@@ -101,6 +193,16 @@ def analyse(rows, cond, pc):
                 c["ns_per_event"] = ci([x / rr[k]["events"] for x, k in ev])
                 c["writer_sys_ns_per_event"] = ci([(rr[k]["writer_sys_ns"] - base[k]["writer_sys_ns"])
                                                    / rr[k]["events"] for _, k in ev])
+            gk = [k for k in common if "guest_cpu_ns" in rr[k] and "guest_cpu_ns" in base[k]]
+            if gk:
+                c["guest_cpu_delta_pct"] = ci([100.0 * (rr[k]["guest_cpu_ns"] / base[k]["guest_cpu_ns"] - 1.0)
+                                               for k in gk])
+                c["extra_guest_cpu_ms_per_mib"] = ci([(rr[k]["guest_cpu_ns"] - base[k]["guest_cpu_ns"])
+                                                      / 1e6 / rr[k]["mib"] for k in gk])
+                gev = [k for k in gk if rr[k].get("events")]
+                if gev:
+                    c["extra_guest_cpu_ns_per_event"] = ci([(rr[k]["guest_cpu_ns"] - base[k]["guest_cpu_ns"])
+                                                            / rr[k]["events"] for k in gev])
         rep["configs"][cfg] = c
     idle = by.get("idle", {})
     if idle:
@@ -113,6 +215,11 @@ def analyse(rows, cond, pc):
                 [100.0 * (rr[k]["mib_s"] / idle[k]["mib_s"] - 1.0) for k in common])
     for cfg, goal in GOALS.items():
         c = rep["configs"].get(cfg)
+        if c and "guest_cpu_delta_pct" in c:   # the deterministic axis under -icount
+            d = c["guest_cpu_delta_pct"]
+            rep["goals"][f"{cfg}_guest_cpu_per_mib_le_{goal:g}pct"] = {
+                "overhead_pct": d["mean"], "ci": [d["lo"], d["hi"]], "verdict": le_verdict(d, goal)}
+            continue
         if not c or "throughput_delta_pct" not in c:
             continue
         d = c["throughput_delta_pct"]          # negative = slower
@@ -131,11 +238,17 @@ def analyse(rows, cond, pc):
         rep["goals"]["stream_zero_drops_default_ring"] = {"drops": st["drops_total"],
                                                           "verdict": "met" if st["drops_total"] == 0 else "not met"}
 
-    rep["probe_cost"] = {r["config"]: {
-        "events": r.get("events"), "bpf_run_cnt": r.get("bpf_run_cnt"), "bpf_run_time_ns": r.get("bpf_run_time_ns"),
-        "ns_per_prog_run": r["bpf_run_time_ns"] / r["bpf_run_cnt"] if r.get("bpf_run_cnt") else None,
-        "bpf_ns_per_event": r["bpf_run_time_ns"] / r["events"] if r.get("events") and r.get("bpf_run_cnt") else None,
-        "progs": r.get("bpf_progs")} for r in pc}
+    rep["probe_cost"] = probe_costs(pc)
+    bt_pc = rep["probe_cost"].get("bpftrace", {}).get("bpf_ns_per_event_ci")
+    bt_cpu = rep["configs"].get("bpftrace", {}).get("extra_guest_cpu_ns_per_event")
+    for mode in GOALS:
+        m_pc = rep["probe_cost"].get(mode, {}).get("bpf_ns_per_event_ci")
+        if m_pc and bt_pc:
+            rep["goals"][f"{mode}_bpf_ns_per_event_{PER_EVENT_FACTOR:g}x_below_bpftrace"] = cheaper_verdict(m_pc, bt_pc)
+        m_cpu = rep["configs"].get(mode, {}).get("extra_guest_cpu_ns_per_event")
+        if m_cpu and bt_cpu:
+            rep["goals"][f"{mode}_guest_cpu_ns_per_event_{PER_EVENT_FACTOR:g}x_below_bpftrace"] = \
+                cheaper_verdict(m_cpu, bt_cpu)
 
     return rep
 
@@ -153,9 +266,25 @@ def table(rep):
     cond = rep["conditions"]
     idle = "idle" in rep["configs"]
     lines = [f"wbtrace self-overhead, {cond['date_utc']}, kernel {cond['kernel']} f2fs {cond['variant']}, "
-             f"{cond['virt']} ({cond['cpu_model']}), {cond['cpus']} CPUs, {rep['workload']}, {rep['reps']} reps",
-             "",
-             "| config | MiB/s [95% CI] | Δ throughput % vs none [95% CI] | busy CPU ms/run | extra CPU ms/run [95% CI] | "
+             f"{cond['virt']} ({cond['cpu_model']}), {cond['cpus']} CPUs, {rep['workload']}, {rep['reps']} reps"
+             + (f", -icount {cond['icount']}" if cond.get("icount", "unknown") != "unknown" else ""),
+             ""]
+    if any("guest_cpu_ms_per_mib" in c for c in rep["configs"].values()):
+        lines += ["Guest CPU (CPUs x elapsed - idle - iowait, fio start to its end + tail; under -icount "
+                  "shift=3: executed guest instructions x 8 ns), paired by repetition vs none", "",
+                  "| config | guest CPU ms/MiB [95% CI] | Δ guest CPU % vs none [95% CI] | "
+                  "extra guest CPU ms/MiB [95% CI] | events/run | extra guest CPU ns/event [95% CI] | "
+                  "tracer process CPU ms/run | drops |", "|---|---|---|---|---|---|---|---|"]
+        for cfg in ("none", "idle", "hist", "stream", "bpftrace"):
+            c = rep["configs"].get(cfg)
+            if not c or "guest_cpu_ms_per_mib" not in c:
+                continue
+            lines.append(f"| {cfg} | {fci(c['guest_cpu_ms_per_mib'], 1)} | {fci(c.get('guest_cpu_delta_pct'), 2)} | "
+                         f"{fci(c.get('extra_guest_cpu_ms_per_mib'), 2)} | {f(c.get('events_per_run'), 0)} | "
+                         f"{fci(c.get('extra_guest_cpu_ns_per_event'), 0)} | "
+                         f"{f(c['tracer_process_cpu_ms']['mean'], 0)} | {c.get('drops_total', '-')} |")
+        lines += ["", "Throughput and sampled CPU", ""]
+    lines += ["| config | MiB/s [95% CI] | Δ throughput % vs none [95% CI] | busy CPU ms/run | extra CPU ms/run [95% CI] | "
              "writer sys ms/run | tracer process CPU ms/run | events/run | extra CPU ns/event [95% CI] | "
              "extra writer sys ns/event [95% CI] | drops |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -175,15 +304,31 @@ def table(rep):
             if cfg in rep["configs"]:
                 lines.append(f"| {cfg} | {fci(rep['configs'][cfg].get('throughput_delta_pct_vs_idle'))} |")
     if rep["probe_cost"]:
-        lines += ["", "Probe cost (separate run per config, kernel.bpf_stats_enabled=1: time inside the BPF programs only)", "",
-                  "| config | events | BPF program runs | run time ms | ns/program run | BPF ns/event |", "|---|---|---|---|---|---|"]
+        lines += ["", "Probe cost (separate runs per config, kernel.bpf_stats_enabled=1: time inside the BPF "
+                  "programs only, means over the runs)", "",
+                  "| config | runs | events | BPF program runs | run time ms | ns/program run | BPF ns/event [95% CI] |",
+                  "|---|---|---|---|---|---|---|"]
         for cfg, v in rep["probe_cost"].items():
-            lines.append(f"| {cfg} | {v['events']} | {v['bpf_run_cnt']} | {f((v['bpf_run_time_ns'] or 0) / 1e6)} | "
-                         f"{f(v['ns_per_prog_run'], 0)} | {f(v['bpf_ns_per_event'], 0)} |")
+            lines.append(f"| {cfg} | {v['runs']} | {f(v['events'], 0)} | {f(v['bpf_run_cnt'], 0)} | "
+                         f"{f((v['bpf_run_time_ns'] or 0) / 1e6)} | {f(v['ns_per_prog_run'], 0)} | "
+                         f"{fci(v['bpf_ns_per_event_ci'], 0)} |")
+        lines += ["", "| config | program | runs/event | ns/run |", "|---|---|---|---|"]
+        for cfg, v in rep["probe_cost"].items():
+            for name, p in v["progs"].items():
+                lines.append(f"| {cfg} | {name} | {f(p['runs_per_event'], 2)} | {f(p['ns_per_run'], 0)} |")
     lines.append("")
     for k, v in rep["goals"].items():
-        lines.append(f"goal {k}: {v['verdict']}" + (f" (slowdown {f(v['slowdown_pct'])} %, CI "
-                     f"[{f(v['ci'][0])}, {f(v['ci'][1])}])" if "slowdown_pct" in v else f" ({v['drops']} drops)"))
+        if "slowdown_pct" in v:
+            extra = f" (slowdown {f(v['slowdown_pct'])} %, CI [{f(v['ci'][0])}, {f(v['ci'][1])}])"
+        elif "overhead_pct" in v:
+            extra = f" (overhead {f(v['overhead_pct'], 2)} %, CI [{f(v['ci'][0], 2)}, {f(v['ci'][1], 2)}])"
+        elif "ratio" in v:
+            extra = (f" (bpftrace {fci(v['bpftrace_ns'], 0)} ns/event vs {fci(v['mode_ns'], 0)}: "
+                     f"{f(v['ratio'], 2)}x" + (f", bounds [{f(v['ratio_bounds'][0], 2)}, {f(v['ratio_bounds'][1], 2)}]"
+                                              if "ratio_bounds" in v else "") + ")")
+        else:
+            extra = f" ({v['drops']} drops)"
+        lines.append(f"goal {k}: {v['verdict']}{extra}")
     return "\n".join(lines)
 
 
@@ -208,8 +353,9 @@ def progress(row):
     row = dict(row)
     row.setdefault("events", "-")
     row.setdefault("drops", "-")
+    guest = f"  guest cpu {row['guest_cpu_ns'] / 1e6 / row['mib']:.1f} ms/MiB" if "guest_cpu_ns" in row else ""
     return ("  rep {rep} {config:8s} {mib_s:8.2f} MiB/s  cpu {cpu_busy_ns:>12} ns  "
-            "events {events}  drops {drops}".format(**row))
+            "events {events}  drops {drops}".format(**row) + guest)
 
 
 def main(argv):

@@ -124,3 +124,107 @@ def test_progress_line_and_bad_input():
     assert subprocess.run([sys.executable, PROG, "nope"], capture_output=True).returncode == 2
     helped = subprocess.run([sys.executable, PROG, "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "bench_overhead.py report OUT" in helped.stdout
+
+
+def stat_text(t_us, idle0, idle1, iowait):
+    return (f"t_us {t_us}\ncpu  1 2 3 4 5 6 7 8 0 0\n"
+            f"cpu0 10 0 20 {idle0} {iowait} 0 0 0 0 0\ncpu1 10 0 20 {idle1} 0 0 0 0 0 0\nintr 1 2\n")
+
+
+def test_row_takes_exact_guest_cpu_from_the_two_snapshots(work):
+    (work / "stat0").write_text(stat_text(1_000_000, 100, 200, 5))
+    # 2 s later: idle +0.5 s and +1.0 s, iowait +0.1 s -> busy 2 x 2 - 1.6 = 2.4 s
+    (work / "stat1").write_text(stat_text(3_000_000, 150, 300, 15))
+    r = bo.run_row(str(work), "hist", 0, 0, 10**9, 1, 0, 100, 8, 0)
+    assert r["guest_cpu_ns"] == 2_400_000_000 and r["guest_window_ns"] == 2 * 10**9
+    assert r["guest_cpu_resolution_ns"] == 40_000_000          # 2 fields x 2 CPUs x 10 ms
+    (work / "stat1").write_text("time 3\n")
+    with pytest.raises(ValueError):
+        bo.run_row(str(work), "hist", 0, 0, 10**9, 1, 0, 100, 8, 0)
+    os.remove(work / "stat1")                                  # no snapshots: no guest CPU
+    assert "guest_cpu_ns" not in bo.run_row(str(work), "hist", 0, 0, 10**9, 1, 0, 100, 8, 0)
+
+
+def test_row_sums_programs_whose_cut_names_repeat(work):
+    (work / "progs.json").write_text(json.dumps(
+        [{"name": "kprobe_f2fs_wri", "run_cnt": 10, "run_time_ns": 500},
+         {"name": "kprobe_f2fs_wri", "run_cnt": 5, "run_time_ns": 100}]))
+    r = bo.run_row(str(work), "bpftrace", 0, 0, 10**9, 1, 0, 100, 8, 0)
+    assert r["bpf_progs"] == {"kprobe_f2fs_wri": [15, 600]}
+
+
+def cpu_rows(over, reps=10, events=1000, mib=16):
+    """Timed runs with exact guest CPU: each config's CPU is none's x (1 + over[cfg] %),
+    none's varying from rep to rep, with +-0.1 % of noise alternating by rep."""
+    out = []
+    for rep in range(reps):
+        base = 4e9 * (1 + 0.02 * (rep % 3))
+        for cfg in ("none",) + tuple(over):
+            pct = over.get(cfg, 0.0) + (0.1 if rep % 2 else -0.1) * (cfg != "none")
+            r = {"config": cfg, "rep": rep, "pos": 0, "mib": mib, "mib_s": 10.0, "wall_ns": 10**9,
+                 "cpu_busy_ns": 10**9, "tracer_cpu_ns": 0, "writer_sys_ns": 10**8,
+                 "guest_cpu_ns": round(base * (1 + pct / 100))}
+            if cfg != "none":
+                r.update(events=events, drops=0)
+            out.append(r)
+    return out
+
+
+COND = {"date_utc": "x", "kernel": "k", "variant": "stock", "virt": "qemu-tcg", "cpu_model": "c",
+        "cpus": "2", "icount": "shift=3,align=off"}
+
+
+def test_guest_cpu_overhead_paired_by_rep_and_its_goals():
+    rep = bo.analyse(cpu_rows({"hist": 1.0, "stream": 8.0, "bpftrace": 4.0}), COND, [])
+    h = rep["configs"]["hist"]
+    assert h["guest_cpu_delta_pct"]["mean"] == pytest.approx(1.0, abs=1e-6)
+    assert 0.9 < h["guest_cpu_delta_pct"]["lo"] < 1.0 < h["guest_cpu_delta_pct"]["hi"] < 1.1
+    none_mean = 4e9 * (1 + 0.02 * (4 * 0 + 3 * 1 + 3 * 2) / 10)   # reps 0..9: rep % 3 is 0 x4, 1 x3, 2 x3
+    assert rep["configs"]["none"]["guest_cpu_ms_per_mib"]["mean"] == pytest.approx(none_mean / 1e6 / 16)
+    assert h["extra_guest_cpu_ns_per_event"]["mean"] == pytest.approx(none_mean * 0.01 / 1000, rel=1e-3)
+    g = rep["goals"]
+    assert g["hist_guest_cpu_per_mib_le_3pct"]["verdict"] == "met"
+    assert g["stream_guest_cpu_per_mib_le_5pct"]["verdict"] == "not met"
+    assert "hist_slowdown_le_3pct" not in g                  # the CPU axis replaces throughput
+    # per event: bpftrace costs 4 % / 1 % = 4x hist's (met) and 0.5x stream's (not met)
+    assert g["hist_guest_cpu_ns_per_event_3x_below_bpftrace"]["verdict"] == "met"
+    assert g["hist_guest_cpu_ns_per_event_3x_below_bpftrace"]["ratio"] == pytest.approx(4.0, rel=1e-3)
+    assert g["stream_guest_cpu_ns_per_event_3x_below_bpftrace"]["verdict"] == "not met"
+    rep = bo.analyse(cpu_rows({"hist": 3.0}), COND, [])   # 3 % +- noise: the interval straddles 3
+    assert rep["goals"]["hist_guest_cpu_per_mib_le_3pct"]["verdict"].startswith("inconclusive")
+    t = bo.table(bo.analyse(cpu_rows({"hist": 1.0, "stream": 8.0, "bpftrace": 4.0}), COND, []))
+    assert "-icount shift=3,align=off" in t and "| hist | " in t
+    assert "goal hist_guest_cpu_per_mib_le_3pct: met (overhead 1.00 %" in t
+
+
+def test_cheaper_per_event_verdicts():
+    iv = lambda m, h: {"mean": m, "lo": m - h, "hi": m + h}   # noqa: E731
+    v = bo.cheaper_verdict(iv(10, 1), iv(40, 2))          # 38 >= 3 x 11
+    assert v["verdict"] == "met" and v["ratio"] == 4.0 and v["ratio_bounds"] == [38 / 11, 42 / 9]
+    assert bo.cheaper_verdict(iv(10, 1), iv(20, 2))["verdict"] == "not met"     # 22 < 3 x 9
+    assert bo.cheaper_verdict(iv(10, 1), iv(30, 2))["verdict"].startswith("inconclusive")
+    one = {"mean": 10, "lo": None, "hi": None}
+    assert bo.cheaper_verdict(one, {"mean": 35, "lo": None, "hi": None})["verdict"] == \
+        "met (one run: no interval)"
+    assert bo.cheaper_verdict({"mean": 0, "lo": None, "hi": None}, one)["verdict"].startswith("inconclusive")
+
+
+def test_probe_costs_over_several_runs():
+    pc = [{"config": "hist", "events": 100, "bpf_run_cnt": 300, "bpf_run_time_ns": 30000,
+           "bpf_progs": {"a": [200, 20000], "b": [100, 10000]}},
+          {"config": "hist", "events": 100, "bpf_run_cnt": 300, "bpf_run_time_ns": 36000,
+           "bpf_progs": {"a": [200, 26000], "b": [100, 10000]}},
+          {"config": "bpftrace", "events": 100, "bpf_run_cnt": 400, "bpf_run_time_ns": 120000,
+           "bpf_progs": {"k": [400, 120000]}},
+          {"config": "bpftrace", "events": 100, "bpf_run_cnt": 400, "bpf_run_time_ns": 126000,
+           "bpf_progs": {"k": [400, 126000]}}]
+    p = bo.probe_costs(pc)
+    h = p["hist"]
+    assert (h["runs"], h["events"], h["bpf_run_time_ns"], h["bpf_ns_per_event"]) == (2, 100, 33000, 330)
+    assert h["bpf_ns_per_event_ci"]["mean"] == 330 and h["bpf_ns_per_event_ci"]["lo"] < 330
+    assert h["progs"]["a"] == {"run_cnt": 400, "run_time_ns": 46000, "ns_per_run": 115.0, "runs_per_event": 2.0}
+    assert list(h["progs"]) == ["a", "b"]                 # the most expensive first
+    rep = bo.analyse(cpu_rows({"hist": 1.0, "bpftrace": 4.0}), COND, pc)
+    g = rep["goals"]["hist_bpf_ns_per_event_3x_below_bpftrace"]
+    assert g["ratio"] == pytest.approx(1230 / 330)
+    assert "| hist | a | 2.00 | 115 |" in bo.table(rep)
