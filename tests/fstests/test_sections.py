@@ -28,7 +28,7 @@ def sourced(config, section):
 
 
 def test_every_section_sets_its_own_options():
-    config = s.local_config(["compress", "plain"], "/dev/vdb", "/t", "/dev/vda", "/s", "/r")
+    config = s.local_config(["compress", "plain"], "/t", "/s", "/r")
     # plain comes after compress: nothing of compress may carry over into it.
     assert sourced(config, "plain") == "|||/dev/vdb|/r"
     assert sourced(config, "compress") == (
@@ -41,3 +41,16 @@ def test_section_names_are_ones_fstests_accepts():
     # fstests recognises [name] only for alphanumerics and '_'.
     for name in list(s.SECTIONS) + ["devices"]:
         assert name.replace("_", "").isalnum()
+
+
+def test_every_disk_is_in_local_config_and_on_vm_sh_in_order():
+    """local.config names each disk of the one table, and vm.sh is asked for them in the
+    order its nodes appear (/dev/vda = --disk-size, then one --extra-disk each)."""
+    config = s.local_config(["plain"], "/t", "/s", "/r")
+    for d in s.DISKS:
+        assert f"{d.var}={d.dev}\n" in config
+    assert [d.dev for d in s.DISKS] == [f"/dev/vd{c}" for c in "abc"[:len(s.DISKS)]]
+    args = s.vm_disk_args()
+    assert args[:2] == ["--disk-size", s.DISKS[0].size]
+    assert args[2:] == [x for d in s.DISKS[1:] for x in ("--extra-disk", d.size)]
+    assert s.DISK["LOGWRITES_DEV"].dev == "/dev/vdc"

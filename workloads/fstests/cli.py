@@ -25,7 +25,6 @@ SPLAT_ERE = os.path.join(TOP, "kernel-patch", "lab", "splat.ere")
 PY = "/usr/bin/python3"
 VARIANTS = {"stock": ["stock"], "patched": ["patched"], "both": ["stock", "patched"]}
 # The guest's disks: fstests.md measured f2fs/001 needing a 4 GiB scratch fs.
-SCRATCH_SIZE, TEST_SIZE = "6G", "3G"
 # A boot that prints nothing for this long past the per-test timeout is stuck
 # below the guest's own watchdog (a kernel that no longer schedules it): killed.
 STALL_GRACE_S = 300
@@ -46,13 +45,14 @@ EXIT = {
 
 def usage_epilog():
     rows = "\n".join(f"  {k:<4} {v}" for k, v in EXIT.items())
+    disks = ", ".join(f"{d.var} {d.dev} ({d.size})" for d in sections.DISKS)
     secs = "\n".join(f"  {name:<9} {s.about}" + (f"\n            mkfs {s.mkfs}; mount -o {s.mount}" if s.mkfs else "")
                      for name, s in sections.SECTIONS.items())
     return f"""sections:
 {secs}
 
-Each variant boots once: TEST_DEV /dev/vdb ({TEST_SIZE}) and SCRATCH_DEV /dev/vda ({SCRATCH_SIZE}),
-sparse.  One line per test as it finishes.  Kept in results/fstests-STAMP/: VARIANT/
+Each variant boots once with sparse disks: {disks}.
+One line per test as it finishes.  Kept in results/fstests-STAMP/: VARIANT/
 (fstests' results and JUnit XML results/SECTION/result.xml, check-SECTION.log,
 console.log = the guest kernel log, local.config, state.json), rerun-VARIANT/ when
 a test's outcome differed, summary.json and summary.txt (every not-run test with
@@ -110,7 +110,7 @@ class Interrupted(Exception):
 def boot(variant, out, tree, secs, check_args, args, label):
     """One guest boot running guest.py; returns vm.sh's exit status (or 'stalled')."""
     os.makedirs(out, exist_ok=True)
-    cmd = [VM, "run", "--variant", variant, "--disk-size", SCRATCH_SIZE, "--extra-disk", TEST_SIZE,
+    cmd = [VM, "run", "--variant", variant, *sections.vm_disk_args(),
            "--no-splat-check", "--timeout", "172800", "--log-dir", out]
     if args.debug:
         cmd.append("--debug")

@@ -27,8 +27,7 @@ from fstests import results, sections
 
 EX_HUNG = 4
 WORK = "/tmp/fstests"
-TEST_DEV, SCRATCH_DEV = "/dev/vdb", "/dev/vda"
-MIN_GIB = {TEST_DEV: 2, SCRATCH_DEV: 5}
+TEST_DEV = sections.DISK["TEST_DEV"].dev
 USERS = ("fsgqa", "fsgqa2", "123456-fsgqa")  # what _require_user and friends look for
 # The guest runs no udev: device mapper (dmsetup) and LVM then make their /dev
 # nodes themselves (lvm(8), ENVIRONMENT), else dm-flakey's /dev/mapper/NAME and
@@ -53,9 +52,10 @@ def disk_gib(dev):
 
 def prepare(tree):
     """Users, mount points and a tree path fsgqa can reach; returns that path."""
-    for dev, gib in MIN_GIB.items():
-        if not os.path.exists(dev) or disk_gib(dev) < gib:
-            raise SystemExit(f"fstests guest: {dev} missing or under {gib} GiB (vm.sh --disk-size/--extra-disk)")
+    for d in sections.DISKS:
+        if not os.path.exists(d.dev) or disk_gib(d.dev) < d.min_gib:
+            raise SystemExit(f"fstests guest: {d.var} {d.dev} missing or under {d.min_gib} GiB "
+                             "(vm.sh --disk-size/--extra-disk)")
     for d in ("test", "scratch", "etc-up", "etc-work", "home", "tree"):
         os.makedirs(f"{WORK}/{d}", exist_ok=True)
     sh("mount", "-t", "overlay", "overlay", "-o",
@@ -215,15 +215,16 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     if os.environ.get("WBTRACE_GUEST") != "1":
-        # It makes file systems on /dev/vda and /dev/vdb: never on a host.
-        print("fstests.guest: runs only inside the lab guest (it reformats /dev/vda and /dev/vdb)", file=sys.stderr)
+        # It writes over every disk of sections.DISKS: never on a host.
+        print("fstests.guest: runs only inside the lab guest (it writes over "
+              f"{', '.join(d.dev for d in sections.DISKS)})", file=sys.stderr)
         return 2
     variant = os.environ.get("WBTRACE_VARIANT", "?")
     names = args.sections.split(",")
     tree = prepare(args.tree)
     config = os.path.join(args.out, "local.config")
     with open(config, "w") as f:
-        f.write(sections.local_config(names, TEST_DEV, f"{WORK}/test", SCRATCH_DEV, f"{WORK}/scratch",
+        f.write(sections.local_config(names, f"{WORK}/test", f"{WORK}/scratch",
                                       os.path.join(args.out, "results")))
     os.environ["HOST_OPTIONS"] = config
     state = {"variant": variant, "kernel": os.uname().release, "module": os.environ.get("WBTRACE_MODULE", ""),

@@ -1,4 +1,5 @@
-"""The fstests sections of `./wbtrace fstests`: the one table, and the local.config it becomes.
+"""The fstests sections of `./wbtrace fstests`: the one table, the guest's disks, and the
+local.config they become.
 
 A section is a set of mkfs and mount options for both disks.  fstests carries a
 variable over from one section to the next unless the next sets it, so every
@@ -27,6 +28,33 @@ SECTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Disk:
+    var: str            # its local.config variable
+    dev: str            # its node in the guest (vm.sh: /dev/vda is --disk-size, then --extra-disk)
+    size: str           # the sparse image vm.sh makes
+    min_gib: int        # the least the guest side accepts
+
+
+# In vm.sh's order.  LOGWRITES_DEV is dm-log-writes' log (generic/455, 457, 482,
+# 757 replay every write of a run to find a state fsck rejects); it records
+# data as well, so it is the largest, and sparse like the others.
+DISKS = (
+    Disk("SCRATCH_DEV", "/dev/vda", "6G", 5),
+    Disk("TEST_DEV", "/dev/vdb", "3G", 2),
+    Disk("LOGWRITES_DEV", "/dev/vdc", "8G", 4),
+)
+DISK = {d.var: d for d in DISKS}
+
+
+def vm_disk_args():
+    """vm.sh's options for DISKS."""
+    args = ["--disk-size", DISKS[0].size]
+    for d in DISKS[1:]:
+        args += ["--extra-disk", d.size]
+    return args
+
+
 def parse_sections(spec):
     """--section plain|compress|...|all -> the section names in table order, or ValueError."""
     if spec == "all":
@@ -44,16 +72,15 @@ def _quote(value):
     return f'"{value}"'
 
 
-def local_config(names, test_dev, test_dir, scratch_dev, scratch_mnt, result_base):
+def local_config(names, test_dir, scratch_mnt, result_base, disks=DISKS):
     """The local.config text for these sections, in the order given.  The first
     section holds what they share (options carry over to the sections after it);
     it is never run itself (check runs only the sections given with -s)."""
     out = ["# Written by ./wbtrace fstests (workloads/fstests/sections.py).",
            "[devices]",
            "FSTYP=f2fs",
-           f"TEST_DEV={test_dev}",
+           *(f"{d.var}={d.dev}" for d in disks),
            f"TEST_DIR={test_dir}",
-           f"SCRATCH_DEV={scratch_dev}",
            f"SCRATCH_MNT={scratch_mnt}",
            f"RESULT_BASE={result_base}",
            "RECREATE_TEST_DEV=true",
