@@ -61,3 +61,16 @@ def test_nearest_names_the_closest_call_of_the_thread_or_of_anyone():
     # thread 9 has no call: the closest of anyone's
     assert x.nearest((9, 2_000_000, 1_000), calls)["pid"] == 8
     assert x.nearest((7, 0, 1), []) is None
+
+
+def test_a_pass_nested_in_another_of_its_thread_is_set_aside():
+    """function_graph at depth 1 shows the outer call only: the nested pass has no call
+    of its own, the outer one keeps its call."""
+    us = 1000
+    outer, inner, other = (5, 1000 * us, 900 * us), (5, 1200 * us, 100 * us), (6, 1200 * us, 100 * us)
+    same = (7, 50 * us, 10 * us)
+    kept, nested = x.outermost([inner, outer, other, same, same])
+    assert nested == [inner] and kept == [outer, other, same, same]
+    pairs = x.match(kept, [(5, 999 * us, 1000 * us), (6, 1199 * us, 200 * us), (7, 49 * us, 12 * us),
+                           (7, 70 * us, 5 * us)])
+    assert [c is not None for _, c in pairs] == [True, True, True, False]
