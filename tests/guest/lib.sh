@@ -72,6 +72,15 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 WORKLOADS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)
 SYSIO=$WORKLOADS/sysio.py
 flusher() { /usr/bin/python3 "$SYSIO" vm "flusher-$1"; }
+# tracer_exit NAME: the tracer's exit status WB_EXIT_NAME, read from its one
+# table, WB_EXIT_CODES in loader/util.h (as workloads/runner/errors.py reads it).
+UTIL_H=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../loader" && pwd)/util.h
+tracer_exit() {
+	local v
+	v=$(sed -n "s/^[[:space:]]*X($1,[[:space:]]*\([0-9]*\),.*/\1/p" "$UTIL_H")
+	[ -n "$v" ] || { echo "  FAIL: $UTIL_H has no tracer exit status $1" >&2; return 1; }
+	echo "$v"
+}
 
 # probes_off: disable and remove a test's tracefs instance $INST (every event
 # enabled in it) and its kprobe events $GRP/${PROBES[@]} in $TR, also those an

@@ -59,7 +59,7 @@ run_filtered tponly f_tponly.dat 4 --no-fentry --no-kprobe
 run_filtered skip f_skip.dat 4 -m hist --skip-probe handout
 
 # 3. Drops: a 4 KiB ring buffer whose reader is stopped while 4 MiB are written.
-#    The run must say so (exit 9, valid false, drops > 0) and the in-kernel
+#    The run must say so (exit DROPS, valid false, drops > 0) and the in-kernel
 #    counters must still be exact.
 : >"$MNT/f_drops.dat"
 sync
@@ -72,7 +72,8 @@ dd if="$out/plain.src" of="$MNT/f_drops.dat" bs=1M count=4 conv=notrunc,fsync st
 kill -CONT "$tpid"
 kill -INT "$tpid"
 rc=0; wait "$tpid" || rc=$?
-[ "$rc" = 9 ] || fail "drops: exit $rc, want 9 ($(tail -1 "$out/drops.err"))"
+drops=$(tracer_exit DROPS)
+[ "$rc" = "$drops" ] || fail "drops: exit $rc, want $drops ($(tail -1 "$out/drops.err"))"
 "$PY" "$CHECKS" drops "$out/drops.json" || fail "drops: summary wrong"
 
 rm -rf "$out"

@@ -66,10 +66,11 @@ dd if=/dev/zero of="$mnt/fsynced$ext" bs=256k count=32 seek=32 oflag=dsync conv=
 EOF
 
 # run LABEL MIB TRACER_OPTS...: a fresh set of files, traced; ino_* of the files.
-# A trace the tracer itself declares incomplete (exit 12: the kernel skipped
+# A trace the tracer itself declares incomplete (exit LOST: the kernel skipped
 # one of our programs, e.g. preempted inside it while another thread hit the
 # same probe on that CPU) cannot be checked pass by pass: the load is run
 # again, at most 3 times in all, and each such run is logged.
+LOST=$(tracer_exit LOST)
 run() {
 	local label=$1 mib=$2 rc try; shift 2
 	for try in 1 2 3; do
@@ -81,7 +82,7 @@ run() {
 		"$TRACE" -D "$MNT" --sync -q "$@" -- bash "$out/load.sh" "$MNT" "$mib" "$EXT" \
 			2>"$out/$label.err" || rc=$?
 		restore_vm
-		[ "$rc" = 12 ] || break
+		[ "$rc" = "$LOST" ] || break
 		log "$label: try $try: the tracer lost events, run again: $(cat "$out/$label.err")"
 	done
 	[ "$rc" = 0 ] || fail "$label: tracer exited $rc: $(cat "$out/$label.err")"
