@@ -187,6 +187,23 @@ keep_newest() {
 }
 check "common: wb_keep_newest prunes old entries, no match is not an error" keep_newest
 
+# README's layout table against the tree: every path its first column names
+# exists, and every folder at the top and in tests/ and workloads/ has a row
+# (its own, or one of a path inside it).
+layout_table() {
+	local paths p d
+	paths=$(sed -n '/^## Layout/,/^## [^L]/p' "$top/README.md" | awk -F'|' '/^\| `/ { print $2 }' |
+		grep -o '`[^`]*`' | tr -d '`')
+	[ -n "$paths" ] || { echo "README.md: no layout table"; return 1; }
+	for p in $paths; do
+		[ -e "$top/$p" ] || { echo "README.md's layout names $p, which does not exist"; return 1; }
+	done
+	for d in $(cd "$top" && git ls-files | awk -F/ 'NF > 1 { print $1 } NF > 2 && ($1 == "tests" || $1 == "workloads") { print $1 "/" $2 }' | sort -u); do
+		grep -qE "^$d(/|\$)" <<<"$paths" || { echo "README.md's layout has no row for $d/"; return 1; }
+	done
+}
+check "README's layout table matches the tree" layout_table
+
 # Lint every shell script we ship.  A missing shellcheck fails this check: a
 # lint that silently does not run looks exactly like a clean one.
 shellcheck_all() {

@@ -6,4 +6,5 @@ One concern per module:
   guest.py     inside the guest: users, mount points, ./check with a per-test timeout
   results.py   result.xml and the guest's state -> per-test outcomes; stock vs patched; summary
   cli.py       the host command: options, builds, boots, reruns, summary, exit status
+  ci.py        the CI subset (CI_TESTS) for tests/run-all.sh: cli.py on both variants, judged
 """

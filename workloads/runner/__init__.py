@@ -4,6 +4,7 @@ workloads/wbrun.py; workloads/README.md says what it does).
   errors        exit statuses (the runner's, vm.sh's, the tracer's) and the exceptions
                 that carry them
   paths         where the repo's programs and results are
+  probes        the tracer's probe names (loader/probes.def), for --skip-probe
   jobfile       workloads/<name>.fio -> Workload; sizes; mount options
   progress      the one status line, and the pattern the host reads it back with
   processes     children in their own process groups, undo actions, run.log
