@@ -1,12 +1,16 @@
 """The Linux interfaces that the workloads and the guest tests call from Python,
 each defined once: sync_file_range(2) and fallocate(2) through ctypes, the ioctl
-numbers of f2fs and of the VFS, FIEMAP, the /proc/sys/vm writeback knobs, and a
-hang watchdog.
+numbers of f2fs and of the VFS, FIEMAP, the /proc/sys/vm writeback knobs, a
+hang watchdog and the report of a hung test.
 
-Imported by workloads/wbrace.py and by tests/guest/*.py (which put workloads/
-on sys.path).  Also a command for the guest tests' shell scripts:
+Imported by workloads/wbrace.py, workloads/fstests/guest.py and tests/guest/*.py
+(which put workloads/ on sys.path).  Also a command for the guest tests' shell
+scripts:
 
   sysio.py vm flusher-asleep|flusher-eager    set the knobs of FLUSHER_ASLEEP / FLUSHER_EAGER
+  sysio.py hang report NAME PID SECONDS       print hang_report() of test NAME (process PID),
+                                              each line after "# "
+  sysio.py hang pids PID                      PID and every process below it, one a line
 """
 import fcntl
 import os
@@ -267,11 +271,104 @@ class Watchdog:
         return stop
 
 
+def descendants(root, proc="/proc"):
+    """ROOT and every pid below it, from the ppid field of PROC/*/stat (the lab
+    kernel has no /proc/PID/task/*/children): ROOT first, then each generation
+    in pid order.  A process that vanishes while it is read is left out."""
+    parent = {}
+    for name in os.listdir(proc):
+        if name.isdigit():
+            try:
+                with open(os.path.join(proc, name, "stat")) as f:
+                    parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, keep = [root], {root}
+    while True:
+        more = sorted(p for p, pp in parent.items() if p not in keep and pp in keep)
+        if not more:
+            return out
+        keep.update(more)
+        out += more
+
+
+def _read(path):
+    """PATH's text, None when it cannot be read (a process gone, a file the kernel lacks)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def kernel_log():
+    """The kernel log's lines as dmesg(1) prints them ([] without dmesg)."""
+    import subprocess
+    try:
+        r = subprocess.run(["dmesg"], capture_output=True, text=True, errors="replace")
+    except OSError:
+        return []
+    return r.stdout.splitlines()
+
+
+def new_lines(before, after):
+    """The lines of AFTER that follow BEFORE: after BEFORE's last line, or, when
+    the ring buffer dropped that line meanwhile, past BEFORE's count."""
+    if before:
+        for i in range(len(after) - 1, -1, -1):
+            if after[i] == before[-1]:
+                return after[i + 1:]
+    return after[len(before):]
+
+
+def hang_report(name, root, seconds, proc="/proc", sysrq=SYSRQ, log=kernel_log, sleep=time.sleep, settle=2):
+    """The report of test NAME, process ROOT, which gave no result after SECONDS:
+    each process of ROOT's tree (descendants()) with its state, wait channel and
+    kernel stack; then the tasks in uninterruptible sleep (sysrq w) and what the
+    CPUs run (sysrq l: a livelock blocks others without sleeping itself), as the
+    kernel-log lines (LOG()) the two triggers added, SETTLE seconds after each.
+    Lines without a prefix; the callers print each after "# "."""
+    lines = [f"{name}: no result after {seconds}s; its processes:"]
+    for p in descendants(root, proc):
+        stat = _read(os.path.join(proc, str(p), "stat"))
+        if stat is None or ")" not in stat:
+            continue
+        comm = (_read(os.path.join(proc, str(p), "comm")) or "").strip()
+        state = (stat.rsplit(")", 1)[1].split() or ["?"])[0]
+        wchan = (_read(os.path.join(proc, str(p), "wchan")) or "").strip()
+        lines.append(f"  pid {p} ({comm}) state {state} wchan {wchan}")
+        lines += ["    " + s for s in (_read(os.path.join(proc, str(p), "stack")) or "").splitlines()]
+    before = log()
+    for key in "wl":
+        try:
+            with open(sysrq, "w") as f:
+                f.write(key)
+        except OSError as e:
+            lines.append(f"cannot trigger sysrq {key}: {e}")
+        sleep(settle)
+    lines.append("blocked tasks (sysrq w) and running CPUs (sysrq l):")
+    lines += ["  " + s for s in new_lines(before, log())]
+    return lines
+
+
+USAGE = f"""usage: sysio.py vm {'|'.join(KNOB_SETS)}
+       sysio.py hang report NAME PID SECONDS
+       sysio.py hang pids PID"""
+
+
 def main(argv):
-    if len(argv) == 3 and argv[1] == "vm" and argv[2] in KNOB_SETS:
-        set_vm(KNOB_SETS[argv[2]])
+    a = argv[1:]
+    if len(a) == 2 and a[0] == "vm" and a[1] in KNOB_SETS:
+        set_vm(KNOB_SETS[a[1]])
         return 0
-    print(f"usage: sysio.py vm {'|'.join(KNOB_SETS)}", file=sys.stderr)
+    if len(a) == 5 and a[:2] == ["hang", "report"] and a[3].isdigit() and a[4].isdigit():
+        for line in hang_report(a[2], int(a[3]), int(a[4])):
+            print(f"# {line}", flush=True)
+        return 0
+    if len(a) == 3 and a[:2] == ["hang", "pids"] and a[2].isdigit():
+        print("\n".join(str(p) for p in descendants(int(a[2]))))
+        return 0
+    print(USAGE, file=sys.stderr)
     return 2
 
 

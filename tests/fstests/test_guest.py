@@ -1,5 +1,7 @@
-"""The guest side's reading of check's output, and its refusal to run on a host."""
+"""The guest side's reading of check's output, its hang report, and its refusal
+to run on a host."""
 import pytest
+import sysio
 from fstests import guest
 
 
@@ -31,3 +33,21 @@ def test_check_runs_with_device_mapper_making_its_own_nodes(monkeypatch):
     env = guest.check_env(base)
     assert env["DM_DISABLE_UDEV"] == "1" and env["HOST_OPTIONS"] == "/x/local.config"
     assert "DM_DISABLE_UDEV" not in base
+
+
+def test_a_hang_report_goes_to_hang_section_txt_and_the_output(monkeypatch, tmp_path, capsys):
+    # The report itself is sysio.hang_report()'s (tests/guest_py/test_sysio.py).
+    calls = []
+
+    def report(test, pid, limit):
+        calls.append((test, pid, limit))
+        return [f"{test}: no result after {limit}s; its processes:", "  pid 7 (sh) state D wchan x",
+                "blocked tasks (sysrq w) and running CPUs (sysrq l):", "  [ 1.0] sysrq: Show Blocked State"]
+    monkeypatch.setattr(sysio, "hang_report", report)
+    path = tmp_path / "hang-plain.txt"
+    guest.dump_hang(7, str(path), "generic/002", 60)
+    assert calls == [("generic/002", 7, 60)]
+    assert path.read_text().splitlines() == report("generic/002", 7, 60)
+    assert capsys.readouterr().out.splitlines() == [
+        "# generic/002: no result after 60s; its processes:", "#   pid 7 (sh) state D wchan x",
+        "# blocked tasks (sysrq w) and running CPUs (sysrq l):", "#   [ 1.0] sysrq: Show Blocked State"]

@@ -13,41 +13,11 @@ set -u
 limit=${WB_TEST_TIMEOUT:-600}
 failed=0 n=0
 
-# descendants PID: PID and every process below it (from the ppid field of
-# /proc/*/stat: the lab kernel has no /proc/PID/task/*/children).
-descendants() {
-	awk -v root="$1" '
-		FNR == 1 { sub(/^.*\) /, ""); split($0, f, " "); parent[FILENAME] = f[2] }
-		END {
-			for (file in parent) { split(file, part, "/"); ppid[part[3]] = parent[file] }
-			keep[root] = 1; print root
-			do {
-				more = 0
-				for (p in ppid) if (!(p in keep) && (ppid[p] in keep)) { keep[p] = 1; print p; more = 1 }
-			} while (more)
-		}' /proc/[0-9]*/stat 2>/dev/null
-}
-
-# dump_hang NAME PID: what the hung test's processes are waiting for.
-dump_hang() {
-	local name=$1 p before
-	echo "# $name: no result after ${limit}s; its processes:"
-	for p in $(descendants "$2"); do
-		[ -r /proc/"$p"/stat ] || continue
-		echo "#   pid $p ($(cat /proc/"$p"/comm 2>/dev/null)) state $(awk '{print $3}' /proc/"$p"/stat) wchan $(cat /proc/"$p"/wchan 2>/dev/null)"
-		sed 's/^/#     /' /proc/"$p"/stack 2>/dev/null
-	done
-	# All tasks in uninterruptible sleep (sysrq w) and what the CPUs are
-	# running (sysrq l: a livelock blocks others without sleeping itself),
-	# kernel log only.
-	before=$(dmesg | wc -l)
-	echo w >/proc/sysrq-trigger
-	sleep 2
-	echo l >/proc/sysrq-trigger
-	sleep 2
-	echo "# blocked tasks (sysrq w) and running CPUs (sysrq l):"
-	dmesg | tail -n +"$((before + 1))" | sed 's/^/#   /'
-}
+# The hung test's report (its processes' states and kernel stacks, then the
+# blocked tasks, sysrq w, and what the CPUs run, sysrq l, from the kernel log)
+# and the pids to kill: workloads/sysio.py's hang_report() and descendants(),
+# which fstests' guest side uses too.
+SYSIO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)/sysio.py
 
 tests=("$@")
 for t in "${tests[@]}"; do
@@ -64,8 +34,8 @@ for t in "${tests[@]}"; do
 	set +m
 	while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - t0 < limit )); do sleep 1; done
 	if kill -0 "$pid" 2>/dev/null; then
-		dump_hang "$name" "$pid"
-		for p in $(descendants "$pid"); do kill -KILL "$p" 2>/dev/null; done
+		/usr/bin/python3 "$SYSIO" hang report "$name" "$pid" "$limit"
+		for p in $(/usr/bin/python3 "$SYSIO" hang pids "$pid"); do kill -KILL "$p" 2>/dev/null; done
 		echo "not ok $n $name [$WBTRACE_VARIANT] (hung: no result after ${limit}s)"
 		for rest in "${tests[@]:n}"; do
 			n=$((n + 1))

@@ -1,6 +1,7 @@
 """workloads/sysio.py: the ioctl numbers match the kernel headers, FIEMAP is
 decoded as the kernel lays it out, the libc calls work and report errors, the
-knob sets are written in order, and the watchdog calls a hang a hang."""
+knob sets are written in order, the watchdog calls a hang a hang, and a hung
+test's report follows its process tree on a fake /proc."""
 import errno
 import os
 import struct
@@ -186,3 +187,131 @@ def test_hang_dumps_blocked_tasks_and_exits_3(tmp_path, monkeypatch, capsys):
         sysio.hang("HANG: something", sysrq=str(sysrq))
     assert exits == [3] and sysrq.read_text() == "w"
     assert capsys.readouterr().out == "HANG: something\n"
+
+
+def fake_proc(root, procs):
+    """A /proc tree: {pid: (comm, ppid, state, wchan, stack lines or None)};
+    a stack of None leaves /proc/PID/stack out (a process that vanished after
+    its stat was read), a comm of None leaves every file out (a process that
+    vanished after /proc was listed)."""
+    for pid, (comm, ppid, state, wchan, stack) in procs.items():
+        d = root / str(pid)
+        d.mkdir()
+        if comm is None:
+            continue
+        (d / "stat").write_text(f"{pid} ({comm}) {state} {ppid} {pid} {pid} 0 -1 4194560 0 0\n")
+        (d / "comm").write_text(comm + "\n")
+        (d / "wchan").write_text(wchan)
+        if stack is not None:
+            (d / "stack").write_text("".join(s + "\n" for s in stack))
+    (root / "self").mkdir()                  # not a pid: ignored
+    return str(root)
+
+
+PROCS = {
+    1: ("init", 0, "S", "do_wait", []),
+    40: ("bash", 1, "S", "do_wait", []),               # run-inside.sh: not below the test
+    100: ("bash", 40, "S", "do_wait", ["[<0>] do_wait+0x1/0x2"]),
+    57: ("python3", 100, "D", "folio_wait_bit", ["[<0>] folio_wait_bit+0x1/0x2", "[<0>] f2fs_fsync+0x3/0x4"]),
+    120: ("a) b", 100, "R", "0", None),                 # a comm with ") " in it; no stack file
+    130: (None, 100, "", "", None),                     # listed, then gone
+    140: ("sleep", 130, "S", "hrtimer_nanosleep", []),  # its parent vanished: not found
+    200: ("fsync", 57, "D", "f2fs_wait", ["[<0>] f2fs_wait+0x1/0x2"]),
+    300: ("kworker", 2, "I", "worker_thread", []),
+}
+
+
+def test_descendants_follow_ppid_chains(tmp_path):
+    proc = fake_proc(tmp_path, PROCS)
+    # ROOT first, then each generation in pid order.
+    assert sysio.descendants(100, proc) == [100, 57, 120, 200]
+    assert sysio.descendants(57, proc) == [57, 200]
+    assert sysio.descendants(200, proc) == [200]
+    assert sysio.descendants(999, proc) == [999]      # gone already: only itself, to kill
+
+
+class FakeKernel:
+    """A kernel log that the fake sysrq file's triggers add to."""
+
+    def __init__(self, sysrq, lines):
+        self.sysrq, self.lines, self.sleeps = sysrq, list(lines), []
+
+    def log(self):
+        return list(self.lines)
+
+    def sleep(self, s):
+        self.sleeps.append(s)
+        key = open(self.sysrq).read()
+        self.lines.append(f"[  {len(self.lines)}.0] sysrq: " +
+                          {"w": "Show Blocked State", "l": "Show backtrace of all active CPUs"}[key])
+
+
+def test_hang_report(tmp_path):
+    (tmp_path / "proc").mkdir()
+    proc = fake_proc(tmp_path / "proc", PROCS)
+    sysrq = str(tmp_path / "sysrq-trigger")
+    k = FakeKernel(sysrq, ["[  0.0] boot", "[  1.0] f2fs mounted"])
+    lines = sysio.hang_report("wb-race", 100, 600, proc=proc, sysrq=sysrq, log=k.log, sleep=k.sleep)
+    assert lines == [
+        "wb-race: no result after 600s; its processes:",
+        "  pid 100 (bash) state S wchan do_wait",
+        "    [<0>] do_wait+0x1/0x2",
+        "  pid 57 (python3) state D wchan folio_wait_bit",
+        "    [<0>] folio_wait_bit+0x1/0x2",
+        "    [<0>] f2fs_fsync+0x3/0x4",
+        "  pid 120 (a) b) state R wchan 0",
+        "  pid 200 (fsync) state D wchan f2fs_wait",
+        "    [<0>] f2fs_wait+0x1/0x2",
+        "blocked tasks (sysrq w) and running CPUs (sysrq l):",
+        "  [  2.0] sysrq: Show Blocked State",
+        "  [  3.0] sysrq: Show backtrace of all active CPUs",
+    ]
+    assert k.sleeps == [2, 2]
+
+
+def test_hang_report_of_a_vanished_test_and_a_refused_trigger(tmp_path):
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    fake_proc(proc, PROCS)
+    lines = sysio.hang_report("t", 999, 5, proc=str(proc), sysrq=str(tmp_path / "no" / "sysrq"),
+                              log=lambda: [], sleep=lambda s: None)
+    assert lines[0] == "t: no result after 5s; its processes:"
+    assert lines[1].startswith("cannot trigger sysrq w: ") and lines[2].startswith("cannot trigger sysrq l: ")
+    assert lines[3:] == ["blocked tasks (sysrq w) and running CPUs (sysrq l):"]
+
+
+def test_new_kernel_log_lines():
+    before = ["a", "b", "c"]
+    assert sysio.new_lines(before, before + ["d", "e"]) == ["d", "e"]
+    assert sysio.new_lines(before, ["b", "c", "d"]) == ["d"]      # the ring dropped "a"
+    assert sysio.new_lines(before, ["x", "y", "z", "d"]) == ["d"]  # "c" dropped too: by count
+    assert sysio.new_lines([], ["a"]) == ["a"]
+    assert sysio.new_lines(before, before) == []
+
+
+def test_cli_hang_commands(monkeypatch, capsys):
+    monkeypatch.setattr(sysio, "descendants", lambda root: [root, root + 1])
+    monkeypatch.setattr(sysio, "hang_report", lambda name, root, secs: [f"{name}: {root} {secs}", "  pid 1"])
+    assert sysio.main(["sysio.py", "hang", "pids", "7"]) == 0
+    assert capsys.readouterr().out == "7\n8\n"
+    assert sysio.main(["sysio.py", "hang", "report", "t-hang", "7", "5"]) == 0
+    assert capsys.readouterr().out == "# t-hang: 7 5\n#   pid 1\n"
+    for bad in (["hang", "pids"], ["hang", "pids", "x"], ["hang", "report", "t", "7"], ["hang", "kill", "7"]):
+        assert sysio.main(["sysio.py"] + bad) == 2
+        assert "sysio.py hang report NAME PID SECONDS" in capsys.readouterr().err
+
+
+def test_descendants_on_the_real_proc():
+    import subprocess
+    child = subprocess.Popen(["sh", "-c", "sleep 30 & wait"])
+    try:
+        for _ in range(100):
+            tree = sysio.descendants(os.getpid())
+            if len(tree) >= 3:
+                break
+            threading.Event().wait(0.05)
+        assert tree[0] == os.getpid() and child.pid in tree and len(tree) == 3
+    finally:
+        for p in reversed(sysio.descendants(child.pid)):
+            os.kill(p, 9)
+        child.wait()

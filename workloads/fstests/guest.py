@@ -6,10 +6,11 @@ points on tmpfs, the tree bound outside /root so that fsgqa can reach it), write
 local.config from the sections table, runs `./check -R xunit -s SECTION ARGS`
 and prints `ok|not ok N TEST [VARIANT SECTION] (Ns)` as each test finishes,
 read from the result.xml that check rewrites before every test.  A test still
-running after --test-timeout seconds is taken for a hang: blocked tasks (sysrq
-w) and CPU backtraces (sysrq l) go to the kernel log, its processes' stacks to
-hang-SECTION.txt, check is killed and the tests after it are not run (tasks stuck
-in the kernel cannot be killed, so what would run after them proves nothing).
+running after --test-timeout seconds is taken for a hang: its processes' stacks,
+the blocked tasks (sysrq w) and the CPUs' backtraces (sysrq l), as the kernel
+log shows them, go to hang-SECTION.txt and to the output (sysio.hang_report()),
+check is killed and the tests after it are not run (tasks stuck in the kernel
+cannot be killed, so what would run after them proves nothing).
 state.json records how each section ended.  Exit 0 when every section ran to
 its end (failed tests are results), 4 when a test hung, 2 bad usage, 1 set-up.
 """
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 
+import sysio
 from fstests import results, sections
 
 EX_HUNG = 4
@@ -69,45 +71,10 @@ def prepare(tree):
     return f"{WORK}/tree"
 
 
-def descendants(root):
-    """ROOT's pid and every pid below it (ppid from /proc/*/stat)."""
-    parent = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    parent[int(p)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    keep, more = {root}, True
-    while more:
-        more = False
-        for p, pp in parent.items():
-            if p not in keep and pp in keep:
-                keep.add(p)
-                more = True
-    return sorted(keep)
-
-
 def dump_hang(pid, path, test, limit):
-    """What the hung test waits for: its processes' stacks here, sysrq w and l in the kernel log."""
-    lines = [f"{test}: no result after {limit}s; its processes:"]
-    for p in descendants(pid):
-        try:
-            comm = open(f"/proc/{p}/comm").read().strip()
-            state = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
-            wchan = open(f"/proc/{p}/wchan").read().strip()
-            lines.append(f"  pid {p} ({comm}) state {state} wchan {wchan}")
-            lines += ["    " + s for s in open(f"/proc/{p}/stack").read().splitlines()]
-        except OSError:
-            continue
-    with open("/proc/sysrq-trigger", "w") as f:
-        f.write("w")
-    time.sleep(2)
-    with open("/proc/sysrq-trigger", "w") as f:
-        f.write("l")
-    time.sleep(2)
-    lines.append("blocked tasks (sysrq w) and CPU backtraces (sysrq l): in the kernel log (console.log)")
+    """What the hung test waits for (sysio.hang_report(): its processes' stacks,
+    sysrq w and l) in PATH and here, each line after "# "."""
+    lines = sysio.hang_report(test, pid, limit)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     for line in lines:
@@ -181,7 +148,7 @@ def run_section(tree, out, name, check_args, variant, limit):
             hung = current
             say(f"not ok {rep.number + 1} {hung} [{variant} {name}] (hung: no result after {limit}s)")
             dump_hang(proc.pid, os.path.join(out, f"hang-{name}.txt"), hung, limit)
-            for p in descendants(proc.pid):
+            for p in sysio.descendants(proc.pid):
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
