@@ -9,3 +9,5 @@ PY=/usr/bin/python3
 out=$(mktemp -d "/tmp/$(basename "$0" .sh).XXXXXX")
 fails=0
 fail() { echo "  FAIL: $*"; fails=$((fails + 1)); }
+# wl_json get|items FILE ...: values from the runner's JSON files (wl_json.py).
+wl_json() { $PY "$top/tests/guest/wl_json.py" "$@"; }

@@ -9,15 +9,15 @@
 # repeats the cheapest check.
 # shellcheck source-path=SCRIPTDIR source=wl-lib.sh
 . "$(dirname "$0")/wl-lib.sh"
-meta() { $PY -c 'import json,sys; m=json.load(open(sys.argv[1]+"/meta.json")); print(eval(sys.argv[2]))' "$@"; }
+meta() { wl_json get "$1/meta.json" "${@:2}"; } # meta RUNDIR KEY...: values of its meta.json
 
 corrupt() { # corrupt NAME WORKLOAD SPEC EXPECT_IN_VERIFY_TXT
 	local d=$out/$1 rc=0
 	"$run" run "$2" --size 4M -o "$d" --quiet --inject-corruption="$3" >"$d.log" 2>&1 || rc=$?
 	if [ "$rc" != 1 ]; then fail "$1: exit $rc, expected 1 (run failed)"; tail -5 "$d.log"; return; fi
 	local v
-	v=$(meta "$d" 'm["verify"]["fio_verify"], m["verify"]["after_drop_caches"], m["verify"]["after_remount"], m["verify"]["fsck"]')
-	[ "$v" = "('pass', 'fail', 'fail', 'pass')" ] || fail "$1: verify steps $v"
+	v=$(meta "$d" verify.fio_verify verify.after_drop_caches verify.after_remount verify.fsck)
+	[ "$v" = "pass fail fail pass" ] || fail "$1: verify steps $v"
 	grep -q "INJECTED CORRUPTION" "$d/verify.txt" || fail "$1: verify.txt does not record the injection"
 	grep -q "$4" "$d/verify.txt" || fail "$1: verify.txt lacks '$4'"
 	(cd "$top" && $PY -m analysis validate "$d" >/dev/null) || fail "$1: evidence dir does not validate"
@@ -70,8 +70,8 @@ if [ "${WBTRACE_VARIANT:-stock}" = stock ]; then
 	# The host code path on a named device; then refusals.
 	d=$out/host
 	if "$run" run fio-fsync --target host --device "$WBTRACE_SCRATCH" --size 2M --no-trace -o "$d" --quiet >"$d.log" 2>&1; then
-		t=$(meta "$d" 'm["target"], m["variant"], m["verify"]["after_remount"]')
-		[ "$t" = "('host', 'host-other', 'pass')" ] && echo "  ok --target host --device: $t" || fail "host run: $t"
+		t=$(meta "$d" target variant verify.after_remount)
+		[ "$t" = "host host-other pass" ] && echo "  ok --target host --device: $t" || fail "host run: $t"
 	else
 		fail "--target host --device $WBTRACE_SCRATCH failed"; tail -8 "$d.log"
 	fi
@@ -94,9 +94,11 @@ if [ "${WBTRACE_VARIANT:-stock}" = stock ]; then
 	else
 		img=/tmp/wl-img.img d=$out/img
 		if "$run" run fio-fsync --target host --image "$img" --size 2M -o "$d" --quiet >"$d.log" 2>&1; then
-			t=$(meta "$d" 'm["target"], m["verify"]["after_remount"], m["verify"]["fsck"], m["drops"], m["tracer"]["mode"] != "off"')
-			dl=$(meta "$d" 'm["f2fs"]["device"]')
-			if [ "$t" = "('host', 'pass', 'pass', 0, True)" ] && grep -q "/dev/loop" <<<"$dl" && [ ! -e "$img" ]; then
+			t=$(meta "$d" target verify.after_remount verify.fsck drops tracer.mode)
+			dl=$(meta "$d" f2fs.device)
+			# The last value, the tracer's mode: anything but off.
+			if [ "${t% *}" = "host pass pass 0" ] && [ "${t##* }" != off ] && grep -q "/dev/loop" <<<"$dl" &&
+				[ ! -e "$img" ]; then
 				echo "  ok --image: traced run on $dl verified, image removed: $t"
 			else
 				fail "--image run: $t, device $dl, image $(ls "$img" 2>&1)"

@@ -12,7 +12,7 @@
 # check_run DIR: all five verify steps "pass" and `analysis validate` accepts the dir
 check_run() {
 	local d=$1 v
-	v=$($PY -c 'import json,sys; m=json.load(open(sys.argv[1]+"/meta.json")); print(" ".join(f"{k}={s}" for k,s in m["verify"].items()))' "$d" 2>&1) ||
+	v=$(wl_json items "$d/meta.json" verify 2>&1) ||
 		{ fail "$d: no readable meta.json"; return 1; }
 	if grep -qvE '^(\S+=pass ?)+$' <<<"$v"; then fail "$d: verify: $v"; return 1; fi
 	(cd "$top" && $PY -m analysis validate "$d" >/dev/null 2>"$out/validate.err") ||
@@ -52,7 +52,7 @@ for wl in $names; do
 		ipu=$(sed -n 's/^IPU: \([0-9]*\) blocks/\1/p' "$d/f2fs-status.txt")
 		[ "${ipu:-0}" -gt 0 ] && echo "    in-place updates: $ipu blocks" || fail "$wl: no IPU blocks (f2fs-status.txt)" ;;
 	fio-compress)
-		n=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"].get("clusters_compressed", 0))' "$d/trace/summary.json")
+		n=$(wl_json get --or 0 "$d/trace/summary.json" counts.clusters_compressed)
 		[ "${n:-0}" -gt 0 ] && echo "    compressed clusters: $n" || fail "$wl: no compressed cluster traced" ;;
 	fio-trunc-race)
 		c=$(grep -c 'wbrace: ok' "$d/verify.txt")

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from fstests import build, results, sections
+from fstests import build, guest, results, sections
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VM = os.path.join(TOP, "kernel-patch", "lab", "vm.sh")
@@ -31,15 +31,17 @@ STALL_GRACE_S = 300
 TEST_NAME = re.compile(r"^[a-z0-9]+/[0-9]{3}$")
 GROUP_NAME = re.compile(r"^[a-z0-9_/.-]+$")
 
-# Exit statuses, the one table (--help prints it).
+# Exit statuses, the one table (--help prints it).  results.exit_status()
+# gives EXIT_OK, EXIT_FAIL or EXIT_NO_RESULTS for a run that finished.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP, EXIT_NO_RESULTS, EXIT_INTR = 0, 1, 2, 3, 4, 130
 EXIT = {
-    0: "every boot ran to its end; with --variant both: no regression; with one variant: no test failed",
-    1: "--variant both: a regression (fails or hangs on patched, passes on stock, again on the rerun; "
-       "or no rerun could tell); one variant: a test failed or hung",
-    2: "bad usage",
-    3: "set-up: no fstests source, the fstests build failed, a tool is missing",
-    4: "a guest boot ended without its results (QEMU failed, panic, stuck and killed)",
-    130: "interrupted (the guest is stopped; what ran is kept)",
+    EXIT_OK: "every boot ran to its end; with --variant both: no regression; with one variant: no test failed",
+    EXIT_FAIL: "--variant both: a regression (fails or hangs on patched, passes on stock, again on the rerun; "
+               "or no rerun could tell); one variant: a test failed or hung",
+    EXIT_USAGE: "bad usage",
+    EXIT_SETUP: "set-up: no fstests source, the fstests build failed, a tool is missing",
+    EXIT_NO_RESULTS: "a guest boot ended without its results (QEMU failed, panic, stuck and killed)",
+    EXIT_INTR: "interrupted (the guest is stopped; what ran is kept)",
 }
 
 
@@ -177,12 +179,12 @@ def main(argv=None):
             tree = build.ensure_built(source, cache, log=log)
         except (build.SourceError, RuntimeError) as e:
             log(f"error: {e}")
-            return 3
+            return EXIT_SETUP
         check_args = ["-g", args.group] if args.group else list(args.tests)
         missing = [t for t in args.tests if not os.path.exists(os.path.join(tree, "tests", t))]
         if missing:
             log(f"error: no such test in fstests: {' '.join(missing)}")
-            return 2
+            return EXIT_USAGE
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = os.path.join(TOP, "results", f"fstests-{stamp}")
         os.makedirs(out)
@@ -198,7 +200,7 @@ def main(argv=None):
         for v in variants:
             rc = boot(v, os.path.join(out, v), tree, args.sections, check_args, args, v)
             meta["boots"].append({"variant": v, "round": 1, "exit": rc})
-            if rc not in (0, 4):
+            if rc not in (0, guest.EX_HUNG):     # guest.py's own: every section ran, or a test hung
                 failed_boots.append(f"{v} (exit {rc})")
             first[v], notes[v] = results.load_boot(os.path.join(out, v), args.sections, splat_re)
         reruns = {}
@@ -224,9 +226,9 @@ def main(argv=None):
         if failed_boots:
             log(f"error: a guest boot ended without its results: {', '.join(failed_boots)} "
                 f"(see the console.log in its directory)")
-            return 4
+            return EXIT_NO_RESULTS
         status = results.exit_status(summary)
-        if status == 4:
+        if status == EXIT_NO_RESULTS:
             log("error: results are missing: " + "; ".join(summary["broken"]))
         elif status and len(variants) == 2:
             log(f"error: regression on patched: {' '.join(summary['regressions'])}")
@@ -238,7 +240,7 @@ def main(argv=None):
             shutil.rmtree(out, ignore_errors=True)  # interrupted before anything ran: leave nothing
             out = None
         log("interrupted: the guest is stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
-        return 130
+        return EXIT_INTR
 
 
 if __name__ == "__main__":
