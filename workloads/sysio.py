@@ -15,6 +15,7 @@ scripts:
 import fcntl
 import os
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -303,7 +304,6 @@ def _read(path):
 
 def kernel_log():
     """The kernel log's lines as dmesg(1) prints them ([] without dmesg)."""
-    import subprocess
     try:
         r = subprocess.run(["dmesg"], capture_output=True, text=True, errors="replace")
     except OSError:
