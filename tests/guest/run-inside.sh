@@ -8,7 +8,9 @@
 # it is reported "not ok ... (hung)", and the remaining tests are reported
 # "not ok ... (not run)": tasks stuck in the kernel cannot be killed, so what
 # runs after them proves nothing.  The guest's own timeout (vm.sh --timeout)
-# would only say that the whole boot ran out of time.
+# would only say that the whole boot ran out of time.  A test that is slow by
+# design declares its own floor in its first 20 lines, "# run-inside: timeout
+# SEC"; its limit is the larger of that and WB_TEST_TIMEOUT.
 set -u
 limit=${WB_TEST_TIMEOUT:-600}
 failed=0 n=0
@@ -19,11 +21,19 @@ failed=0 n=0
 # which fstests' guest side uses too.
 SYSIO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../workloads" && pwd)/sysio.py
 
+# test_limit SCRIPT: seconds before SCRIPT counts as hung.
+test_limit() {
+	local own
+	own=$(head -n 20 "$1" | sed -n 's/^# run-inside: timeout \([0-9][0-9]*\)$/\1/p' | head -n 1)
+	if [ -n "$own" ] && [ "$own" -gt "$limit" ]; then echo "$own"; else echo "$limit"; fi
+}
+
 tests=("$@")
 for t in "${tests[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$t" .sh)
 	echo "# $name ($WBTRACE_VARIANT)"
+	t_limit=$(test_limit "$t")
 	t0=$(date +%s)
 	# Job control on: a background job of a script starts with SIGINT and
 	# SIGQUIT ignored, and tests that send SIGINT need them as a terminal
@@ -32,11 +42,11 @@ for t in "${tests[@]}"; do
 	bash "$t" &
 	pid=$!
 	set +m
-	while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - t0 < limit )); do sleep 1; done
+	while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - t0 < t_limit )); do sleep 1; done
 	if kill -0 "$pid" 2>/dev/null; then
-		/usr/bin/python3 "$SYSIO" hang report "$name" "$pid" "$limit"
+		/usr/bin/python3 "$SYSIO" hang report "$name" "$pid" "$t_limit"
 		for p in $(/usr/bin/python3 "$SYSIO" hang pids "$pid"); do kill -KILL "$p" 2>/dev/null; done
-		echo "not ok $n $name [$WBTRACE_VARIANT] (hung: no result after ${limit}s)"
+		echo "not ok $n $name [$WBTRACE_VARIANT] (hung: no result after ${t_limit}s)"
 		for rest in "${tests[@]:n}"; do
 			n=$((n + 1))
 			echo "not ok $n $(basename "$rest" .sh) [$WBTRACE_VARIANT] (not run: $name hung)"

@@ -6,6 +6,9 @@
 # must validate.  Plus per-workload evidence that it exercised what it claims
 # (IPU blocks, compressed clusters, the race driver's three checks).  Other
 # compress cluster sizes: tests/workloads/run-guest.sh.
+# Eight whole runs: about 3 min on a quiet host, 10 at load 8 (run-inside's
+# default limit), so its hang limit is its own:
+# run-inside: timeout 1500
 # shellcheck source-path=SCRIPTDIR source=wl-lib.sh
 . "$(dirname "$0")/wl-lib.sh"
 

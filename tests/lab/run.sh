@@ -204,6 +204,21 @@ layout_table() {
 }
 check "README's layout table matches the tree" layout_table
 
+# run-inside.sh: a test's own "# run-inside: timeout SEC" raises its hang limit
+# above WB_TEST_TIMEOUT (never lowers it).  The hang path itself (sysrq, kill)
+# is proven in a real guest by tests/lab/vm-guest.sh.
+own_timeout() {
+	local d=$tmp/own-timeout out
+	mkdir -p "$d"
+	printf '#!/bin/bash\n# run-inside: timeout 30\nsleep 3\n' >"$d/slow.sh"
+	printf '#!/bin/bash\n# run-inside: timeout 1\ntrue\n' >"$d/quick.sh"
+	out=$(WB_TEST_TIMEOUT=1 WBTRACE_VARIANT=host WBTRACE_SCRATCH=/dev/null-wbtrace \
+		"$top/tests/guest/run-inside.sh" "$d/slow.sh" "$d/quick.sh") || { echo "$out"; return 1; }
+	grep -qx 'ok 1 slow \[host\] ([0-9]*s)' <<<"$out" || { echo "slow.sh not ok: $out"; return 1; }
+	grep -qx 'ok 2 quick \[host\] ([0-9]*s)' <<<"$out" || { echo "quick.sh not ok: $out"; return 1; }
+}
+check "run-inside: a test's declared timeout raises its limit" own_timeout
+
 # Lint every shell script we ship.  A missing shellcheck fails this check: a
 # lint that silently does not run looks exactly like a clean one.
 shellcheck_all() {
