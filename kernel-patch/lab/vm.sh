@@ -26,7 +26,7 @@ current directory.  The host's / is visible read-only at the same paths; /tmp is
 a tmpfs (a clone, working directory or cache under it is bound back in); the
 repo's results/ and every --rw DIR are shared read-write.  The f2fs
 variant's module is loaded before CMD runs.  Inside, WBTRACE_GUEST=1,
-WBTRACE_VARIANT, WBTRACE_SCRATCH (=/dev/vda, a blank disk) and
+WBTRACE_VARIANT, WBTRACE_SCRATCH (/dev/vda, a blank disk; /dev/ram0 with --scratch ram) and
 WBTRACE_MODULE_STOCK / WBTRACE_MODULE_PATCHED (to swap variants with
 rmmod + insmod in one boot) are set, and WBTRACE_MODULE_CANARY when the
 test-only canary module is built (empty otherwise).
@@ -37,6 +37,11 @@ Options:
   --debug                  use the verification kernel (lockdep, atomic-sleep, KASAN)
   --disk-size SIZE         scratch disk size, sparse (default: 2G)
   --disk FILE              use FILE as the scratch disk (kept; created if missing)
+  --scratch disk|ram       what WBTRACE_SCRATCH is: disk = /dev/vda, a file on the
+                           host (default); ram = /dev/ram0, a RAM disk of
+                           --disk-size in guest memory (added to --mem), so a
+                           rep does no host I/O and, with --icount, the guest
+                           clock counts guest instructions only
   --extra-disk SIZE        one more blank sparse disk, /dev/vdb, /dev/vdc, ... in
                            the order given (repeatable; removed at the end)
   --rw DIR                 share DIR read-write at the same path (repeatable)
@@ -70,7 +75,7 @@ run|shell|accel) ;;
 *) usage >&2; wb_die $EX_USAGE "unknown vm command '${mode}' (run, shell, accel)" ;;
 esac
 
-variant=stock flavor="" disk_size=2G disk="" mem=2G cpus=2 timeout=3600
+variant=stock flavor="" disk_size=2G disk="" scratch=disk mem=2G cpus=2 timeout=3600
 accel=${WBTRACE_ACCEL:-auto} icount=${WBTRACE_ICOUNT:-} log_dir="" build=1 splat_check=1 quiet=0
 rw_dirs=() extra_disks=()
 while [ $# -gt 0 ]; do
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--debug) flavor=debug ;;
 	--disk-size) disk_size=${2:?}; shift ;;
 	--disk) disk=${2:?}; shift ;;
+	--scratch) scratch=${2:?}; shift ;;
 	--extra-disk) extra_disks+=("${2:?}"); shift ;;
 	--rw) rw_dirs+=("$(realpath -e "${2:?}" 2>/dev/null || wb_die $EX_USAGE "--rw $2: no such directory")"); shift ;;
 	--mem) mem=${2:?}; shift ;;
@@ -98,6 +104,10 @@ while [ $# -gt 0 ]; do
 done
 case "$variant" in stock|patched|canary) ;; *) wb_die $EX_USAGE "unknown variant '$variant' (stock, patched or canary)" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) wb_die $EX_USAGE "unknown accelerator '$accel' (auto, kvm, tcg)" ;; esac
+case "$scratch" in disk|ram) ;; *) wb_die $EX_USAGE "unknown scratch '$scratch' (disk or ram)" ;; esac
+[ "$scratch" = ram ] && [ -n "$disk" ] && wb_die $EX_USAGE "--disk FILE is the disk scratch; --scratch ram keeps its data in guest memory"
+disk_bytes=$(numfmt --from=iec "$(tr a-z A-Z <<<"${disk_size%[bB]}")" 2>/dev/null) || wb_die $EX_USAGE "--disk-size '$disk_size': not a size (e.g. 2G, 2048M)"
+mem_bytes=$(numfmt --from=iec "$(tr a-z A-Z <<<"${mem%[bB]}")" 2>/dev/null) || wb_die $EX_USAGE "--mem '$mem': not a size (e.g. 2G, 4096M)"
 # -icount SPEC: QEMU 7.2's keys shift=N|auto (N 0..10; a bare first value is the
 # shift), align=on|off, sleep=on|off.  Checked here so that a typo is exit 2, not
 # a QEMU failure after the lab checks.
@@ -221,7 +231,10 @@ else accel_opts=(-accel tcg,thread=multi -cpu max); fi
 mkdir -p "$WB_TOP/results"
 rw_dirs=("$WB_TOP/results" "${rw_dirs[@]}")
 
-# Scratch disk.
+# Scratch disk.  With --scratch ram the blank /dev/vda is still attached, so
+# that extra disks keep their names (vdb, vdc, ...).
+scratch_dev=/dev/vda
+[ "$scratch" = ram ] && scratch_dev=/dev/ram0
 if [ -n "$disk" ]; then
 	[ -e "$disk" ] || truncate -s "$disk_size" "$disk"
 	disk_file=$(realpath "$disk")
@@ -247,6 +260,7 @@ done
 	printf 'WB_MODULE_PATCHED=%q\n' "$MODULE_PATCHED"
 	printf 'WB_MODULE_CANARY=%q\n' "$MODULE_CANARY"
 	printf 'WB_VARIANT=%q\n' "$variant"
+	printf 'WB_SCRATCH=%q\n' "$scratch_dev"
 	printf 'WB_MODE=%q\n' "$mode"
 	printf 'WB_TERM=%q\n' "${TERM:-linux}"
 	printf 'WB_TIMEOUT=%q\n' "$timeout"
@@ -268,8 +282,14 @@ done
 cmdline="console=ttyS0 loglevel=6 panic=-1 \
 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
 init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check"
+if [ "$scratch" = ram ]; then
+	# brd allocates a page on first write and frees it on discard (mkfs.f2fs
+	# discards the whole device), so the memory in use follows the data.
+	cmdline+=" brd.rd_nr=1 brd.rd_size=$(((disk_bytes + 1023) / 1024))"
+	mem="$(((mem_bytes + disk_bytes + 1048575) / 1048576))M"
+fi
 
-progress "booting $(tail -n 1 "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem${flavor:+, debug kernel})"
+progress "booting $(tail -n 1 "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem, scratch $scratch_dev${flavor:+, debug kernel})"
 t0=$(date +%s)
 # shellcheck disable=SC2054 # commas belong to QEMU options
 qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" \

@@ -35,6 +35,11 @@ check "vm: --icount align=on + sleep=off" exits 2 "incompatible" "$lab/vm.sh" ru
 check "vm: --icount refused with KVM" exits 2 "only with TCG" "$lab/vm.sh" run --accel kvm --icount shift=auto -- true
 check "vm: bad WBTRACE_ICOUNT" exits 2 "--icount 'shift=x'" env WBTRACE_ICOUNT=shift=x "$lab/vm.sh" run -- true
 check "vm --help documents --icount" exits 0 "--icount SPEC" "$lab/vm.sh" --help
+check "vm: unknown scratch" exits 2 "unknown scratch 'tape'" "$lab/vm.sh" run --scratch tape -- true
+check "vm: --scratch ram with --disk" exits 2 "--scratch ram keeps its data" "$lab/vm.sh" run --scratch ram --disk /tmp/x.img -- true
+check "vm: bad --disk-size" exits 2 "--disk-size 'big'" "$lab/vm.sh" run --disk-size big -- true
+check "vm: bad --mem" exits 2 "--mem 'lots'" "$lab/vm.sh" run --mem lots -- true
+check "vm --help documents --scratch" exits 0 "--scratch disk|ram" "$lab/vm.sh" --help
 check "lab build: unknown variant" exits 2 "unknown variant" "$lab/build.sh" --variant blue
 check "fstests: unknown variant" exits 2 "unknown variant 'blue'" "$top/wbtrace" fstests --variant blue generic/001
 check "fstests: needs tests or a group" exits 2 "give either -g GROUP or test names" "$top/wbtrace" fstests
