@@ -450,10 +450,12 @@ def config_fingerprint(run: Run) -> Dict[str, object]:
     fp["host.accel"] = host.get("accel", UNSET)
     fp["host.icount"] = host.get("icount") or "off"     # absent in older results = off
     fp["host.cpu_model"] = host.get("cpu_model", UNSET)
+    fp["host.cpus"] = host.get("cpus", UNSET)
     fp["fio.version"] = run.fio.get("fio version", UNSET)
     fp["tracer.version"] = m["tracer"].get("version", UNSET)
     f2 = m["f2fs"]
     fp["f2fs.device_bytes"] = f2.get("device_bytes", UNSET)
+    fp["f2fs.device_kind"] = f2.get("device_kind", UNSET)
     fp["f2fs.sysfs"] = _norm_map(f2.get("sysfs") or {})
     fp["f2fs.bdi"] = _norm_map(f2.get("bdi") or {})
     fp["pct_method.fio"] = ("none" if not any(w.get("clat_ns") for w in fio_write_jobs(run))

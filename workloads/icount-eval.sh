@@ -10,30 +10,37 @@ py=/usr/bin/python3
 
 usage() {
 	cat <<EOF
-Usage: workloads/icount-eval.sh [--reps N] [--mode SPEC]... [--workload W]... [-o DIR]
+Usage: workloads/icount-eval.sh [--reps N] [--mode SPEC]... [--workload W]...
+                                [--scratch disk|ram]... [--cpus N]... [-o DIR]
                                 [--no-trace] [--table DIR]
 
   --reps N       reps per boot (default 5)
   --mode SPEC    an icount mode: off, or a vm.sh --icount SPEC (repeatable; default:
                  off, shift=auto, shift=3,sleep=off,align=off)
   --workload W   repeatable (default: fio-randwrite fio-seqwrite)
+  --scratch K    the guest's scratch device, disk or ram (repeatable; default: what
+                 ./wbtrace run picks, ram with -icount, else disk)
+  --cpus N       the guest's vCPUs (repeatable; default: ./wbtrace run's, 1 with
+                 -icount, else 2)
   -o DIR         output (default results/icount-eval-<UTC>); one DIR/<workload>--<mode>/
                  per boot: runs/ (the run dirs), output.log (host-time-stamped),
                  cell.json (mode, load, boot wall time); DIR/table.md, DIR/table.json
   --no-trace     passed to ./wbtrace run (no tracer/blktrace/perf)
   --table DIR    only print the table of an earlier DIR
 
-Boots one guest at a time.  Run as root (./wbtrace run needs it).
+One cell per workload, mode, scratch and vCPU count.  Boots one guest at a time.  Run as root (./wbtrace run needs it).
 Exit status: 0 table written; 1 a boot failed (the table covers the others); 2 usage.
 EOF
 }
 
-reps=5 out="" notrace="" modes=() workloads=()
+reps=5 out="" notrace="" modes=() workloads=() scratches=() cpus_list=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:?}; shift ;;
 	--mode) modes+=("${2:?}"); shift ;;
 	--workload) workloads+=("${2:?}"); shift ;;
+	--scratch) scratches+=("${2:?}"); shift ;;
+	--cpus) cpus_list+=("${2:?}"); shift ;;
 	-o) out=${2:?}; shift ;;
 	--no-trace) notrace=--no-trace ;;
 	--table) exec "$py" "$top/workloads/icount_eval.py" table "${2:?}" ;;
@@ -46,6 +53,8 @@ done
 # shellcheck disable=SC2054 # commas belong to the QEMU spec
 [ ${#modes[@]} -gt 0 ] || modes=(off shift=auto shift=3,sleep=off,align=off)
 [ ${#workloads[@]} -gt 0 ] || workloads=(fio-randwrite fio-seqwrite)
+[ ${#scratches[@]} -gt 0 ] || scratches=(default)
+[ ${#cpus_list[@]} -gt 0 ] || cpus_list=(default)
 out=${out:-$top/results/icount-eval-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 out=$(realpath "$out")
@@ -54,19 +63,24 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 failed=0 order=0
 for wl in "${workloads[@]}"; do
 	for mode in "${modes[@]}"; do
+	for scratch in "${scratches[@]}"; do
+	for cpus in "${cpus_list[@]}"; do
 		order=$((order + 1))
 		cell=$out/$wl--$(echo "$mode" | tr ',=' '_-')
+		guest=()
+		[ "$scratch" = default ] || { guest+=(--scratch "$scratch"); cell+=--$scratch; }
+		[ "$cpus" = default ] || { guest+=(--cpus "$cpus"); cell+=--${cpus}cpu; }
 		mkdir -p "$cell"
 		icount=()
 		[ "$mode" = off ] || icount=(--icount "$mode")
-		echo "== $wl, icount $mode: $reps reps in one boot (load $(load)) -> $cell"
+		echo "== $wl, icount $mode, scratch $scratch, vCPUs $cpus: $reps reps in one boot (load $(load)) -> $cell"
 		load_before=$(load) t0=$(date +%s)
 		uptime >"$cell/uptime-before.txt"
 		# Explicit --icount off: an exported WBTRACE_ICOUNT must not change the "off" cells.
 		[ "$mode" = off ] && icount=(--icount off)
 		set +e
 		"$top/wbtrace" run "$wl" --variant stock --reps "$reps" ${notrace:+"$notrace"} \
-			"${icount[@]}" -o "$cell/runs" 2>&1 |
+			"${icount[@]}" "${guest[@]}" -o "$cell/runs" 2>&1 |
 			"$py" "$top/workloads/icount_eval.py" stamp "$cell/output.log"
 		rc=${PIPESTATUS[0]}
 		set -e
@@ -80,6 +94,8 @@ for wl in "${workloads[@]}"; do
 			echo "icount-eval: $wl with icount $mode: ./wbtrace run exited $rc" >&2
 			failed=1
 		fi
+	done
+	done
 	done
 done
 "$py" "$top/workloads/icount_eval.py" table "$out" --json "$out/table.json" | tee "$out/table.md"

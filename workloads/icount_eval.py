@@ -31,6 +31,7 @@ PHASE = re.compile(r"^\[wbtrace\] .*?rep (\d+)/(\d+): (.+?) \(\d+m\d\ds\)$")
 SUMMARY = re.compile(r"^rep (\d+)/(\d+): (PASS|FAIL|INTERRUPTED)")
 
 FIGURES = (("fio.bw_MiBps", "bw MiB/s"), ("fio.sys_cpu_ms_per_MiB", "fio sys ms/MiB"),
+           ("sys.cpu_ms_per_MiB", "guest busy ms/MiB"),
            ("guest_cpu_ms_per_MiB", "guest CPU ms/MiB"),
            ("wall_rep_s", "wall/rep s"), ("wall_workload_s", "wall fio s"))
 
@@ -141,9 +142,12 @@ def cell_table(cell_dir):
         host = run.meta.get("host") or {}
         row.update({"fio.bw_MiBps": m.get("fio.bw_MiBps"),
                     "fio.sys_cpu_ms_per_MiB": m.get("fio.sys_cpu_ms_per_MiB"),
+                    "sys.cpu_ms_per_MiB": m.get("sys.cpu_ms_per_MiB"),
                     "guest_cpu_ms_per_MiB": guest_cpu_ms_per_mib(run),
                     "verified": all(v == "pass" for v in run.meta.get("verify", {}).values()),
                     "icount": host.get("icount", "off"), "accel": host.get("accel"),
+                    "scratch": (run.meta.get("f2fs") or {}).get("device_kind"),
+                    "vcpus": host.get("cpus"),
                     "guest_duration_s": run.meta.get("duration_s")})
         row.update(walls.get(rep, {}))
         reps.append(row)
@@ -165,7 +169,7 @@ def cmd_table(top, json_out):
         if os.path.isfile(os.path.join(top, name, "cell.json")):
             cells.append(cell_table(os.path.join(top, name)))
     cells.sort(key=lambda c: (c.get("workload", ""), c.get("order", 0)))
-    hdr = ["workload", "icount", "reps"]
+    hdr = ["workload", "icount", "scratch", "vCPUs", "reps"]
     for _, label in FIGURES:
         hdr += [f"{label} mean", f"{label} CV"]
     hdr += ["run s (boot incl.)", "load before", "load after"]
@@ -174,7 +178,10 @@ def cmd_table(top, json_out):
     for c in cells:
         s = c["summary"]
         ok = sum(1 for r in c["reps"] if r["verified"])
+        kinds = sorted({str(r.get("scratch")) for r in c["reps"] if r.get("scratch")})
+        vcpus = sorted({str(r.get("vcpus")) for r in c["reps"] if r.get("vcpus")})
         row = [c.get("workload", "?"), c.get("icount") or "off",
+               "/".join(kinds) or "–", "/".join(vcpus) or "–",
                f"{ok}" + (f" of {len(c['reps'])}" if ok != len(c["reps"]) else "")]
         for key, _ in FIGURES:
             row += [fmt(s[key]["mean"], 1), fmt(100 * s[key]["cv"] if s[key]["cv"] is not None

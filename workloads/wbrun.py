@@ -21,6 +21,18 @@ from runner.tracing import run_phase
 from analysis.gate import load_thresholds   # after runner: its __init__ puts the repo on the path
 
 
+def _vcpus(text):
+    """--cpus: the guest's vCPUs, 1 to the host's CPU count."""
+    try:
+        n = int(text, 10)
+    except ValueError:
+        n = 0
+    most = os.cpu_count() or 1
+    if not 1 <= n <= most:
+        raise argparse.ArgumentTypeError(f"expected 1 to {most} vCPUs, not '{text}'")
+    return n
+
+
 def _whole_number(text):
     """An option's value that must be a whole number (its range is checked later)."""
     try:
@@ -130,6 +142,13 @@ def build_parser():
                    help="vm: QEMU -icount SPEC (e.g. shift=auto), TCG only; guest time from "
                         "executed instructions; recorded as meta.json host.icount "
                         "(default $WBTRACE_ICOUNT, else off)")
+    r.add_argument("--scratch", choices=("disk", "ram"), default=None,
+                   help="vm: the guest's scratch device: disk (virtio, a file on the host) or "
+                        "ram (a RAM disk in guest memory: no host I/O in a rep); default ram "
+                        "with --icount, else disk; recorded as meta.json f2fs.device_kind")
+    r.add_argument("--cpus", metavar="N", type=_vcpus, default=None,
+                   help="vm: the guest's vCPUs (default 1 with --icount, whose vCPUs take "
+                        "turns on one host thread, else 2); recorded as meta.json host.cpus")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
     r.add_argument("--inject-corruption", nargs="?", const="dev", type=_inject_spec,
                    help=argparse.SUPPRESS)    # debug: dev|file[:FILE], proves verify can fail
@@ -174,6 +193,11 @@ def build_parser():
                         "being N with --until-decided N)")
     c.add_argument("--icount", metavar="SPEC", default=None,
                    help="QEMU -icount SPEC for the guest, as for run")
+    c.add_argument("--scratch", choices=("disk", "ram"), default=None,
+                   help="the guest's scratch device, as for run (default ram with --icount, "
+                        "else disk)")
+    c.add_argument("--cpus", metavar="N", type=_vcpus, default=None,
+                   help="the guest's vCPUs, as for run (default 1 with --icount, else 2)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines (CI)")
     c.add_argument("--dry-run", action="store_true",
                    help="check the options and say what would run; run nothing")

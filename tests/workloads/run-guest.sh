@@ -7,6 +7,8 @@
 #      judged, so the loop adds a third: reps run A B B A A B, each rep's label matches the
 #      module it traced, cmp dir validates and records the loop, the A/B table and the gate
 #      are printed, the exit status is the gate's
+#   5. -icount: a RAM-disk scratch and one vCPU by default, recorded; compare refuses to
+#      mix them with a disk-scratch run
 # About 6-7 minutes under TCG.  Prints "ok/not ok" lines and "N passed, M failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,6 +95,26 @@ if [ "$rc" = "$gate_rc" ] && [ "$boots" = 1 ] && $PY -m analysis validate "$cmpd
 else
 	notok "compare: exit $rc (gate.json: $gate_rc), $boots boot(s), order/labels: $order, loop: $loop; kept $cmpd"
 	tail -15 "$out/cmp.log" | sed 's/^/# /'
+fi
+
+# 5. -icount: by default the scratch is a RAM disk in the guest and the guest has one
+#    vCPU, both recorded; a comparison refuses to mix them with a disk-scratch run
+t0=$SECONDS
+./wbtrace run fio-randwrite --variant stock --size 4M --icount shift=3,sleep=off,align=off \
+	-o "$out/ram" >"$out/ram.log" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && $PY -m analysis validate "$out/ram" >/dev/null &&
+	[ "$(meta "$out/ram" 'm["f2fs"]["device"], m["f2fs"]["device_kind"], m["host"]["cpus"], m["host"]["icount"]')" = "('/dev/ram0', 'ram', 1, 'shift=3,sleep=off,align=off')" ] &&
+	grep -q 'scratch /dev/ram0' "$out/ram.log"; then
+	crc=0
+	$PY -m analysis compare "$out/reps" "$out/ram" >"$out/ram-cmp.log" 2>&1 || crc=$?
+	if [ "$crc" = 2 ] && grep -q 'f2fs.device_kind' "$out/ram-cmp.log"; then
+		ok "-icount run on a RAM disk with 1 vCPU, recorded; compare refuses it against a disk run ($((SECONDS - t0)) s)"
+	else
+		notok "RAM-disk run against a disk run: compare exit $crc"; tail -5 "$out/ram-cmp.log" | sed 's/^/# /'
+	fi
+else
+	notok "-icount run on a RAM disk: exit $rc"; tail -15 "$out/ram.log" | sed 's/^/# /'
 fi
 
 [ "$failn" = 0 ] && rm -rf "$out" || echo "# logs kept in $out"

@@ -78,6 +78,51 @@ def test_env_default_and_off(captured, tmp_path, monkeypatch):
     assert vm[vm.index("--icount") + 1] == "off" and "icount" not in ctx
 
 
+@pytest.mark.parametrize("sub", ["run", "compare"])
+@pytest.mark.parametrize("extra,want", [
+    ((), "disk"),                                   # no -icount: the virtio disk
+    (("--icount", "shift=3,align=off"), "ram"),     # -icount: no host I/O in the guest clock
+    (("--icount", "shift=3,align=off", "--scratch", "disk"), "disk"),
+    (("--scratch", "ram"), "ram"),
+])
+def test_scratch_default_follows_icount(sub, extra, want, captured, tmp_path):
+    args, wl = host_args(sub, *extra, tmp_path=tmp_path)
+    (run.run_in_vm(args, wl, "stock") if sub == "run" else compare.compare_in_vm(args, wl))
+    vm, _ = vm_options_and_context(captured["cmd"])
+    assert vm[vm.index("--scratch") + 1] == want
+
+
+@pytest.mark.parametrize("sub", ["run", "compare"])
+@pytest.mark.parametrize("extra,want", [
+    ((), "2"),
+    (("--icount", "shift=3,align=off"), "1"),       # vCPUs take turns on one host thread
+    (("--icount", "shift=3,align=off", "--cpus", "2"), "2"),
+    (("--cpus", "1"), "1"),
+])
+def test_cpus_default_follows_icount(sub, extra, want, captured, tmp_path):
+    args, wl = host_args(sub, *extra, tmp_path=tmp_path)
+    (run.run_in_vm(args, wl, "stock") if sub == "run" else compare.compare_in_vm(args, wl))
+    vm, _ = vm_options_and_context(captured["cmd"])
+    assert vm[vm.index("--cpus") + 1] == want
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "100000"])
+def test_cpus_out_of_range(bad):
+    with pytest.raises(errors.UsageError, match="vCPUs"):
+        wbrun.build_parser().parse_args(["run", "fio-randwrite", "--cpus", bad])
+
+
+def test_scratch_ram_refuses_an_image_and_the_host_target(captured, tmp_path):
+    args, wl = host_args("run", "--scratch", "ram", "--image", str(tmp_path / "x.img"),
+                         tmp_path=tmp_path)
+    with pytest.raises(errors.UsageError, match="--scratch ram"):
+        run.run_in_vm(args, wl, "stock")
+    assert "cmd" not in captured
+    args, wl = host_args("run", "--target", "host", "--scratch", "ram", tmp_path=tmp_path)
+    with pytest.raises(errors.UsageError, match="--scratch"):
+        run.run_command(args, wl)
+
+
 @pytest.mark.parametrize("icount", ["shift=auto", None])
 def test_write_meta_records_icount(tmp_path, icount):
     """The context's icount, as run_local hands it to RepContext, lands in meta.json."""
@@ -87,7 +132,8 @@ def test_write_meta_records_icount(tmp_path, icount):
         context["icount"] = icount
     ctx = rep.RepContext(
         wl=wl, reps=1, variant="stock", target="vm", dev="/dev/vda", dev_label="/dev/vda",
-        dev_bytes=2 << 30, mkfs_opts=wl.mkfs, mount_opts=wl.mount, tracer_mode="off",
+        dev_bytes=2 << 30, dev_kind="ram", mkfs_opts=wl.mkfs, mount_opts=wl.mount,
+        tracer_mode="off",
         tracer_version=None, accel=context.get("accel"), icount=context.get("icount"),
         git=context["git"], kernel={"release": "7.3.4", "f2fs_module": None})
     run_dir = tmp_path / "rep"
@@ -98,7 +144,9 @@ def test_write_meta_records_icount(tmp_path, icount):
     r.duration = 1.0
     r._write_meta()
     with open(run_dir / "meta.json") as f:
-        host = json.load(f)["host"]
+        meta = json.load(f)
+    host = meta["host"]
+    assert meta["f2fs"]["device_kind"] == "ram"
     assert host.get("icount") == icount
     assert host["accel"] == "tcg"
 

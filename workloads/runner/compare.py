@@ -18,7 +18,7 @@ from .jobfile import fmt_size
 from .processes import tail
 from .progress import Progress
 from .results import refuse_to_reuse
-from .run import run_local
+from .run import run_local, warm_up
 
 
 # --thresholds FILE is copied into the comparison dir under this name.
@@ -91,6 +91,7 @@ def compare_in_vm(args, wl):
         thresholds = os.path.join(top, THRESHOLDS_COPY)
     accel, disk_mb = guest.guest_prep(args, top, wl, size)
     icount = guest.icount_spec(args)
+    scratch = guest.scratch_kind(args, icount)
     context = guest.boot_context(accel, icount, module_sha256={
         v: fingerprints.sha256_file(m) for v, m in modules.items()})
     inner = [paths.WBRUN_EXE, "compare", wl.name, "--reps", str(args.reps), "--size", str(size),
@@ -107,10 +108,11 @@ def compare_in_vm(args, wl):
         inner.append("--quiet")
     most = args.until_decided or args.reps
     timeout = args.timeout or max(3600, 600 + 900 * 2 * most)
-    cmd = guest.vm_command(plan[0][0], disk_mb, timeout, icount, args.quiet, top, inner)
+    cmd = guest.vm_command(plan[0][0], disk_mb, timeout, icount, args.quiet, top, inner,
+                           scratch=scratch, cpus=guest.guest_cpus(args, icount))
     progress = Progress(args.quiet, prefix="")
     progress.say(f"wbtrace: {wl.name}: booting the lab guest once for {args.reps} rep(s) of "
-                 f"{base} and of {cand}, interleaved" +
+                 f"{base} and of {cand}, interleaved, {scratch} scratch" +
                  (f", then more while the gate is inconclusive, up to {most} each"
                   if args.until_decided else "") + f" -> {top}")
     rc = guest.guest_session(cmd, top, args.quiet, progress, "wbtrace compare")
@@ -186,6 +188,11 @@ def compare_in_guest(args, wl):
         rargs.output = run_dir
         rargs.reps = max(args.reps, rep)      # "rep 3/3", not 3/2, for a rep --until-decided adds
         return run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep) == EXIT_OK
+    first = plan[0][0]
+    if guest.loaded_guest_variant() != first:
+        guest.swap_guest_module(first)
+    guest.label_loaded(first)
+    warm_up(args, wl, first, dict(context, module_sha256=sums.get(first)))
     failed = sum(not run_rep(*step) for step in plan)
     if args.until_decided:
         failed = until_decided.until_decided(

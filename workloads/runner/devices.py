@@ -4,6 +4,7 @@ whether it is in use (then it is refused), loop images for the host target."""
 import errno
 import glob
 import os
+import re
 import stat
 import subprocess
 
@@ -83,6 +84,24 @@ def check_device(dev, need, name_for_msg=None):
         raise DeviceError(f"{shown} is too small: {have // MiB} MiB, this workload at this "
                           f"--size needs at least {need // MiB} MiB")
     return real
+
+
+def device_kind(dev):
+    """What kind of device `dev` is, for meta.json f2fs.device_kind: "ram" (brd, the lab's
+    --scratch ram), "loop", else its driver ("virtio_blk", "nvme", ...) or "block".  Runs
+    on different kinds are not comparable: a RAM disk has no I/O wait at all."""
+    sysd = _sysblock(dev)
+    if os.path.exists(os.path.join(sysd, "partition")):
+        sysd = os.path.dirname(sysd)
+    name = os.path.basename(sysd)
+    if re.fullmatch(r"ram\d+", name):
+        return "ram"
+    if re.fullmatch(r"loop\d+", name):
+        return "loop"
+    drv = os.path.join(sysd, "device", "driver")
+    if os.path.exists(drv):
+        return os.path.basename(os.path.realpath(drv))
+    return "block"
 
 
 def bdi_dir(dev):

@@ -138,6 +138,27 @@ def icount_vm_options(icount):
     return ["--icount", "off"] if os.environ.get("WBTRACE_ICOUNT") else []
 
 
+def scratch_kind(args, icount):
+    """The guest's scratch device: --scratch, else a RAM disk under -icount (a virtio disk
+    is a file on the host, whose I/O waits would leak host time into the guest's clock)
+    and the virtio disk otherwise."""
+    kind = getattr(args, "scratch", None)
+    if kind:
+        return kind
+    return "ram" if icount else "disk"
+
+
+def guest_cpus(args, icount):
+    """The guest's vCPUs: --cpus, else 1 under -icount and 2 otherwise.  With -icount QEMU
+    runs every vCPU on one host thread, in turn: a second vCPU adds no capacity, and while
+    one executes, the guest clock also runs for the other, which counts as busy time it
+    never executed (guest_cpu.json's busy time then depends on how the two overlapped)."""
+    n = getattr(args, "cpus", None)
+    if n:
+        return n
+    return 1 if icount else 2
+
+
 def boot_context(accel, icount, **facts):
     """What the runner in the guest records but cannot see for itself (meta.json): the
     git state, the accelerator, the physical CPU, the -icount mode, and `facts` (module
@@ -150,10 +171,11 @@ def boot_context(accel, icount, **facts):
     return context
 
 
-def vm_command(variant, disk_mb, timeout, icount, quiet, top, inner, disk=None):
+def vm_command(variant, disk_mb, timeout, icount, quiet, top, inner, disk=None,
+               scratch="disk", cpus=2):
     """The vm.sh command that boots the lab guest with `variant` and runs `inner` in it."""
     cmd = [paths.VM_SH, "run", "--variant", variant, "--no-build", "--disk-size", f"{disk_mb}M",
-           "--timeout", str(timeout)]
+           "--scratch", scratch, "--cpus", str(cpus), "--timeout", str(timeout)]
     cmd += icount_vm_options(icount)
     if disk:
         cmd += ["--disk", os.path.abspath(disk)]

@@ -95,6 +95,8 @@ class ResultsWriter:
             tracer["version"] = ctx.tracer_version
         f2fs = {"mkfs_options": ctx.mkfs_opts, "mount_options": ctx.mount_opts,
                 "device": ctx.dev_label, "device_bytes": ctx.dev_bytes}
+        if getattr(ctx, "dev_kind", None):
+            f2fs["device_kind"] = ctx.dev_kind
         if self.wl.kv("sysfs"):
             f2fs["sysfs"] = self.wl.kv("sysfs")
         if self.wl.kv("bdi"):
