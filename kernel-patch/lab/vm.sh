@@ -289,7 +289,7 @@ if [ "$scratch" = ram ]; then
 	mem="$(((mem_bytes + disk_bytes + 1048575) / 1048576))M"
 fi
 
-progress "booting $(tail -n 1 "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, ${cpus} CPUs, $mem, scratch $scratch_dev${flavor:+, debug kernel})"
+progress "booting $(tail -n 1 "$KERNEL_DIR/release") with f2fs $variant ($accel${icount:+ -icount $icount}, $cpus vCPU$([ "$cpus" = 1 ] || echo s), $mem, scratch $scratch_dev${flavor:+, debug kernel})"
 t0=$(date +%s)
 # shellcheck disable=SC2054 # commas belong to QEMU options
 qemu=(qemu-system-x86_64 "${accel_opts[@]}" -machine q35 -m "$mem" -smp "$cpus" \
