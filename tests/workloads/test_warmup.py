@@ -24,12 +24,12 @@ def reps(monkeypatch):
     return seen
 
 
-def test_warm_up_is_small_quiet_and_leaves_nothing(reps, capsys):
+def test_warm_up_is_a_full_quiet_rep_that_leaves_nothing(reps, capsys):
     wl = jobfile.resolve_workload("fio-randwrite")
     args = wbrun.build_parser().parse_args(["run", "fio-randwrite", "--reps", "3"])
     run.warm_up(args, wl, "stock", {"share_marker": True, "accel": "tcg"})
     (w,) = reps
-    assert w["size"] == min(wl.default_size, run.WARMUP_SIZE)
+    assert w["size"] == wl.default_size, "the measured size: a smaller one left rep 1 apart"
     assert w["reps"] == 1 and w["quiet"] and w["variant"] == "stock"
     assert w["existed"] and w["output"].startswith("/tmp/wbtrace-warmup-")
     assert not os.path.exists(w["output"]), "the warm-up rep's results are not kept"
@@ -62,3 +62,11 @@ def test_compare_in_the_guest_warms_up_with_the_first_variant(reps, monkeypatch,
         [("stock", 1), ("stock", 1), ("patched", 1)]
     assert reps[0]["output"].startswith("/tmp/wbtrace-warmup-")
     assert reps[1]["output"] == str(tmp_path / "s1")
+
+
+def test_warm_up_takes_the_runs_size(reps):
+    wl = jobfile.resolve_workload("fio-randwrite")
+    args = wbrun.build_parser().parse_args(["run", "fio-randwrite", "--reps", "2",
+                                            "--size", "8M"])
+    run.warm_up(args, wl, "stock", {})
+    assert reps[0]["size"] == 8 << 20
