@@ -10,7 +10,8 @@
 #      passes with a budget and an integrity pass (workloads/wbpasses.py)
 #   4. ./wbtrace report, 5. ./wbtrace gate stock vs patched
 # Under TCG the guest runs with -icount shift=3,align=off (guest time counted in
-# instructions): its throughput varies 1-3 % from rep to rep instead of 20-30 %
+# instructions), and therefore on a RAM disk with one vCPU after a warm-up rep: its
+# throughput and guest CPU per MiB vary 0.1-0.4 % from rep to rep instead of 20-30 %
 # (README, "Noise and -icount").  WBTRACE_ICOUNT overrides it ("off" for none).
 # Exit status: 0 when the build, the runs, their verification and the writeback check
 # passed, whatever the gate says (its verdict is a result, reported here); 1 when any
