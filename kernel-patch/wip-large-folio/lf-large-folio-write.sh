@@ -7,9 +7,11 @@
 #  - a sequential 8 MiB buffered write, and random operations mirrored in
 #    memory (lf_large_folio_write.py: buffered writes of partial blocks,
 #    overwrites and appends, truncate, punch hole, zero range, shared-mmap
-#    stores, fsync, O_DIRECT after buffered writes), compared at once;
-#  - foreground GC (f2fs_io gc 1) while the files are cached, then sync,
-#    drop_caches, umount + mount, compare again; fsck.f2fs must be clean;
+#    stores, fsync, O_DIRECT after buffered writes, move range within the
+#    file, defragment), compared at once;
+#  - foreground GC (F2FS_IOC_GARBAGE_COLLECT_RANGE) of the files' segments
+#    while they are cached with some blocks dirty, then sync, drop_caches,
+#    umount + mount, compare again; fsck.f2fs must be clean;
 #  - fsx (from the lab's fstests build, if there is one: buffered and mmap
 #    I/O, truncate, punch, zero, collapse and insert range, with and without
 #    flushing and dropping the cache after each operation), and fio with verify.
@@ -19,16 +21,20 @@
 #
 # The switch-on half needs an f2fs module with the option; on one without it
 # (stock, or the series before step 3) it is reported and skipped, unless
-# LF_EXPECT_LARGEFOLIO=1 makes that a failure.  LF_MODULE=path loads that
+# LF_EXPECT_LARGEFOLIO=1 makes that a failure.  LF_SEED=N shifts the seeds of
+# the random operations (default 0).  LF_MODULE=path loads that
 # module first (rmmod f2fs; insmod), and the boot's module again at the end.
 # Needs CONFIG_TRANSPARENT_HUGEPAGE.
 here=$(dirname "$0")
+# Kept beside the unmerged patches (kernel-patch/wip-large-folio/) until they join the
+# series; lib.sh is the guest tests' own.
 lib=$here/lib.sh
 [ -f "$lib" ] || lib=$(cd "$here/../.." && pwd)/tests/guest/lib.sh
 # shellcheck source=tests/guest/lib.sh
 . "$lib"
 
 PY=/usr/bin/python3
+SEED=${LF_SEED:-0}
 WL=$here/lf_large_folio_write.py
 TR=/sys/kernel/tracing
 INST=$TR/instances/lf-large-folio-write
@@ -104,13 +110,20 @@ one_pass() {
 	head -c $((8 << 20)) /dev/urandom >"$work/seq"
 	dd if="$work/seq" of="$MNT/seq" bs=1M status=none
 	cmp "$work/seq" "$MNT/seq" || fail "[$sw] seq: data read back from the cache differs"
-	$PY "$WL" ops "$MNT/rand1" 1 300 "$work/rand1" || fail "[$sw] rand1: the workload failed"
-	$PY "$WL" ops "$MNT/rand2" 2 300 "$work/rand2" || fail "[$sw] rand2: the workload failed"
+	$PY "$WL" ops "$MNT/rand1" $((SEED + 1)) 300 "$work/rand1" || fail "[$sw] rand1: the workload failed"
+	$PY "$WL" ops "$MNT/rand2" $((SEED + 2)) 300 "$work/rand2" || fail "[$sw] rand2: the workload failed"
 	for f in rand1 rand2; do
 		$PY "$WL" check "$MNT/$f" "$work/$f" || fail "[$sw] $f differs (page cache)"
 	done
-	# foreground GC while the data is cached (move_data_page on large folios)
-	for _ in 1 2 3; do f2fs_io gc 1 "$MNT" >/dev/null 2>&1 || true; done
+	$PY "$WL" selfmove "$MNT/selfmove" || fail "[$sw] selfmove: the data differs"
+	# foreground GC (F2FS_IOC_GARBAGE_COLLECT_RANGE, sync) of the segments of
+	# the files while they are cached and some of their blocks are dirty
+	# (move_data_page on large folios), then compare
+	$PY "$WL" gc "$MNT/rand1" "$work/rand1" $((SEED + 11)) || fail "[$sw] gc rand1 failed"
+	$PY "$WL" gc "$MNT/rand2" "$work/rand2" $((SEED + 12)) || fail "[$sw] gc rand2 failed"
+	for f in rand1 rand2; do
+		$PY "$WL" check "$MNT/$f" "$work/$f" || fail "[$sw] $f differs after GC (page cache)"
+	done
 	sync
 	trace_off "$work/trace-$sw"
 	drop_caches

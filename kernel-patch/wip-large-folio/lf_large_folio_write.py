@@ -3,18 +3,25 @@
     lf_large_folio_write.py ops FILE SEED NOPS REF   random operations on FILE,
         mirrored in memory; the expected content is saved to REF
     lf_large_folio_write.py check FILE REF           FILE must equal REF
+    lf_large_folio_write.py selfmove FILE             moves within one file
+    lf_large_folio_write.py gc FILE REF SEED          foreground GC of FILE's blocks
+        while FILE is cached and some of its blocks are dirty (REF is updated)
 
 The operations: buffered pwrite of random sizes at random offsets (partial
 blocks, overwrites, appends), truncate (shrink and grow), punch hole and zero
-range (fallocate), shared-mmap stores, fsync, and O_DIRECT writes of aligned
-blocks after buffered writes to the same range.  The expected content is kept
+range (fallocate), shared-mmap stores, fsync, O_DIRECT writes of aligned
+blocks after buffered writes to the same range, F2FS_IOC_MOVE_RANGE of blocks
+from a checkpointed source file into it, and F2FS_IOC_DEFRAGMENT.  The expected content is kept
 in a bytearray, so any lost, stale or misplaced byte shows as a difference.
 """
 
 import ctypes
+import errno
+import fcntl
 import mmap
 import os
 import random
+import struct
 import sys
 
 FALLOC_FL_KEEP_SIZE = 0x01
@@ -22,6 +29,17 @@ FALLOC_FL_PUNCH_HOLE = 0x02
 FALLOC_FL_ZERO_RANGE = 0x10
 MAX = 12 << 20
 BLK = 4096
+
+
+def _iowr(nr, size, rw=3):
+    return (rw << 30) | (size << 16) | (0xf5 << 8) | nr
+
+
+# include/uapi/linux/f2fs.h
+F2FS_IOC_DEFRAGMENT = _iowr(8, 16)
+F2FS_IOC_MOVE_RANGE = _iowr(9, 32)
+F2FS_IOC_GARBAGE_COLLECT_RANGE = _iowr(11, 24, rw=1)
+FS_IOC_FIEMAP = (3 << 30) | (32 << 16) | (ord("f") << 8) | 11
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
@@ -45,14 +63,24 @@ def ops(path, seed, nops, refpath):
     ref = bytearray()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     counts = {}
+    # the source of the moves: written and checkpointed (sync), so that
+    # F2FS_IOC_MOVE_RANGE copies its blocks through the page cache rather than
+    # handing their addresses over, which would leave FILE's cache stale
+    msrc = rnd.randbytes(4 << 20)
+    mfd = os.open(path + ".movesrc", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.pwrite(mfd, msrc, 0)
+    os.fsync(mfd)
+    os.sync()
+    mcur = 0
     # start with a sequential 6 MiB so that overwrites hit written blocks
     data = rnd.randbytes(6 << 20)
     os.pwrite(fd, data, 0)
     ref.extend(data)
     for _ in range(nops):
         op = rnd.choices(
-            ["write", "smallwrite", "truncate", "punch", "zero", "mmap", "fsync", "direct"],
-            [30, 20, 5, 8, 8, 10, 5, 8])[0]
+            ["write", "smallwrite", "truncate", "punch", "zero", "mmap", "fsync", "direct",
+             "move", "defrag"],
+            [30, 20, 5, 8, 8, 10, 5, 8, 4, 2])[0]
         counts[op] = counts.get(op, 0) + 1
         size = len(ref)
         if op in ("write", "smallwrite"):
@@ -108,11 +136,116 @@ def ops(path, seed, nops, refpath):
             if off + blks * BLK > size:
                 resize(ref, off + blks * BLK)
             ref[off:off + blks * BLK] = data
+        elif op == "move":
+            # blocks of the checkpointed source file into FILE: they are
+            # copied through both page caches (__clone_blkaddrs()) and become
+            # holes in the source, which is never read again
+            n = rnd.randint(1, 64) * BLK
+            if mcur + n > len(msrc):
+                counts[op] -= 1
+                continue
+            pout = rnd.randint(0, min(size + 300000, MAX - n) // BLK) * BLK
+            fcntl.ioctl(mfd, F2FS_IOC_MOVE_RANGE, struct.pack("=I4xQQQ", fd, mcur, pout, n))
+            if pout + n > len(ref):
+                resize(ref, pout + n)
+            ref[pout:pout + n] = msrc[mcur:mcur + n]
+            mcur += n
+        elif op == "defrag" and size:
+            off = rnd.randint(0, (size - 1) // BLK) * BLK
+            try:
+                fcntl.ioctl(fd, F2FS_IOC_DEFRAGMENT, struct.pack("=QQ", off, rnd.randint(1, 256) * BLK))
+            except OSError as e:
+                counts["defrag-" + errno.errorcode.get(e.errno, str(e.errno))] = \
+                    counts.get("defrag-" + errno.errorcode.get(e.errno, str(e.errno)), 0) + 1
         assert os.fstat(fd).st_size == len(ref), (op, os.fstat(fd).st_size, len(ref))
     os.close(fd)
+    os.close(mfd)
+    os.unlink(path + ".movesrc")
     with open(refpath, "wb") as f:
         f.write(ref)
     print("  ops:", " ".join(f"{k}={v}" for k, v in sorted(counts.items())), "size", len(ref))
+
+
+def fiemap_blocks(fd):
+    """Physical block numbers of the extents of fd (FS_IOC_FIEMAP)."""
+    out, start, n = [], 0, 64
+    while True:
+        buf = bytearray(struct.pack("=QQIIII", start, (1 << 64) - 1 - start, 0, 0, n, 0) + bytes(56 * n))
+        fcntl.ioctl(fd, FS_IOC_FIEMAP, buf)
+        got = struct.unpack_from("=I", buf, 20)[0]
+        last = False
+        for i in range(got):
+            lg, ph, ln, _, _, fl = struct.unpack_from("=QQQQQI", buf, 32 + 56 * i)
+            out.append((ph // BLK, ln // BLK))
+            start = lg + ln
+            last |= bool(fl & 1)
+        if got < n or last:
+            return out
+
+
+def gc(path, refpath, seed):
+    """Dirty some blocks of the cached FILE, then foreground GC (sync) of every
+    segment that holds one of its blocks: move_data_page() on large folios
+    with other blocks dirty."""
+    rnd = random.Random(seed)
+    with open(refpath, "rb") as f:
+        ref = bytearray(f.read())
+    fd = os.open(path, os.O_RDWR)
+    os.fsync(fd)
+    # the blocks on disk now (FIEMAP without FIEMAP_FLAG_SYNC: no writeback)
+    segs = sorted({b // 512 * 512 for ph, ln in fiemap_blocks(fd) if ph
+                   for b in range(ph, ph + ln, 512)} |
+                  {(ph + ln - 1) // 512 * 512 for ph, ln in fiemap_blocks(fd) if ph and ln})
+    for _ in range(40):
+        if not ref:
+            break
+        n = rnd.randint(1, 3000)
+        off = rnd.randint(0, max(0, len(ref) - n))
+        data = rnd.randbytes(min(n, len(ref) - off))
+        assert os.pwrite(fd, data, off) == len(data)
+        ref[off:off + len(data)] = data
+    ok = bad = 0
+    for s in segs:
+        try:
+            fcntl.ioctl(fd, F2FS_IOC_GARBAGE_COLLECT_RANGE, struct.pack("=I4xQQ", 1, s, 0))
+            ok += 1
+        except OSError:
+            bad += 1
+    os.close(fd)
+    with open(refpath, "wb") as f:
+        f.write(ref)
+    print(f"  gc {path}: {len(segs)} segment(s), {ok} collected, {bad} refused")
+
+
+def selfmove(path):
+    """F2FS_IOC_MOVE_RANGE within one file, between blocks of one (large)
+    folio: __clone_blkaddrs() must not lock that folio twice.  The source
+    blocks are data, checkpointed and cached, so they are copied through the
+    page cache and become holes; the cache of the source is not dropped by
+    the ioctl (as with order-0 folios), so it is dropped here before the
+    comparison."""
+    rnd = random.Random(5)
+    data = bytearray(rnd.randbytes(4 << 20))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.pwrite(fd, data, 0)
+    os.fsync(fd)
+    os.sync()
+    moves = [(0, 64 << 10, 16 << 10), (1 << 20, (1 << 20) + (128 << 10), 8 << 10),
+             ((2 << 20) + (256 << 10), 2 << 20, 4 << 10)]
+    for pin, pout, n in moves:
+        fcntl.ioctl(fd, F2FS_IOC_MOVE_RANGE, struct.pack("=I4xQQQ", fd, pin, pout, n))
+        data[pout:pout + n] = data[pin:pin + n]
+        data[pin:pin + n] = bytes(n)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    got = os.pread(fd, len(data) + 1, 0)
+    os.close(fd)
+    if got != data:
+        bad = [i for i in range(0, len(data), BLK) if got[i:i + BLK] != data[i:i + BLK]]
+        print(f"  selfmove {path}: {len(bad)} block(s) differ, first at {bad[:8]}")
+        return 1
+    print(f"  selfmove {path}: {len(moves)} moves within the file, data ok")
+    return 0
 
 
 def check(path, refpath):
@@ -133,6 +266,10 @@ def check(path, refpath):
 if __name__ == "__main__":
     if sys.argv[1] == "ops":
         ops(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif sys.argv[1] == "selfmove":
+        sys.exit(selfmove(sys.argv[2]))
+    elif sys.argv[1] == "gc":
+        gc(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "check":
         sys.exit(check(sys.argv[2], sys.argv[3]))
     else:
