@@ -79,31 +79,22 @@ def test_env_default_and_off(captured, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("sub", ["run", "compare"])
-@pytest.mark.parametrize("extra,want", [
-    ((), "disk"),                                   # no -icount: the virtio disk
-    (("--icount", "shift=3,align=off"), "ram"),     # -icount: no host I/O in the guest clock
-    (("--icount", "shift=3,align=off", "--scratch", "disk"), "disk"),
-    (("--scratch", "ram"), "ram"),
+@pytest.mark.parametrize("option,extra,want", [
+    ("--scratch", (), "disk"),                                   # no -icount: the virtio disk
+    ("--scratch", ("--icount", "shift=3,align=off"), "ram"),     # no host I/O in the clock
+    ("--scratch", ("--icount", "shift=3,align=off", "--scratch", "disk"), "disk"),
+    ("--scratch", ("--scratch", "ram"), "ram"),
+    ("--cpus", (), "2"),
+    ("--cpus", ("--icount", "shift=3,align=off"), "1"),          # vCPUs take turns on one thread
+    ("--cpus", ("--icount", "shift=3,align=off", "--cpus", "2"), "2"),
+    ("--cpus", ("--cpus", "1"), "1"),
 ])
-def test_scratch_default_follows_icount(sub, extra, want, captured, tmp_path):
+def test_guest_defaults_follow_icount(sub, option, extra, want, captured, tmp_path):
+    """Under -icount the guest gets a RAM disk and one vCPU unless told otherwise."""
     args, wl = host_args(sub, *extra, tmp_path=tmp_path)
     (run.run_in_vm(args, wl, "stock") if sub == "run" else compare.compare_in_vm(args, wl))
     vm, _ = vm_options_and_context(captured["cmd"])
-    assert vm[vm.index("--scratch") + 1] == want
-
-
-@pytest.mark.parametrize("sub", ["run", "compare"])
-@pytest.mark.parametrize("extra,want", [
-    ((), "2"),
-    (("--icount", "shift=3,align=off"), "1"),       # vCPUs take turns on one host thread
-    (("--icount", "shift=3,align=off", "--cpus", "2"), "2"),
-    (("--cpus", "1"), "1"),
-])
-def test_cpus_default_follows_icount(sub, extra, want, captured, tmp_path):
-    args, wl = host_args(sub, *extra, tmp_path=tmp_path)
-    (run.run_in_vm(args, wl, "stock") if sub == "run" else compare.compare_in_vm(args, wl))
-    vm, _ = vm_options_and_context(captured["cmd"])
-    assert vm[vm.index("--cpus") + 1] == want
+    assert vm[vm.index(option) + 1] == want
 
 
 @pytest.mark.parametrize("bad", ["0", "x", "100000"])
