@@ -18,8 +18,8 @@ Per run, one trial of each kind (their order alternates from run to run):
           (one boot, interleaved), gated.
 Both with --icount SPEC (default shift=3,align=off) and the tracer as compare
 runs it (--skip-probe handout).  Defaults: --runs 1, --reps 3 (compare's
-default), --workload fio-randwrite.  --stop-by HH:MM (UTC): start no trial that
-would end after it (judged by the longest trial so far, 8 min before the
+default), --workload fio-randwrite.  --stop-by HH:MM (UTC, the next such time,
+so past midnight if it is earlier than now): start no trial that would end after it (judged by the longest trial so far, 8 min before the
 first).  DIR (default results/gate-proof-<UTC stamp>) may hold trials already:
 new ones are numbered after them and the tally covers all.
 Output: DIR/aa-NN/, DIR/canary-NN/ (run/, gate.json, trial.json,
@@ -52,6 +52,8 @@ deadline=""
 if [ -n "$stop_by" ]; then
 	[[ "$stop_by" =~ ^[0-2][0-9]:[0-5][0-9]$ ]] || usage_error "--stop-by takes HH:MM (UTC)"
 	deadline=$(date -u -d "today $stop_by" +%s)
+	# The next such time: 00:30 given at 23:00 means after midnight.
+	[ "$deadline" -gt "$(date -u +%s)" ] || deadline=$((deadline + 86400))
 fi
 run=("$top/wbtrace" run "$wl" --variant stock --reps $((2 * reps)) --icount "$icount" --skip-probe handout)
 cmp=("$top/wbtrace" compare "$wl" --baseline stock --candidate canary --reps "$reps" --icount "$icount")
