@@ -115,7 +115,8 @@ def build_parser():
                    help="vm: the lab guest (default when this kernel has no f2fs); host: here")
     r.add_argument("--variant", choices=VARIANTS,
                    help="f2fs module in the lab guest (default stock); vm target only")
-    r.add_argument("--reps", type=int, default=1, help="repetitions (default 1, one guest boot)")
+    r.add_argument("--reps", type=int, default=1, help="repetitions (default 1, one guest boot; in the guest, more than one starts "
+                        "with a warm-up rep that is not kept)")
     dg = r.add_mutually_exclusive_group()
     dg.add_argument("--device", metavar="DEV", help="host: the block device to mkfs (erased!)")
     dg.add_argument("--image", metavar="FILE",
@@ -161,7 +162,8 @@ def build_parser():
                                    "verified run; then print the A/B table.", epilog=COMPARE_EPILOG)
     c.add_argument("workload", metavar="WORKLOAD")
     c.add_argument("--reps", type=int, default=3,
-                   help="reps per variant (default 3; a verdict needs at least 3)")
+                   help="reps per variant (default 3; a verdict needs at least 3), after a warm-up "
+                        "rep of the first variant that is not kept")
     c.add_argument("--baseline", choices=VARIANTS, default="stock",
                    help="the variant compared against (default stock)")
     c.add_argument("--candidate", choices=VARIANTS, default="patched",
