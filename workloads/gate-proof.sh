@@ -18,9 +18,9 @@ Per run, one trial of each kind (their order alternates from run to run):
           (one boot, interleaved), gated.
 Both with --icount SPEC (default shift=3,align=off) and the tracer as compare
 runs it (--skip-probe handout).  Defaults: --runs 1, --reps 3 (compare's
-default), --workload fio-randwrite.  --stop-by HH:MM (UTC, the next such time,
-so past midnight if it is earlier than now): start no trial that would end after it (judged by the longest trial so far, 8 min before the
-first).  DIR (default results/gate-proof-<UTC stamp>) may hold trials already:
+default), --workload fio-randwrite.  --stop-by HH:MM (UTC, the next such time:
+past midnight if it is earlier than now): start no trial that would end after
+it (judged by the longest trial so far, 8 min before the first).  DIR (default results/gate-proof-<UTC stamp>) may hold trials already:
 new ones are numbered after them and the tally covers all.
 Output: DIR/aa-NN/, DIR/canary-NN/ (run/, gate.json, trial.json,
 conditions.txt), DIR/tally.md, DIR/tally.json.

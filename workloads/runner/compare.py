@@ -174,8 +174,8 @@ def compare_in_guest(args, wl):
     guest.require_shared(top)
     sums = context.get("module_sha256") or {}
 
-    def run_rep(variant, rep, run_dir):
-        """One rep of `variant` (swapping the module first if need be); did it pass?"""
+    def load(variant):
+        """Swap the f2fs module to `variant` if need be; its run context."""
         if guest.loaded_guest_variant() != variant:
             guest.swap_guest_module(variant)
             print(f"wbtrace compare: f2fs {variant} loaded", flush=True)
@@ -183,16 +183,17 @@ def compare_in_guest(args, wl):
         if loaded != variant:
             raise SetupError(f"loaded f2fs is {loaded or 'unknown'}, wanted {variant}")
         guest.label_loaded(variant)
-        ctx = dict(context, module_sha256=sums.get(variant))
+        return dict(context, module_sha256=sums.get(variant))
+
+    def run_rep(variant, rep, run_dir):
+        """One rep of `variant` (swapping the module first if need be); did it pass?"""
+        ctx = load(variant)
         rargs = argparse.Namespace(**vars(args))
         rargs.output = run_dir
         rargs.reps = max(args.reps, rep)      # "rep 3/3", not 3/2, for a rep --until-decided adds
-        return run_local(rargs, wl, "vm", loaded, ctx, rep_no=rep) == EXIT_OK
+        return run_local(rargs, wl, "vm", variant, ctx, rep_no=rep) == EXIT_OK
     first = plan[0][0]
-    if guest.loaded_guest_variant() != first:
-        guest.swap_guest_module(first)
-    guest.label_loaded(first)
-    warm_up(args, wl, first, dict(context, module_sha256=sums.get(first)))
+    warm_up(args, wl, first, load(first))
     failed = sum(not run_rep(*step) for step in plan)
     if args.until_decided:
         failed = until_decided.until_decided(

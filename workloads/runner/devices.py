@@ -86,13 +86,19 @@ def check_device(dev, need, name_for_msg=None):
     return real
 
 
+def _disk_sysdir(dev):
+    """/sys/class/block/<disk> of the disk holding `dev` (a partition's parent)."""
+    sysd = _sysblock(dev)
+    if os.path.exists(os.path.join(sysd, "partition")):
+        sysd = os.path.dirname(sysd)
+    return sysd
+
+
 def device_kind(dev):
     """What kind of device `dev` is, for meta.json f2fs.device_kind: "ram" (brd, the lab's
     --scratch ram), "loop", else its driver ("virtio_blk", "nvme", ...) or "block".  Runs
     on different kinds are not comparable: a RAM disk has no I/O wait at all."""
-    sysd = _sysblock(dev)
-    if os.path.exists(os.path.join(sysd, "partition")):
-        sysd = os.path.dirname(sysd)
+    sysd = _disk_sysdir(dev)
     name = os.path.basename(sysd)
     if re.fullmatch(r"ram\d+", name):
         return "ram"
@@ -106,10 +112,7 @@ def device_kind(dev):
 
 def bdi_dir(dev):
     """/sys/class/bdi/<maj:min> of the disk holding `dev` (a partition's parent)."""
-    sysd = _sysblock(dev)
-    if os.path.exists(os.path.join(sysd, "partition")):
-        sysd = os.path.dirname(sysd)
-    p = os.path.join(sysd, "bdi")
+    p = os.path.join(_disk_sysdir(dev), "bdi")
     return os.path.realpath(p) if os.path.exists(p) else None
 
 
