@@ -4,6 +4,8 @@
 # per folio, tests/canary/), each gated at the default reps, and the verdicts
 # tallied: the false-regression rate and the canary's detection rate, each
 # with an exact (Clopper-Pearson) 95 % interval (workloads/gate_proof.py).
+# The trials' small records are archived into results/gate-proof/, which git
+# tracks, so that trials accumulate across sessions and machines.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 usage() {
@@ -22,11 +24,19 @@ default), --workload fio-randwrite.  --stop-by HH:MM (UTC, the next such time:
 past midnight if it is earlier than now): start no trial that would end after
 it (judged by the longest trial so far, 8 min before the first).  DIR (default results/gate-proof-<UTC stamp>) may hold trials already:
 new ones are numbered after them and the tally covers all.
-Output: DIR/aa-NN/, DIR/canary-NN/ (run/, gate.json, trial.json,
-conditions.txt), DIR/tally.md, DIR/tally.json.
+Output: DIR/aa-NN/, DIR/canary-NN/ (run/, gate.json, conditions.txt and
+trial.json, whose "conditions" are the workload, reps, -icount, scratch,
+vCPUs, the sha256 of tests/canary/*.patch when the trial started and of the
+thresholds, the commit), DIR/tally.md, DIR/tally.json.
+Then every trial's small records (not run/) are archived into
+results/gate-proof/LANE-KIND-NN/ (LANE: DIR's name without "gate-proof-"),
+tracked by git: commit results/gate-proof/ to keep them.  Its tally, over all
+sessions' trials, is printed last (it refuses to pool trials whose conditions
+differ): workloads/gate_proof.py tally results/gate-proof.
 Exit status: 0 every trial ran (whatever the verdicts), 1 some trial's run
 failed (it is tallied as "run failed"), 2 bad usage, 3 the canary module
-could not be built, 130 interrupted.
+could not be built, 4 every trial ran but some could not be archived (a
+different record of that name is there already), 130 interrupted.
 USAGE
 }
 usage_error() { echo "gate-proof: $* (see workloads/gate-proof.sh --help)" >&2; exit 2; }
@@ -48,6 +58,9 @@ done
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] || usage_error "--runs needs a whole number of at least 1"
 [[ "$reps" =~ ^[0-9]+$ ]] && [ "$reps" -ge 3 ] || usage_error "--reps needs a whole number of at least 3 (the gate's minimum)"
 case "$kinds" in aa|canary|aa,canary|canary,aa) ;; *) usage_error "--kinds takes aa, canary or aa,canary" ;; esac
+pool=$top/results/gate-proof
+[ -z "$out" ] || [ "$(realpath -m -- "$out")" != "$(realpath -m -- "$pool")" ] ||
+	usage_error "-o $out is the archive of small records; give a lane dir (results/gate-proof-NAME)"
 deadline=""
 if [ -n "$stop_by" ]; then
 	[[ "$stop_by" =~ ^[0-2][0-9]:[0-5][0-9]$ ]] || usage_error "--stop-by takes HH:MM (UTC)"
@@ -74,7 +87,7 @@ next_index() { # next_index KIND: one more than the highest DIR/KIND-NN
 }
 longest=480 rc=0
 trial() { # trial KIND: one trial, gated and recorded
-	local kind=$1 n dir t0 t1 trc=0
+	local kind=$1 n dir t0 t1 trc=0 sums
 	n=$(next_index "$kind")
 	dir=$out/$kind-$(printf %02d "$n")
 	if [ -n "$deadline" ] && [ $(( $(date +%s) + longest )) -gt "$deadline" ]; then
@@ -87,6 +100,8 @@ trial() { # trial KIND: one trial, gated and recorded
 		echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "git: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo none)"
 	} >"$dir/conditions.txt"
+	# The canary patches as the trial starts: the runner picks the canary module by them.
+	sums=$(cd "$top/tests/canary" && sha256sum -- *.patch) || sums=""
 	echo "== gate-proof $kind-$(printf %02d "$n") ($(date -u +%T) UTC, load $(cut -d' ' -f1 /proc/loadavg))"
 	t0=$(date +%s)
 	if [ "$kind" = aa ]; then
@@ -103,7 +118,8 @@ trial() { # trial KIND: one trial, gated and recorded
 		echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >>"$dir/conditions.txt"
 	/usr/bin/python3 "$top/workloads/gate_proof.py" trial --kind "$kind" --dir "$dir" \
-		--rc "$trc" --seconds $((t1 - t0))
+		--rc "$trc" --seconds $((t1 - t0)) --workload "$wl" --reps "$reps" --icount "$icount" \
+		--canary-sha256 "$sums"
 }
 for i in $(seq 1 "$runs"); do
 	order=$kinds
@@ -115,6 +131,12 @@ for i in $(seq 1 "$runs"); do
 	done
 	[ "$stop" = 1 ] && break
 done
-/usr/bin/python3 "$top/workloads/gate_proof.py" tally "$out" --json "$out/tally.json" | tee "$out/tally.md"
+gp=$top/workloads/gate_proof.py
+/usr/bin/python3 "$gp" tally "$out" --json "$out/tally.json" | tee "$out/tally.md" ||
+	echo "gate-proof: no tally of $out (above)" >&2
 echo "gate-proof: $out/tally.md"
+# Across sessions: the small records into the archive git tracks, and its tally.
+/usr/bin/python3 "$gp" archive "$out" --to "$pool" || { [ "$rc" != 0 ] || rc=4; }
+echo "== gate-proof: every session's trials ($pool; commit it to keep them)"
+/usr/bin/python3 "$gp" tally "$pool" || true
 exit "$rc"

@@ -1,8 +1,13 @@
 """workloads/gate_proof.py: the exact intervals (known values), a trial gated from
-synthetic reps (A/A split and stock vs canary), and the tally on synthetic verdicts."""
+synthetic reps (A/A split and stock vs canary), the tally on synthetic verdicts; the
+trials' conditions (recorded, measured, derived for session 11's records from meta.json or
+from git), the archive (idempotent, never overwriting, only the lanes named) and the
+tally's refusal to pool trials of different conditions."""
+import hashlib
 import json
 import os
 import random
+import subprocess
 import sys
 
 import pytest
@@ -46,15 +51,26 @@ def test_runs_to_show_the_targets():
     assert gate_proof.clopper_pearson(36, 36)[0] >= 0.9 > gate_proof.clopper_pearson(35, 35)[0]
 
 
-def _record(top, name, kind, status, regressions=(), rc=0):
+SHA = {c: c * 64 for c in "abcdef"}
+COND = {"workload": "fio-randwrite", "reps": 3, "icount": "shift=3,align=off",
+        "scratch": "ram", "vcpus": 1, "canary_patches": {"0001-canary.patch": SHA["a"]},
+        "thresholds_sha256": SHA["b"], "git": "1" * 40, "git_dirty": False,
+        "derived": False, "sources": {}}
+
+
+def _record(top, name, kind, status, regressions=(), rc=0, started=None, **cond):
     d = top / name
     d.mkdir()
     rec = gate_proof.trial_record(kind, rc, None if status is None else {
         "status": status, "reasons": ["x"] if status == "cannot judge" else [],
         "baseline": {"runs": ["a"] * 3}, "candidate": {"runs": ["b"] * 3},
         "checks": [{"metric": m, "status": "regression", "decision": "regression",
-                    "delta_pct": 5.0, "ci_pct": [3.0, 7.0]} for m in regressions]})
+                    "delta_pct": 5.0, "ci_pct": [3.0, 7.0]} for m in regressions]},
+        conditions={**COND, **cond})
     (d / gate_proof.TRIAL_FILE).write_text(json.dumps(rec))
+    if started:
+        (d / "conditions.txt").write_text(f"started: {started}\ngit: 1111111\n")
+    return d
 
 
 def test_tally_on_synthetic_verdicts(tmp_path, capsys):
@@ -153,3 +169,301 @@ def test_a_failed_run_has_no_verdict(tmp_path):
     assert gate_proof.main(["trial", "--kind", "canary", "--dir", str(trial), "--rc", "1"]) == 0
     rec = json.loads((trial / gate_proof.TRIAL_FILE).read_text())
     assert rec["status"] is None and "exit 1" in rec["reason"]
+
+
+# ----------------------------------------------------------------------------- conditions
+
+ICOUNT = "shift=3,align=off"
+MEASURED = {"host": {"icount": ICOUNT, "cpus": 1}, "f2fs": {"device_kind": "ram"},
+            "git": {"revision": "2" * 40, "dirty": False},
+            "kernel": {"f2fs_module_sha256": SHA["d"]}}
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _aa_run_measured(top, meta=MEASURED, reps=6, odd=None):
+    """A `run --reps 6` dir whose meta.json records the deterministic mode's conditions;
+    `odd`: other meta.json fields for rep 1 only."""
+    for rep in range(1, reps + 1):
+        extra = {k: dict(v) for k, v in meta.items()}
+        if odd and rep == 1:
+            for k, v in odd.items():
+                extra[k] = {**extra.get(k, {}), **v}
+        synth.make_run(os.path.join(top, f"rep-{rep:02d}"), workload="fio-randwrite",
+                       variant="stock", rep=rep, rng=random.Random(rep), clat_ns=FIXED_CLAT,
+                       guest_cpu_ms_per_mib=200.0 + rep * 0.1, meta_extra=extra)
+
+
+def test_parse_sums():
+    text = f"{SHA['c']}  0002-b.patch\n{SHA['d']} *0001-a.patch\n\n"
+    assert gate_proof.parse_sums(text) == {"0001-a.patch": SHA["d"], "0002-b.patch": SHA["c"]}
+    with pytest.raises(ValueError):
+        gate_proof.parse_sums("deadbeef  x.patch")
+
+
+def test_trial_records_its_conditions(tmp_path):
+    """What gate-proof.sh passes and what the reps' meta.json recorded; the thresholds
+    file it was gated with, hashed."""
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"))
+    sums = f"{SHA['c']}  0001-canary.patch\n"
+    assert gate_proof.main(["trial", "--kind", "aa", "--dir", str(trial), "--rc", "0",
+                            "--workload", "fio-randwrite", "--reps", "3", "--icount", ICOUNT,
+                            "--canary-sha256", sums]) == 0
+    rec = json.loads((trial / gate_proof.TRIAL_FILE).read_text())
+    c = rec["conditions"]
+    assert rec["schema"] == "wbtrace.gate-proof-trial/2"
+    with open(os.path.join(TOP, "analysis", "thresholds.json"), "rb") as f:
+        thr = _sha(f.read())
+    assert {k: c[k] for k in gate_proof.POOLED_ON["canary"]} == {
+        "workload": "fio-randwrite", "reps": 3, "icount": ICOUNT, "scratch": "ram",
+        "vcpus": 1, "thresholds_sha256": thr, "canary_patches": {"0001-canary.patch": SHA["c"]}}
+    assert c["git"] == "2" * 40 and c["git_dirty"] is False and c["derived"] is False
+    assert c["f2fs_module_sha256"] == {"stock": SHA["d"]}
+    assert "meta.json host.icount" in c["sources"]["icount"]
+
+
+def test_trial_without_the_scripts_conditions_derives_them(tmp_path):
+    """A gate-proof.sh of session 11 passes nothing: the canary patches are the work tree's
+    when gated, reps those the gate judged, and the record says it was derived."""
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"))
+    assert gate_proof.main(["trial", "--kind", "aa", "--dir", str(trial), "--rc", "0"]) == 0
+    c = json.loads((trial / gate_proof.TRIAL_FILE).read_text())["conditions"]
+    assert c["derived"] is True and c["reps"] == 3 and c["icount"] == ICOUNT
+    assert c["canary_patches"] == gate_proof.canary_patches_now()
+    assert c["canary_patches"], "tests/canary/*.patch: none found"
+    assert "when the trial was gated" in c["sources"]["canary_patches"]
+
+
+def test_measured_conditions_win_over_what_was_asked(tmp_path):
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"), meta={**MEASURED, "host": {"icount": "shift=auto",
+                                                                    "cpus": 2}})
+    c = gate_proof.trial_conditions(str(trial), "aa", {"reps": [3, 3]}, {"icount": ICOUNT})
+    assert c["icount"] == "shift=auto" and c["vcpus"] == 2
+    assert "asked for 'shift=3,align=off'" in c["sources"]["icount"]
+
+
+def test_reps_that_disagree_on_a_condition_are_an_error(tmp_path):
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"), odd={"f2fs": {"device_kind": "virtio_blk"}})
+    with pytest.raises(gate_proof.ConditionsError, match="disagree on scratch"):
+        gate_proof.measured(str(trial))
+
+
+# ----------------------------------------------------------------------------- the archive
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A repository with two commits whose canary patch and thresholds differ."""
+    r = tmp_path / "repo"
+    (r / "tests" / "canary").mkdir(parents=True)
+    (r / "analysis").mkdir()
+    _git(r, "init", "-q")
+    commits = []
+    for i, (patch, thr) in enumerate(((b"loop 2200\n", b'{"a": 1}\n'),
+                                      (b"loop 9999\n", b'{"a": 2}\n'))):
+        (r / "tests" / "canary" / "0001-canary.patch").write_bytes(patch)
+        (r / "analysis" / "thresholds.json").write_bytes(thr)
+        _git(r, "add", ".")
+        _git(r, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"c{i}")
+        commits.append(_git(r, "rev-parse", "HEAD"))
+    return r, commits
+
+
+def _legacy_trial(lane_dir, name, kind="aa", commit=None, run_meta=None, status="inconclusive"):
+    """A session-11 trial: a /1 record (no conditions), conditions.txt with a short commit,
+    gate.json, and run/ with meta.json when run_meta is given."""
+    d = lane_dir / name
+    d.mkdir(parents=True)
+    rec = {"schema": gate_proof.TRIAL_SCHEMA_V1, "kind": kind, "run_rc": 0, "seconds": 300.0,
+           "status": status, "regressions": [], "reps": [3, 3], "deltas": {}, "reason": None}
+    (d / gate_proof.TRIAL_FILE).write_text(json.dumps(rec))
+    (d / "gate.json").write_text('{"schema": "wbtrace.gate/1"}\n')
+    (d / "conditions.txt").write_text(f"started: 2026-12-05T21:44:16Z\ngit: {commit[:7]}\n"
+                                      "finished: 2026-12-05T21:51:06Z, 410 s, exit 0\n")
+    if run_meta is not None:
+        _aa_run_measured(str(d / "run"), meta=run_meta)
+    return d
+
+
+def test_archive_derives_legacy_conditions_from_git(tmp_path, repo):
+    """No run/: workload, reps, icount from gate-proof.sh's defaults then, scratch and vCPUs
+    the runner's under -icount, the canary patch and thresholds of the commit in
+    conditions.txt (not the newer ones at HEAD), derived."""
+    r, (c0, c1) = repo
+    lane = tmp_path / "gate-proof-s11"
+    _legacy_trial(lane, "aa-01", commit=c0)
+    assert gate_proof.archive_trial(str(lane / "aa-01"), "s11", str(tmp_path / "pool"),
+                                    top=str(r)) == ("archived", "s11-aa-01")
+    rec = json.loads((tmp_path / "pool" / "s11-aa-01" / gate_proof.TRIAL_FILE).read_text())
+    c = rec["conditions"]
+    assert rec["schema"] == gate_proof.TRIAL_SCHEMA and rec["upgraded_from"].endswith("/1")
+    assert rec["archived"] == {"lane": "s11", "trial": "aa-01"}
+    assert (c["workload"], c["reps"], c["icount"], c["scratch"], c["vcpus"]) == \
+        ("fio-randwrite", 3, ICOUNT, "ram", 1)
+    assert c["canary_patches"] == {"0001-canary.patch": _sha(b"loop 2200\n")}
+    assert c["thresholds_sha256"] == _sha(b'{"a": 1}\n')
+    assert c["git"] == c0[:7] and c["git_dirty"] is None and c["derived"] is True
+    assert "not recorded" in c["sources"]["canary_patches"]
+
+
+def test_archive_derives_legacy_conditions_from_meta_json(tmp_path, repo):
+    """With run/: what the reps' meta.json recorded (here a disk and 2 vCPUs, not the
+    defaults), its full commit and dirty flag; run/ itself is not archived."""
+    r, (c0, c1) = repo
+    lane = tmp_path / "gate-proof-s11"
+    meta = {"host": {"icount": ICOUNT, "cpus": 2}, "f2fs": {"device_kind": "virtio_blk"},
+            "git": {"revision": c1, "dirty": True}}
+    _legacy_trial(lane, "aa-02", commit=c1, run_meta=meta)
+    gate_proof.archive_trial(str(lane / "aa-02"), "s11", str(tmp_path / "pool"), top=str(r))
+    dest = tmp_path / "pool" / "s11-aa-02"
+    assert sorted(os.listdir(dest)) == ["conditions.txt", "gate.json", "trial.json"]
+    c = json.loads((dest / gate_proof.TRIAL_FILE).read_text())["conditions"]
+    assert (c["scratch"], c["vcpus"], c["git"], c["git_dirty"]) == ("virtio_blk", 2, c1, True)
+    assert c["canary_patches"] == {"0001-canary.patch": _sha(b"loop 9999\n")}
+    assert "uncommitted changes" in c["sources"]["canary_patches"]
+    assert (dest / "gate.json").read_bytes() == (lane / "aa-02" / "gate.json").read_bytes()
+
+
+def test_archive_of_an_unknown_commit_is_refused(tmp_path, repo):
+    r, _ = repo
+    lane = tmp_path / "gate-proof-s11"
+    _legacy_trial(lane, "aa-01", commit="abcdef0123456789")
+    with pytest.raises(gate_proof.ConditionsError, match="not in this repository"):
+        gate_proof.archive_trial(str(lane / "aa-01"), "s11", str(tmp_path / "pool"),
+                                 top=str(r))
+    assert not (tmp_path / "pool" / "s11-aa-01").exists()
+
+
+def test_archive_is_idempotent_and_never_overwrites(tmp_path, capsys):
+    lane = tmp_path / "gate-proof-s12a"
+    lane.mkdir()
+    _record(lane, "aa-01", "aa", "inconclusive", started="2026-12-06T01:01:20Z")
+    _record(lane, "canary-01", "canary", "regression", ["fio.bw_MiBps"])
+    (lane / "aa-02").mkdir()                       # still running: no trial.json
+    (lane / "aa-01" / "run").mkdir()
+    (lane / "aa-01" / "run" / "big.trace").write_text("x")
+    pool = tmp_path / "pool"
+    assert gate_proof.main(["archive", str(lane), "--to", str(pool)]) == 0
+    out = capsys.readouterr().out
+    assert "2 archived, 0 already there, 0 refused, 1 skipped" in out
+    assert sorted(os.listdir(pool)) == ["s12a-aa-01", "s12a-canary-01"]
+    assert not (pool / "s12a-aa-01" / "run").exists()
+    first = {p: (pool / p / "trial.json").read_bytes() for p in os.listdir(pool)}
+    assert gate_proof.main(["archive", str(lane), "--to", str(pool)]) == 0
+    assert "0 archived, 2 already there" in capsys.readouterr().out
+    assert first == {p: (pool / p / "trial.json").read_bytes() for p in os.listdir(pool)}
+    # The same lane and trial name with a different verdict: refused, the record kept.
+    rec = json.loads((lane / "aa-01" / "trial.json").read_text())
+    rec["status"] = "pass"
+    (lane / "aa-01" / "trial.json").write_text(json.dumps(rec))
+    assert gate_proof.main(["archive", str(lane), "--to", str(pool)]) == 1
+    err = capsys.readouterr().err
+    assert "s12a-aa-01: refused" in err and "trial.json (status)" in err
+    assert (pool / "s12a-aa-01" / "trial.json").read_bytes() == first["s12a-aa-01"]
+    # A conditions.txt that differs byte for byte is refused too.
+    rec["status"] = "inconclusive"
+    (lane / "aa-01" / "trial.json").write_text(json.dumps(rec))
+    (lane / "aa-01" / "conditions.txt").write_text("started: 2026-12-07T00:00:00Z\n")
+    assert gate_proof.main(["archive", str(lane), "--to", str(pool)]) == 1
+    assert "conditions.txt" in capsys.readouterr().err
+    assert not [p for p in os.listdir(pool) if p.startswith(".")]
+
+
+def test_archive_takes_only_the_lanes_named(tmp_path, capsys):
+    """results/ holds other lanes (a different canary, an interrupted run): only the named
+    ones go into the archive; the archive itself is not a lane."""
+    res = tmp_path / "results"
+    for lane in ("gate-proof-s11", "gate-proof-s11-canary1300", "gate-proof-s11-interrupted"):
+        (res / lane).mkdir(parents=True)
+        _record(res / lane, "canary-01", "canary", "regression", ["fio.bw_MiBps"])
+    pool = res / "gate-proof"
+    assert gate_proof.main(["archive", str(res / "gate-proof-s11"), "--to", str(pool)]) == 0
+    assert os.listdir(pool) == ["s11-canary-01"]
+    assert gate_proof.main(["archive", str(pool), "--to", str(pool)]) == 2
+    assert "is the archive itself" in capsys.readouterr().err
+    assert gate_proof.main(["archive", str(res / "nope"), "--to", str(pool)]) == 2
+    assert os.listdir(pool) == ["s11-canary-01"]
+
+
+def test_lane_name():
+    assert gate_proof.lane_name("results/gate-proof-s11b/") == "s11b"
+    assert gate_proof.lane_name("/x/gate-proof-20261206T010120Z") == "20261206T010120Z"
+    assert gate_proof.lane_name("/x/my-lane") == "my-lane"
+
+
+# ----------------------------------------------------------------------------- pooling
+
+def test_tally_refuses_to_pool_canary_trials_of_different_canaries(tmp_path, capsys):
+    _record(tmp_path, "s11-canary-01", "canary", "regression", ["fio.bw_MiBps"])
+    _record(tmp_path, "s11-canary-02", "canary", "regression", ["fio.bw_MiBps"])
+    _record(tmp_path, "s12-canary-01", "canary", "regression", ["fio.bw_MiBps"],
+            canary_patches={"0001-canary.patch": SHA["f"]})
+    assert gate_proof.main(["tally", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "canary trials differ in canary_patches" in err
+    assert "ffffffffffff in s12-canary-01" in err
+    assert "aaaaaaaaaaaa in s11-canary-01, s11-canary-02" in err
+
+
+def test_tally_pools_aa_trials_whatever_the_canary_or_the_commit(tmp_path, capsys):
+    _record(tmp_path, "s11-aa-01", "aa", "inconclusive")
+    _record(tmp_path, "s12-aa-01", "aa", "inconclusive", git="3" * 40,
+            canary_patches={"0001-canary.patch": SHA["f"]})
+    _record(tmp_path, "s12-canary-01", "canary", "regression", ["fio.bw_MiBps"], git="3" * 40)
+    assert gate_proof.main(["tally", str(tmp_path)]) == 0
+    assert "| stock vs stock: false regressions | 2 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("field,value", [("reps", 5), ("icount", "shift=auto"),
+                                         ("scratch", "virtio_blk"), ("vcpus", 2),
+                                         ("workload", "fio-seqwrite"),
+                                         ("thresholds_sha256", SHA["e"])])
+def test_tally_refuses_to_pool_aa_trials_of_other_conditions(tmp_path, capsys, field, value):
+    _record(tmp_path, "s11-aa-01", "aa", "inconclusive")
+    _record(tmp_path, "s12-aa-01", "aa", "inconclusive", **{field: value})
+    assert gate_proof.main(["tally", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"aa trials differ in {field}:" in err and "s12-aa-01" in err
+
+
+def test_tally_says_where_the_trials_come_from(tmp_path, capsys):
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for lane, start in (("s11", "2026-12-05T21:44:16Z"), ("s11b", "2026-12-05T23:17:34Z")):
+        src = tmp_path / f"gate-proof-{lane}"
+        src.mkdir()
+        _record(src, "aa-01", "aa", "inconclusive", started=start)
+        assert gate_proof.main(["archive", str(src), "--to", str(pool)]) == 0
+    capsys.readouterr()
+    js = tmp_path / "t.json"
+    assert gate_proof.main(["tally", str(pool), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 trials (2 aa) from 2 lanes: s11 (1, started 2026-12-05 21:44 "
+                          "UTC); s11b (1, started 2026-12-05 23:17 UTC).")
+    doc = json.loads(js.read_text())
+    assert doc["schema"] == "wbtrace.gate-proof/2"
+    assert doc["provenance"]["kinds"]["aa"]["conditions"]["icount"] == ICOUNT
+
+
+def test_tally_reads_legacy_records(tmp_path, repo):
+    """A lane of session 11 (/1 records) is tallied with its conditions derived."""
+    r, (c0, c1) = repo
+    lane = tmp_path / "gate-proof-s11"
+    _legacy_trial(lane, "aa-01", commit=c0)
+    _legacy_trial(lane, "aa-02", commit=c1)
+    trials = gate_proof.load_trials(str(lane), repo=str(r))
+    assert [t["conditions"]["thresholds_sha256"] for t in trials] == \
+        [_sha(b'{"a": 1}\n'), _sha(b'{"a": 2}\n')]
+    # thresholds changed between the commits: these two cannot be pooled.
+    assert [(k, f) for k, f, _ in gate_proof.pooling_conflicts(trials)] == \
+        [("aa", "thresholds_sha256")]
