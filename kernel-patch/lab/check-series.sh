@@ -22,7 +22,8 @@ usage() {
 Usage: kernel-patch/lab/check-series.sh [-j N] [--no-cache] [--keep-going]
 
 For each prefix of kernel-patch/series: W=1 build of fs/f2fs with and without
-CONFIG_F2FS_FS_COMPRESSION, new warnings against stock, checkpatch --strict.
+CONFIG_F2FS_FS_COMPRESSION, new warnings against stock, checkpatch --strict
+(checkpatch-verdict.sh: clean, but for CamelCase on f2fs's Opt_* option names).
   -j N          parallel make jobs (default: 2; builds run under nice -n 10)
   --no-cache    ignore cached results (they are rewritten)
   --keep-going  check later patches after a failure (default: stop)
@@ -69,7 +70,8 @@ mkdir -p "$cdir"
 exec 8>"$cdir/.lock"
 flock -n 8 || { wb_log "another check holds $cdir/.lock; waiting"; flock 8; }
 
-self_hash=$(wb_hash <"$0")
+verdict=$WB_TOP/kernel-patch/lab/checkpatch-verdict.sh
+self_hash=$(cat "$0" "$verdict" | wb_hash)
 kernel_id="$(basename "$kdir") $(basename "$nocomp_o") $(gcc -dumpfullversion)"
 
 # Build fs/f2fs of tree $1 for config $2 (comp|nocomp); log to $3.
@@ -146,11 +148,10 @@ for ((k = 1; k <= ${#patches[@]}; k++)); do
 		done
 		rm -rf "$res/tree"
 		(cd "$src" && perl scripts/checkpatch.pl --strict "$WB_TOP/kernel-patch/$p") >"$res/checkpatch.txt" 2>&1 || true
-		total=$(grep -E '^total: ' "$res/checkpatch.txt" | tail -1 || true)
-		if [[ "$total" =~ ^total:\ 0\ errors,\ 0\ warnings,\ (0\ checks,\ )?[0-9]+\ lines ]]; then
-			notes+=("checkpatch --strict clean")
+		if why=$("$verdict" "$res/checkpatch.txt"); then
+			notes+=("$why")
 		else
-			status=FAIL notes+=("checkpatch --strict: ${total:-no summary} ($res/checkpatch.txt)")
+			status=FAIL notes+=("$why")
 		fi
 		line="check-series: $status $p: $(IFS=';'; echo "${notes[*]}" | sed 's/;/; /g')"
 		echo "$line" >"$res/result"

@@ -1,6 +1,6 @@
 """./wbtrace fstests: bad input is one clear error (exit 2), before anything is built."""
 import pytest
-from fstests import cli
+from fstests import cli, sections
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -21,7 +21,7 @@ def test_bad_usage(argv, message, capsys):
 
 def test_good_usage():
     a = cli.parse_args(["--variant", "stock", "--section", "all", "f2fs/001", "generic/001"])
-    assert a.sections == ["plain", "compress"] and a.tests == ["f2fs/001", "generic/001"]
+    assert a.sections == list(sections.SECTIONS) and "largefolio" in a.sections and a.tests == ["f2fs/001", "generic/001"]
     assert cli.parse_args(["-g", "f2fs/quick"]).group == "f2fs/quick"
 
 
@@ -32,5 +32,5 @@ def test_the_help_lists_every_exit_status_and_section(capsys):
     out = capsys.readouterr().out
     for code in cli.EXIT:
         assert f"  {code} " in out
-    for name in ("plain", "compress"):
+    for name in ("plain", "compress", "largefolio"):
         assert f"  {name} " in out

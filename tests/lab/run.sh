@@ -224,6 +224,32 @@ own_timeout() {
 }
 check "run-inside: a test's declared timeout raises its limit" own_timeout
 
+# check-series' judgement of checkpatch --strict: clean, or CHECKs that are only
+# CamelCase on f2fs's Opt_* mount option names; anything else fails it.
+cp_out() { # cp_out FILE TOTAL [CHECK-LINE...]: a checkpatch output
+	local f=$1 total=$2; shift 2
+	{ for l in "$@"; do printf '%s\n#1: FILE: fs/f2fs/super.c:1:\n\n' "$l"; done
+	  echo "total: $total, 100 lines checked"; } >"$f"
+}
+cp_out "$tmp/cp-clean" "0 errors, 0 warnings, 0 checks"
+cp_out "$tmp/cp-clean-old" "0 errors, 0 warnings"
+cp_out "$tmp/cp-opt" "0 errors, 0 warnings, 1 checks" "CHECK: Avoid CamelCase: <Opt_large_folio>"
+cp_out "$tmp/cp-camel" "0 errors, 0 warnings, 1 checks" "CHECK: Avoid CamelCase: <largeFolio>"
+cp_out "$tmp/cp-optupper" "0 errors, 0 warnings, 1 checks" "CHECK: Avoid CamelCase: <Opt_LargeFolio>"
+cp_out "$tmp/cp-mixed" "0 errors, 0 warnings, 2 checks" "CHECK: Avoid CamelCase: <Opt_large_folio>" "CHECK: Alignment should match open parenthesis"
+cp_out "$tmp/cp-warn" "0 errors, 1 warnings, 1 checks" "CHECK: Avoid CamelCase: <Opt_large_folio>"
+cp_out "$tmp/cp-miscount" "0 errors, 0 warnings, 2 checks" "CHECK: Avoid CamelCase: <Opt_large_folio>"
+echo "no summary" >"$tmp/cp-empty"
+check "checkpatch verdict: clean" exits 0 "^checkpatch --strict clean$" "$lab/checkpatch-verdict.sh" "$tmp/cp-clean"
+check "checkpatch verdict: clean (no check count)" exits 0 "^checkpatch --strict clean$" "$lab/checkpatch-verdict.sh" "$tmp/cp-clean-old"
+check "checkpatch verdict: Opt_ CamelCase named" exits 0 "but for CamelCase .* Opt_large_folio" "$lab/checkpatch-verdict.sh" "$tmp/cp-opt"
+check "checkpatch verdict: other CamelCase fails" exits 1 "1 checks" "$lab/checkpatch-verdict.sh" "$tmp/cp-camel"
+check "checkpatch verdict: Opt_ with capitals fails" exits 1 "1 checks" "$lab/checkpatch-verdict.sh" "$tmp/cp-optupper"
+check "checkpatch verdict: Opt_ plus another check fails" exits 1 "2 checks" "$lab/checkpatch-verdict.sh" "$tmp/cp-mixed"
+check "checkpatch verdict: a warning fails" exits 1 "1 warnings" "$lab/checkpatch-verdict.sh" "$tmp/cp-warn"
+check "checkpatch verdict: count without its lines fails" exits 1 "CHECK line" "$lab/checkpatch-verdict.sh" "$tmp/cp-miscount"
+check "checkpatch verdict: no summary fails" exits 1 "no summary" "$lab/checkpatch-verdict.sh" "$tmp/cp-empty"
+
 # Lint every shell script we ship.  A missing shellcheck fails this check: a
 # lint that silently does not run looks exactly like a clean one.
 shellcheck_all() {

@@ -162,3 +162,49 @@ def ensure_built(source, cache_dir, log=print):
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return tree
+
+
+def default_cache():
+    """$WBTRACE_CACHE, else $XDG_CACHE_HOME/wbtrace, else ~/.cache/wbtrace (as cli.py and the lab)."""
+    return os.environ.get("WBTRACE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wbtrace")
+
+
+def main(argv=None):
+    """`python3 -m fstests.build [--source DIR|TARBALL]` (PYTHONPATH=workloads):
+    the fstests tree built (or found cached) as `./wbtrace fstests` builds it;
+    its path on stdout, progress on stderr.  Exit 0, or cli.EXIT_SETUP."""
+    import argparse
+    from fstests import cli     # here: cli imports this module
+
+    ap = argparse.ArgumentParser(
+        prog="python3 -m fstests.build", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build fstests once (cached), as `./wbtrace fstests` does, and print the\n"
+                    "installed tree's path on stdout (progress on stderr).  The lab's guest tests\n"
+                    "take fsx from it: TREE/ltp/fsx.",
+        epilog=f"""The source: --source, else $WBTRACE_FSTESTS_SOURCE, else ../shared/vendor/{VENDORED_NAME}
+beside the clone.  The tree is built once into $WBTRACE_CACHE (default ~/.cache/wbtrace)
+as fstests-KEY/tree, KEY a hash of the source and the toolchain; cached, this returns at once.
+Run with PYTHONPATH=workloads.
+
+exit status:
+  0    the tree is there (its path printed)
+  {cli.EXIT_SETUP}    {cli.EXIT[cli.EXIT_SETUP]}
+  2    bad usage""")
+    ap.add_argument("--source", metavar="DIR|TARBALL", help="fstests source: a directory (e.g. a git clone) or a tarball")
+    args = ap.parse_args(argv)
+    try:
+        source = args.source or default_source(cli.TOP)
+        tree = ensure_built(source, default_cache(), log=cli.log)
+    except (SourceError, RuntimeError) as e:
+        cli.log(f"error: {e}")
+        return cli.EXIT_SETUP
+    print(tree, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    # Through the package's module, not this __main__ copy: cli's `build` is that one.
+    import sys
+    from fstests import build
+    sys.exit(build.main())

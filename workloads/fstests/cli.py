@@ -48,8 +48,14 @@ EXIT = {
 def usage_epilog():
     rows = "\n".join(f"  {k:<4} {v}" for k, v in EXIT.items())
     disks = ", ".join(f"{d.var} {d.dev} ({d.size})" for d in sections.DISKS)
-    secs = "\n".join(f"  {name:<9} {s.about}" + (f"\n            mkfs {s.mkfs}; mount -o {s.mount}" if s.mkfs else "")
-                     for name, s in sections.SECTIONS.items())
+    def opts(s):
+        mounts = sorted({s.mount_for(v) for v in ("stock", "patched")})
+        parts = ([f"mkfs {s.mkfs}"] if s.mkfs else []) + [
+            f"mount -o {m}" + (" (patched)" if len(mounts) > 1 and m == s.mount_for("patched") else
+                               " (stock)" if len(mounts) > 1 else "")
+            for m in mounts if m]
+        return f"\n              {'; '.join(parts)}" if parts else ""
+    secs = "\n".join(f"  {name:<11} {s.about}{opts(s)}" for name, s in sections.SECTIONS.items())
     return f"""sections:
 {secs}
 
@@ -69,13 +75,13 @@ exit status:
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="./wbtrace fstests", formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="./wbtrace fstests [--variant stock|patched|both] [--section plain|compress|all] "
+        usage="./wbtrace fstests [--variant stock|patched|both] [--section NAME[,NAME]|all] "
               "[-g GROUP | TEST...] [--debug] [--source DIR|TARBALL] [--test-timeout SEC]",
         description="Run fstests (the filesystem regression suite) on the lab's f2fs in the QEMU guest, "
                     "and with both variants tell a patched regression from stock behaviour and from a flake.",
         epilog=usage_epilog())
     ap.add_argument("--variant", default="both", help="stock, patched or both (default: both)")
-    ap.add_argument("--section", default="plain", help="plain, compress or all (default: plain)")
+    ap.add_argument("--section", default="plain", help=f"{', '.join(sections.SECTIONS)} (comma-separated) or all (default: plain)")
     ap.add_argument("-g", dest="group", help="an fstests group, e.g. quick, auto, f2fs/quick")
     ap.add_argument("tests", nargs="*", metavar="TEST", help="test names, e.g. generic/001 f2fs/001")
     ap.add_argument("--debug", action="store_true", help="the lab's debug kernel (lockdep, KASAN)")

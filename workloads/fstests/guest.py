@@ -192,7 +192,7 @@ def main(argv=None):
     config = os.path.join(args.out, "local.config")
     with open(config, "w") as f:
         f.write(sections.local_config(names, f"{WORK}/test", f"{WORK}/scratch",
-                                      os.path.join(args.out, "results")))
+                                      os.path.join(args.out, "results"), variant))
     os.environ["HOST_OPTIONS"] = config
     state = {"variant": variant, "kernel": os.uname().release, "module": os.environ.get("WBTRACE_MODULE", ""),
              "test_timeout_s": args.test_timeout, "sections": {}}

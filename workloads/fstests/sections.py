@@ -1,12 +1,15 @@
 """The fstests sections of `./wbtrace fstests`: the one table, the guest's disks, and the
 local.config they become.
 
-A section is a set of mkfs and mount options for both disks.  fstests carries a
+A section is a set of mkfs and mount options for both disks, the same on every variant
+but for options only one variant has (a switch the series adds: stock would refuse to
+mount with it), so that the pass sets of the variants compare.  fstests carries a
 variable over from one section to the next unless the next sets it, so every
 section sets all of them; RECREATE_TEST_DEV re-makes TEST_DEV per section.
 Add a section here and it is a valid --section everywhere.
 """
 from dataclasses import dataclass
+from typing import Tuple
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,12 @@ class Section:
     mount: str          # mount -o options for both TEST_DEV and SCRATCH_DEV
     feature: str        # /sys/fs/f2fs/features/<feature> the kernel must have ("" none)
     about: str
+    only: Tuple[Tuple[str, str], ...] = ()   # (variant, mount options it adds)
+
+    def mount_for(self, variant):
+        """The mount options on VARIANT: the shared ones, then that variant's own."""
+        extra = [o for v, o in self.only if v == variant]
+        return ",".join(x for x in [self.mount] + extra if x)
 
 
 SECTIONS = {
@@ -25,6 +34,14 @@ SECTIONS = {
         feature="compression",
         about="every new file compressed with lz4 (f2fs refuses punch/zero/collapse/insert "
               "on compressed files: tests that need them are not run)"),
+    # Issue 16: the same tests with large folios for writes on patched.  noinline_data on
+    # both variants, because a file that is inline when its inode is set up never gets
+    # large folios; with it, every regular file fstests writes has them on patched.
+    "largefolio": Section(
+        mkfs="", mount="noinline_data", feature="",
+        only=(("patched", "largefolio"),),
+        about="noinline_data; patched also mounts with largefolio (large folios for "
+              "writes, issue 16), which stock f2fs does not have"),
 }
 
 
@@ -72,8 +89,8 @@ def _quote(value):
     return f'"{value}"'
 
 
-def local_config(names, test_dir, scratch_mnt, result_base, disks=DISKS):
-    """The local.config text for these sections, in the order given.  The first
+def local_config(names, test_dir, scratch_mnt, result_base, variant, disks=DISKS):
+    """The local.config text for these sections on VARIANT, in the order given.  The first
     section holds what they share (options carry over to the sections after it);
     it is never run itself (check runs only the sections given with -s)."""
     out = ["# Written by ./wbtrace fstests (workloads/fstests/sections.py).",
@@ -86,10 +103,10 @@ def local_config(names, test_dir, scratch_mnt, result_base, disks=DISKS):
            "RECREATE_TEST_DEV=true",
            ""]
     for name in names:
-        s = SECTIONS[name]
-        mount = f"-o {s.mount}" if s.mount else ""
+        opts = SECTIONS[name].mount_for(variant)
+        mount = f"-o {opts}" if opts else ""
         out += [f"[{name}]",
-                f"MKFS_OPTIONS={_quote(s.mkfs)}",
+                f"MKFS_OPTIONS={_quote(SECTIONS[name].mkfs)}",
                 f"MOUNT_OPTIONS={_quote(mount)}",
                 f"TEST_FS_MOUNT_OPTS={_quote(mount)}",
                 ""]

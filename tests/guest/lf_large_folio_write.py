@@ -29,6 +29,14 @@ FALLOC_FL_PUNCH_HOLE = 0x02
 FALLOC_FL_ZERO_RANGE = 0x10
 MAX = 12 << 20
 BLK = 4096
+# The random operations of ops() and their weights (the order is part of the
+# seeds' meaning: a seed draws the same operations as long as it stays).
+OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mmap": 10,
+       "fsync": 5, "direct": 8, "move": 4, "defrag": 2}
+# The ones that need f2fs (its ioctls); the others run on any file system
+# with punch hole, zero range and O_DIRECT.
+F2FS_ONLY = ("move", "defrag")
+USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED"}
 
 
 def _iowr(nr, size, rw=3):
@@ -58,8 +66,16 @@ def resize(ref, size):
         ref.extend(bytes(size - len(ref)))
 
 
-def ops(path, seed, nops, refpath):
+def ops(path, seed, nops, refpath, kinds=None):
+    """NOPS random operations on PATH, mirrored in memory; the expected content
+    is written to REFPATH.  KINDS (default: all of OPS) limits the operations
+    drawn; a seed draws the same operations as before only with all of them."""
     rnd = random.Random(seed)
+    kinds = list(OPS) if kinds is None else list(kinds)
+    unknown = [k for k in kinds if k not in OPS]
+    if unknown or not kinds:
+        raise ValueError(f"operations {unknown or kinds}: not among {', '.join(OPS)}")
+    weights = [w if k in kinds else 0 for k, w in OPS.items()]
     ref = bytearray()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     counts = {}
@@ -67,20 +83,19 @@ def ops(path, seed, nops, refpath):
     # F2FS_IOC_MOVE_RANGE copies its blocks through the page cache rather than
     # handing their addresses over, which would leave FILE's cache stale
     msrc = rnd.randbytes(4 << 20)
-    mfd = os.open(path + ".movesrc", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.pwrite(mfd, msrc, 0)
-    os.fsync(mfd)
-    os.sync()
+    mfd = None
+    if "move" in kinds:
+        mfd = os.open(path + ".movesrc", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.pwrite(mfd, msrc, 0)
+        os.fsync(mfd)
+        os.sync()
     mcur = 0
     # start with a sequential 6 MiB so that overwrites hit written blocks
     data = rnd.randbytes(6 << 20)
     os.pwrite(fd, data, 0)
     ref.extend(data)
     for _ in range(nops):
-        op = rnd.choices(
-            ["write", "smallwrite", "truncate", "punch", "zero", "mmap", "fsync", "direct",
-             "move", "defrag"],
-            [30, 20, 5, 8, 8, 10, 5, 8, 4, 2])[0]
+        op = rnd.choices(list(OPS), weights)[0]
         counts[op] = counts.get(op, 0) + 1
         size = len(ref)
         if op in ("write", "smallwrite"):
@@ -159,8 +174,9 @@ def ops(path, seed, nops, refpath):
                     counts.get("defrag-" + errno.errorcode.get(e.errno, str(e.errno)), 0) + 1
         assert os.fstat(fd).st_size == len(ref), (op, os.fstat(fd).st_size, len(ref))
     os.close(fd)
-    os.close(mfd)
-    os.unlink(path + ".movesrc")
+    if mfd is not None:
+        os.close(mfd)
+        os.unlink(path + ".movesrc")
     with open(refpath, "wb") as f:
         f.write(ref)
     print("  ops:", " ".join(f"{k}={v}" for k, v in sorted(counts.items())), "size", len(ref))
@@ -263,14 +279,41 @@ def check(path, refpath):
     return 1
 
 
+def usage():
+    return "usage:\n" + "".join(f"  lf_large_folio_write.py {c} {a}\n" for c, a in USAGE.items())
+
+
+def main(argv):
+    """The command line (argv without the program name); returns the exit
+    status: 0 done (check: equal), 1 check or selfmove found a difference,
+    2 bad usage."""
+    if not argv or argv[0] not in USAGE:
+        what = f"unknown command {argv[0]!r}" if argv else "no command"
+        print(f"lf_large_folio_write.py: {what}\n{usage()}", end="", file=sys.stderr)
+        return 2
+    cmd, args = argv[0], argv[1:]
+    if len(args) != len(USAGE[cmd].split()):
+        print(f"lf_large_folio_write.py {cmd}: takes {USAGE[cmd]}, got {len(args)} argument(s)",
+              file=sys.stderr)
+        return 2
+    try:
+        ints = {"ops": (1, 2), "gc": (2,)}.get(cmd, ())
+        args = [int(a) if i in ints else a for i, a in enumerate(args)]
+        if cmd == "ops" and args[2] < 0:
+            raise ValueError(f"NOPS {args[2]} < 0")
+    except ValueError as e:
+        print(f"lf_large_folio_write.py {cmd}: {e} (takes {USAGE[cmd]})", file=sys.stderr)
+        return 2
+    if cmd == "ops":
+        ops(*args)
+    elif cmd == "gc":
+        gc(*args)
+    elif cmd == "selfmove":
+        return selfmove(*args)
+    elif cmd == "check":
+        return check(*args)
+    return 0
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "ops":
-        ops(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
-    elif sys.argv[1] == "selfmove":
-        sys.exit(selfmove(sys.argv[2]))
-    elif sys.argv[1] == "gc":
-        gc(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif sys.argv[1] == "check":
-        sys.exit(check(sys.argv[2], sys.argv[3]))
-    else:
-        sys.exit(f"unknown command {sys.argv[1]}")
+    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-inside: timeout 1500
 # Large folios on f2fs's write side (issue 16, step 3): with the largefolio
 # mount option, a regular file that is not inline, compressed, encrypted,
 # verity, pinned, atomic or a quota file gets large folios for writes
@@ -12,26 +13,42 @@
 #  - foreground GC (F2FS_IOC_GARBAGE_COLLECT_RANGE) of the files' segments
 #    while they are cached with some blocks dirty, then sync, drop_caches,
 #    umount + mount, compare again; fsck.f2fs must be clean;
-#  - fsx (from the lab's fstests build, if there is one: buffered and mmap
-#    I/O, truncate, punch, zero, collapse and insert range, with and without
-#    flushing and dropping the cache after each operation), and fio with verify.
+#  - fsx (buffered and mmap I/O, truncate, punch, zero, collapse and insert
+#    range, with and without flushing and dropping the cache after each
+#    operation), and fio with verify.
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
 #
-# The switch-on half needs an f2fs module with the option; on one without it
-# (stock, or the series before step 3) it is reported and skipped, unless
-# LF_EXPECT_LARGEFOLIO=1 makes that a failure.  LF_SEED=N shifts the seeds of
-# the random operations (default 0).  LF_MODULE=path loads that
-# module first (rmmod f2fs; insmod), and the boot's module again at the end.
-# Needs CONFIG_TRANSPARENT_HUGEPAGE.
+# The switch-on half needs an f2fs module with the option (the series has it
+# since patch 16).  LF_EXPECT_LARGEFOLIO=1, the default on the patched variant,
+# makes a refused `mount -o largefolio` a failure; with 0, the default on stock
+# and canary (no such option), a refusal is logged and the half is not run,
+# and an accepted option fails on stock and canary (their f2fs cannot have it:
+# another module is loaded) unless LF_MODULE loaded one on purpose.
+# fsx comes from the lab's fstests build: LF_FSX=PATH (or FSX=PATH), else the
+# first */tree/ltp/fsx in /root/.cache/wbtrace (the host's cache, which the
+# guest sees).  The guest does not inherit the host's environment: put it in
+# the guest command (env LF_FSX=... tests/guest/run-inside.sh ...).  No fsx is
+# a failure: a check that silently does not run looks like one that passes.
+# LF_FSX_OPS=N: operations of the first fsx run (default 2000: both runs take
+# 55-65 s a pass under TCG on the lab kernel, 15-25 ms an fsx operation);
+# the second, flushing and dropping the cache after each, runs N/7.
+# LF_NOPS=N: random operations on each of the two files (default 300).
+# The debug kernel (KASAN, lockdep) runs all of it 10-15 times slower under
+# TCG (2000 fsx operations: 580 s): there the defaults are LF_FSX_OPS=300 and
+# LF_NOPS=100 (every kind of operation is still drawn, with the default
+# seeds).  The test's limit in run-inside is the 1500 s declared above: it
+# took about 270 s on the lab kernel and 700 s on the debug kernel.
+# LF_SEED=N shifts the seeds of the random operations (default 0).
+# LF_HALVES=both|on: run the switch-off half too (default) or only the
+# switch-on one (the suite's debug-kernel boot: the off half is order-0 code
+# that the wb-* tests cover there, and the normal kernel runs it).
+# LF_MODULE=path loads that module first (rmmod f2fs; insmod), and the boot's
+# module again at the end.  Needs CONFIG_TRANSPARENT_HUGEPAGE.
 here=$(dirname "$0")
-# Kept beside the unmerged patches (kernel-patch/wip-large-folio/) until they join the
-# series; lib.sh is the guest tests' own.
-lib=$here/lib.sh
-[ -f "$lib" ] || lib=$(cd "$here/../.." && pwd)/tests/guest/lib.sh
 # shellcheck source=tests/guest/lib.sh
-. "$lib"
+. "$here/lib.sh"
 
 PY=/usr/bin/python3
 SEED=${LF_SEED:-0}
@@ -40,7 +57,33 @@ TR=/sys/kernel/tracing
 INST=$TR/instances/lf-large-folio-write
 work=$(mktemp -d /tmp/lf-large-folio-write.XXXXXX)
 EVENTS=(filemap/mm_filemap_add_to_page_cache f2fs/f2fs_do_write_data_page)
-FSX=${FSX:-$(find /root/.cache/wbtrace -maxdepth 4 -path '*/tree/ltp/fsx' -type f 2>/dev/null | head -1)}
+# fsx: LF_FSX, or FSX, when set (even empty: a host that meant to pass one and
+# could not), else the first one the host's fstests builds have
+fsx_env=1
+if [ -n "${LF_FSX+set}" ]; then
+	FSX=$LF_FSX fsx_from="LF_FSX"
+elif [ -n "${FSX+set}" ]; then
+	fsx_from="FSX"
+else
+	FSX=$(find /root/.cache/wbtrace -maxdepth 4 -path '*/tree/ltp/fsx' -type f -print -quit 2>/dev/null || true)
+	fsx_from="the fstests builds in /root/.cache/wbtrace (*/tree/ltp/fsx)" fsx_env=0
+fi
+DEBUG_KERNEL=0
+if [ -r /proc/config.gz ] && zcat /proc/config.gz | grep -E '^CONFIG_(KASAN|PROVE_LOCKING)=y' >/dev/null; then
+	DEBUG_KERNEL=1
+fi
+if [ "$DEBUG_KERNEL" = 1 ]; then
+	FSX_OPS=${LF_FSX_OPS:-300} NOPS=${LF_NOPS:-100}
+else
+	FSX_OPS=${LF_FSX_OPS:-2000} NOPS=${LF_NOPS:-300}
+fi
+VARIANT=${WBTRACE_VARIANT:-}
+# the variant's f2fs has the largefolio option: patched (patch 16); stock and
+# canary (stock + a test-only loop) have none
+case "$VARIANT" in
+patched) EXPECT=${LF_EXPECT_LARGEFOLIO:-1} ;;
+*) EXPECT=${LF_EXPECT_LARGEFOLIO:-0} ;;
+esac
 # counted when the module has it: foreground GC moving a block of a large folio
 # shellcheck disable=SC2034 # read by probes_off (lib.sh)
 GRP=lfwrite PROBES=(gcblk)
@@ -57,6 +100,32 @@ trap cleanup EXIT
 
 [ -d /sys/kernel/mm/transparent_hugepage ] ||
 	{ fail "this kernel has no CONFIG_TRANSPARENT_HUGEPAGE: no large folio can exist"; finish; }
+case "$EXPECT" in
+0 | 1) ;;
+*) fail "LF_EXPECT_LARGEFOLIO=$EXPECT: 0 or 1"; finish ;;
+esac
+HALVES=${LF_HALVES:-both}
+case "$HALVES" in
+both | on) ;;
+*) fail "LF_HALVES=$HALVES: both or on"; finish ;;
+esac
+[ "$HALVES" = both ] || [ "$EXPECT" = 1 ] ||
+	{ fail "LF_HALVES=on where the switch is not expected (LF_EXPECT_LARGEFOLIO=0): nothing would run"; finish; }
+[[ "$FSX_OPS" =~ ^[1-9][0-9]*$ ]] || { fail "LF_FSX_OPS=$FSX_OPS: a number of operations, at least 1"; finish; }
+[[ "$NOPS" =~ ^[1-9][0-9]*$ ]] || { fail "LF_NOPS=$NOPS: a number of operations, at least 1"; finish; }
+[ "$DEBUG_KERNEL" = 0 ] || log "debug kernel: $NOPS random operations a file, $FSX_OPS fsx operations (LF_NOPS, LF_FSX_OPS)"
+
+fsx_how="build it on the host with ./wbtrace fstests, or PYTHONPATH=workloads python3 -m fstests.build (prints the tree: \$WBTRACE_CACHE/fstests-KEY/tree), and pass LF_FSX=TREE/ltp/fsx in the guest command"
+if [ -z "$FSX" ] && [ "$fsx_env" = 0 ]; then
+	fail "no fsx: LF_FSX not set and none in $fsx_from; $fsx_how"
+elif [ -z "$FSX" ]; then
+	fail "no fsx: $fsx_from is set but empty (the host could not build fstests?); $fsx_how"
+elif [ ! -f "$FSX" ] || [ ! -x "$FSX" ]; then
+	fail "no fsx: $FSX (from $fsx_from) is not an executable file; $fsx_how"
+	FSX=
+else
+	log "fsx: $FSX (from $fsx_from)"
+fi
 
 if [ -n "${LF_MODULE:-}" ]; then
 	rmmod f2fs || { fail "rmmod f2fs"; finish; }
@@ -82,12 +151,12 @@ trace_off() { # $1: file to save the trace in
 	cat "$INST/trace" >"$1"
 }
 run_fsx() { # $1 switch, $2 name, then fsx options
-	local sw=$1 name=$2
+	local sw=$1 name=$2 t0=$SECONDS
 	shift 2
 	if "$FSX" -q -P "$work" "$@" "$MNT/$name" >"$work/$name-$sw.out" 2>&1; then
-		log "[$sw] fsx $*: ok"
+		log "[$sw] fsx $*: ok ($((SECONDS - t0)) s)"
 	else
-		fail "[$sw] fsx $* failed"; tail -30 "$work/$name-$sw.out" | sed 's/^/    /'
+		fail "[$sw] fsx $* failed ($((SECONDS - t0)) s)"; tail -30 "$work/$name-$sw.out" | sed 's/^/    /'
 	fi
 }
 # count_large TRACE INO_DEC: "added written" = folios of order > 0 added to
@@ -102,7 +171,7 @@ count_large() {
 
 # one_pass on|off OPTS
 one_pass() {
-	local sw=$1 opts=$2 f ino added written tadded=0 twritten=0
+	local sw=$1 opts=$2 f ino added written tadded=0 twritten=0 t0=$SECONDS t
 	log "== largefolio $sw (mount -o $opts)"
 	mkfs_mount "" "$opts"
 	grep " $MNT " /proc/mounts | sed 's/^/  /'
@@ -110,8 +179,8 @@ one_pass() {
 	head -c $((8 << 20)) /dev/urandom >"$work/seq"
 	dd if="$work/seq" of="$MNT/seq" bs=1M status=none
 	cmp "$work/seq" "$MNT/seq" || fail "[$sw] seq: data read back from the cache differs"
-	$PY "$WL" ops "$MNT/rand1" $((SEED + 1)) 300 "$work/rand1" || fail "[$sw] rand1: the workload failed"
-	$PY "$WL" ops "$MNT/rand2" $((SEED + 2)) 300 "$work/rand2" || fail "[$sw] rand2: the workload failed"
+	$PY "$WL" ops "$MNT/rand1" $((SEED + 1)) "$NOPS" "$work/rand1" || fail "[$sw] rand1: the workload failed"
+	$PY "$WL" ops "$MNT/rand2" $((SEED + 2)) "$NOPS" "$work/rand2" || fail "[$sw] rand2: the workload failed"
 	for f in rand1 rand2; do
 		$PY "$WL" check "$MNT/$f" "$work/$f" || fail "[$sw] $f differs (page cache)"
 	done
@@ -124,6 +193,7 @@ one_pass() {
 	for f in rand1 rand2; do
 		$PY "$WL" check "$MNT/$f" "$work/$f" || fail "[$sw] $f differs after GC (page cache)"
 	done
+	log "[$sw] sequential write, random operations, selfmove, GC: $((SECONDS - t0)) s"
 	sync
 	trace_off "$work/trace-$sw"
 	drop_caches
@@ -137,10 +207,10 @@ one_pass() {
 		$PY "$WL" check "$MNT/$f" "$work/$f" || fail "[$sw] $f differs after remount"
 	done
 	if [ -n "$FSX" ]; then
-		run_fsx "$sw" fsx1 -N 20000 -S 7 -l $((8 << 20)) -o $((1 << 20)) -c 500
-		run_fsx "$sw" fsx2 -N 3000 -S 8 -l $((8 << 20)) -o $((1 << 20)) -f
+		run_fsx "$sw" fsx1 -N "$FSX_OPS" -S 7 -l $((8 << 20)) -o $((1 << 20)) -c 500
+		run_fsx "$sw" fsx2 -N $(((FSX_OPS + 6) / 7)) -S 8 -l $((8 << 20)) -o $((1 << 20)) -f
 	else
-		log "[$sw] no fsx binary (no fstests build in /root/.cache/wbtrace): fsx not run"
+		log "[$sw] fsx not run: no fsx (failed above)"
 	fi
 	for f in seq rand1 rand2; do
 		ino=$(stat -c %i "$MNT/$f")
@@ -162,33 +232,45 @@ one_pass() {
 		[ "$tadded" = 0 ] || fail "[off] $tadded large folio(s) created with the switch off"
 		[ "$twritten" = 0 ] || fail "[off] $twritten block write(s) of large folios with the switch off"
 	fi
+	t=$SECONDS
 	if fio --name=lfv --directory="$MNT" --rw=randwrite --bsrange=512-256k --size=16m \
 		--ioengine=psync --verify=crc32c --do_verify=1 --verify_fatal=1 \
 		--fsync=64 --output="$work/fio-$sw.txt" >/dev/null 2>&1; then
-		log "[$sw] fio randwrite with verify: ok"
+		log "[$sw] fio randwrite with verify: ok ($((SECONDS - t)) s)"
 	else
 		fail "[$sw] fio verify failed"; tail -20 "$work/fio-$sw.txt" | sed 's/^/    /'
 	fi
 	fsck_clean
 	umount "$MNT"
+	log "== largefolio $sw: $((SECONDS - t0)) s"
 }
 
-one_pass off "noinline_data"
+if [ "$HALVES" = both ]; then
+	one_pass off "noinline_data"
+else
+	log "== largefolio off: not run (LF_HALVES=on)"
+fi
 
 # The switch-on half, if the module knows the option.
 mkdir -p "$MNT"
 mkfs.f2fs -q -f "$DEV" >/dev/null
+if [ -n "${LF_MODULE:-}" ]; then module="this f2fs module ($LF_MODULE)"; else module="this variant's f2fs (${VARIANT:-unknown variant})"; fi
 if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 	umount "$MNT"
-	if grep -q ' f2fs_write_large_folio_block' /proc/kallsyms &&
-		kprobe_add "p:$GRP/gcblk f2fs:f2fs_write_large_folio_block"; then
-		gcprobe=1
+	if [ "$EXPECT" = 0 ] && [ -z "${LF_MODULE:-}" ] && { [ "$VARIANT" = stock ] || [ "$VARIANT" = canary ]; }; then
+		# stock f2fs has no such option: the module loaded is not the variant's
+		fail "$VARIANT f2fs accepted -o largefolio (stock f2fs has no such option): switch-on half not run"
+	else
+		if grep -q ' f2fs_write_large_folio_block' /proc/kallsyms &&
+			kprobe_add "p:$GRP/gcblk f2fs:f2fs_write_large_folio_block"; then
+			gcprobe=1
+		fi
+		one_pass on "largefolio,noinline_data"
 	fi
-	one_pass on "largefolio,noinline_data"
-elif [ "${LF_EXPECT_LARGEFOLIO:-0}" = 1 ]; then
-	fail "mount -o largefolio failed: $(cat "$work/mount.err")"
+elif [ "$EXPECT" = 1 ]; then
+	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"
 else
-	log "this f2fs module has no largefolio option (stock, or the series before step 3): switch-on half not run"
+	log "$module has no largefolio option (LF_EXPECT_LARGEFOLIO=0): switch-on half not run"
 fi
 [ "$FAILS" = 0 ] || keep_evidence lf-large-folio-write "$work"
 finish

@@ -1,0 +1,294 @@
+"""tests/guest/lf_large_folio_write.py on the host: the in-memory model of the
+random operations against a real file (the ones that do not need f2fs, on the
+host's file system; move and defragment with F2FS_IOC_MOVE_RANGE and
+F2FS_IOC_DEFRAGMENT emulated), the ioctl numbers and layouts against the uapi
+headers, FIEMAP, the GC step's bookkeeping (its GC ioctl refused off f2fs),
+selfmove, check and the command line."""
+import errno
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+import lf_large_folio_write as lfw
+from conftest import TOP
+
+SCRIPT = os.path.join(TOP, "tests", "guest", "lf_large_folio_write.py")
+HOST_OPS = [k for k in lfw.OPS if k not in lfw.F2FS_ONLY]
+
+
+@pytest.fixture
+def host_fs(tmp_path):
+    """tmp_path, if its file system does what the host-side operations need
+    (punch hole, zero range, O_DIRECT)."""
+    probe = tmp_path / "probe"
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, bytes(3 * lfw.BLK), 0)
+        lfw.fallocate(fd, lfw.FALLOC_FL_PUNCH_HOLE | lfw.FALLOC_FL_KEEP_SIZE, 0, lfw.BLK)
+        lfw.fallocate(fd, lfw.FALLOC_FL_ZERO_RANGE, lfw.BLK, lfw.BLK)
+        os.close(os.open(probe, os.O_RDWR | os.O_DIRECT))
+    except OSError as e:
+        pytest.skip(f"n/a: the file system of {tmp_path} lacks what the workload needs ({e})")
+    finally:
+        os.close(fd)
+        probe.unlink()
+    return tmp_path
+
+
+def move_range(fd, arg, overlap_ok=False):
+    """F2FS_IOC_MOVE_RANGE as f2fs does it for data blocks: LEN bytes of fd at
+    POS_IN to DST_FD at POS_OUT (which grows if the range ends beyond it), and
+    a hole where they were."""
+    dst, pin, pout, n = struct.unpack("=I4xQQQ", arg)
+    if os.fstat(fd).st_ino == os.fstat(dst).st_ino and not overlap_ok and pin < pout + n and pout < pin + n:
+        raise OSError(errno.EINVAL, "overlapping move within one file")
+    data = os.pread(fd, n, pin)
+    data += bytes(n - len(data))
+    os.pwrite(dst, data, pout)
+    lfw.fallocate(fd, lfw.FALLOC_FL_PUNCH_HOLE | lfw.FALLOC_FL_KEEP_SIZE, pin, n)
+    return 0
+
+
+@pytest.fixture
+def f2fs_ioctls(monkeypatch):
+    """fcntl.ioctl with F2FS_IOC_MOVE_RANGE emulated and F2FS_IOC_DEFRAGMENT
+    refused every other time (it changes no data); the rest go through.
+    os.sync() is skipped: the emulation needs no checkpoint."""
+    real = fcntl.ioctl
+    seen = {"move": 0, "defrag": 0}
+
+    def ioctl(fd, req, arg=0, *rest):
+        if req == lfw.F2FS_IOC_MOVE_RANGE:
+            seen["move"] += 1
+            return move_range(fd, arg)
+        if req == lfw.F2FS_IOC_DEFRAGMENT:
+            seen["defrag"] += 1
+            assert len(arg) == 16
+            if seen["defrag"] % 2:
+                raise OSError(errno.EINVAL, "refused")
+            return arg
+        return real(fd, req, arg, *rest)
+
+    monkeypatch.setattr(fcntl, "ioctl", ioctl)
+    monkeypatch.setattr(os, "sync", lambda: None)
+    return seen
+
+
+def counts(out):
+    """The ops line: {op: count} and the size."""
+    line = next(x for x in out.splitlines() if x.startswith("  ops:"))
+    words = line.split()[1:]
+    assert words[-2] == "size"
+    return dict((k, int(v)) for k, v in (w.split("=") for w in words[:-2])), int(words[-1])
+
+
+def test_ioctl_numbers_and_layouts_match_the_uapi_headers(tmp_path):
+    src = tmp_path / "uapi.c"
+    src.write_text(r"""
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/f2fs.h>
+#include <linux/fs.h>
+#include <linux/fiemap.h>
+int main(void)
+{
+	printf("%lu %lu %lu %lu\n", (unsigned long)F2FS_IOC_DEFRAGMENT, (unsigned long)F2FS_IOC_MOVE_RANGE,
+	       (unsigned long)F2FS_IOC_GARBAGE_COLLECT_RANGE, (unsigned long)FS_IOC_FIEMAP);
+	printf("%zu %zu %zu %zu\n", sizeof(struct f2fs_move_range), offsetof(struct f2fs_move_range, pos_in),
+	       offsetof(struct f2fs_move_range, pos_out), offsetof(struct f2fs_move_range, len));
+	printf("%zu %zu %zu\n", sizeof(struct f2fs_gc_range), offsetof(struct f2fs_gc_range, start),
+	       offsetof(struct f2fs_gc_range, len));
+	printf("%zu %zu %zu %zu\n", sizeof(struct fiemap), offsetof(struct fiemap, fm_mapped_extents),
+	       sizeof(struct fiemap_extent), offsetof(struct fiemap_extent, fe_flags));
+	return 0;
+}
+""")
+    exe = tmp_path / "uapi"
+    subprocess.run(["gcc", "-o", str(exe), str(src)], check=True)
+    lines = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines()
+    assert [int(x) for x in lines[0].split()] == [lfw.F2FS_IOC_DEFRAGMENT, lfw.F2FS_IOC_MOVE_RANGE,
+                                                  lfw.F2FS_IOC_GARBAGE_COLLECT_RANGE, lfw.FS_IOC_FIEMAP]
+    # the layouts the module packs: "=I4xQQQ" (move), "=I4xQQ" (gc), "=QQIIII" + 56-byte extents
+    assert [int(x) for x in lines[1].split()] == [struct.calcsize("=I4xQQQ"), 8, 16, 24]
+    assert [int(x) for x in lines[2].split()] == [struct.calcsize("=I4xQQ"), 8, 16]
+    assert [int(x) for x in lines[3].split()] == [struct.calcsize("=QQIIII"), 20, 56, 40]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 7])
+def test_the_model_equals_the_file(host_fs, capsys, seed):
+    """Every operation that needs no f2fs, on a real file: the bytes read back
+    are the model's, after every kind of operation was drawn."""
+    path, ref = host_fs / "rand", host_fs / "rand.ref"
+    lfw.ops(str(path), seed, 200, str(ref), kinds=HOST_OPS)
+    got, size = counts(capsys.readouterr().out)
+    assert set(got) == set(HOST_OPS), got          # each drawn, nothing else
+    assert sum(got.values()) == 200
+    want = ref.read_bytes()
+    assert len(want) == size == path.stat().st_size
+    assert path.read_bytes() == want
+    assert lfw.check(str(path), str(ref)) == 0
+    assert not (host_fs / "rand.movesrc").exists()
+
+
+def test_the_model_with_the_f2fs_operations_emulated(host_fs, capsys, f2fs_ioctls):
+    """All operations, as the guest draws them (seeds 1 and 2, 300 operations),
+    with MOVE_RANGE and DEFRAGMENT emulated: the moved bytes land where the
+    model puts them, and a refused defragment is counted, not fatal."""
+    total = {}
+    for seed in (1, 2):
+        path, ref = host_fs / f"rand{seed}", host_fs / f"rand{seed}.ref"
+        lfw.ops(str(path), seed, 300, str(ref))
+        got, size = counts(capsys.readouterr().out)
+        assert path.read_bytes() == ref.read_bytes() and len(ref.read_bytes()) == size
+        assert not (host_fs / f"rand{seed}.movesrc").exists()
+        for k, v in got.items():
+            total[k] = total.get(k, 0) + v
+    assert total["move"] > 0 and total["defrag"] > 1, total
+    # every move counted was made (one past the end of the source is not)
+    assert f2fs_ioctls["move"] == total["move"]
+    # every other defragment refused (the 1st, 3rd, ...), and counted so
+    assert f2fs_ioctls["defrag"] == total["defrag"]
+    assert total["defrag-EINVAL"] == (total["defrag"] + 1) // 2
+
+
+def test_a_seed_draws_the_same_operations(host_fs, capsys, f2fs_ioctls):
+    runs = []
+    for name, kinds in (("a", None), ("b", list(lfw.OPS)), ("c", None)):
+        lfw.ops(str(host_fs / name), 3, 60, str(host_fs / f"{name}.ref"), kinds=kinds)
+        runs.append((counts(capsys.readouterr().out), (host_fs / f"{name}.ref").read_bytes()))
+    assert runs[0] == runs[1] == runs[2]
+    lfw.ops(str(host_fs / "d"), 4, 60, str(host_fs / "d.ref"))
+    assert (host_fs / "d.ref").read_bytes() != runs[0][1]
+
+
+def test_limited_kinds_draw_only_those(host_fs, capsys):
+    lfw.ops(str(host_fs / "w"), 5, 50, str(host_fs / "w.ref"), kinds=["smallwrite", "fsync"])
+    got, _ = counts(capsys.readouterr().out)
+    assert set(got) <= {"smallwrite", "fsync"} and sum(got.values()) == 50
+    assert (host_fs / "w").read_bytes() == (host_fs / "w.ref").read_bytes()
+    with pytest.raises(ValueError, match="not among"):
+        lfw.ops(str(host_fs / "x"), 5, 1, str(host_fs / "x.ref"), kinds=["write", "shred"])
+    with pytest.raises(ValueError, match="not among"):
+        lfw.ops(str(host_fs / "x"), 5, 1, str(host_fs / "x.ref"), kinds=[])
+
+
+def test_check_finds_a_changed_byte_and_a_changed_size(tmp_path, capsys):
+    data = bytes(range(256)) * 100
+    (tmp_path / "f").write_bytes(data)
+    (tmp_path / "ref").write_bytes(data)
+    assert lfw.check(str(tmp_path / "f"), str(tmp_path / "ref")) == 0
+    bad = bytearray(data)
+    bad[3 * lfw.BLK + 17] ^= 1
+    (tmp_path / "f").write_bytes(bad)
+    assert lfw.check(str(tmp_path / "f"), str(tmp_path / "ref")) == 1
+    assert f"1 block(s) differ, first at byte offsets [{3 * lfw.BLK}]" in capsys.readouterr().out
+    (tmp_path / "f").write_bytes(data[:-1])
+    assert lfw.check(str(tmp_path / "f"), str(tmp_path / "ref")) == 1
+    out = capsys.readouterr().out
+    # the last block, shorter than the reference's
+    assert f"size {len(data) - 1}, expected {len(data)}" in out
+    assert f"1 block(s) differ, first at byte offsets [{6 * lfw.BLK}]" in out
+
+
+def test_resize():
+    ref = bytearray(b"abc")
+    lfw.resize(ref, 5)
+    assert ref == b"abc\0\0"
+    lfw.resize(ref, 1)
+    assert ref == b"a"
+
+
+def test_fiemap_finds_every_extent(host_fs):
+    """FS_IOC_FIEMAP past its 64 extents a call: 100 separate blocks."""
+    path = host_fs / "sparse"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for i in range(100):
+            os.pwrite(fd, b"x" * lfw.BLK, i * 16 * lfw.BLK)
+        os.fsync(fd)
+        ext = lfw.fiemap_blocks(fd)
+    finally:
+        os.close(fd)
+    assert len(ext) == 100 and all(ph > 0 and ln == 1 for ph, ln in ext), ext[:5]
+
+
+def test_gc_keeps_the_model(host_fs, capsys):
+    """The GC step off f2fs: the writes that dirty the cached file are in the
+    updated reference; every segment it found is refused (no f2fs ioctl)."""
+    path, ref = host_fs / "g", host_fs / "g.ref"
+    data = os.urandom(3 << 20)
+    path.write_bytes(data)
+    ref.write_bytes(data)
+    lfw.gc(str(path), str(ref), 11)
+    out = capsys.readouterr().out
+    nseg = int(out.split(": ")[1].split()[0])
+    assert nseg >= 1 and f"{nseg} segment(s), 0 collected, {nseg} refused" in out
+    assert ref.read_bytes() != data and len(ref.read_bytes()) == len(data)
+    assert lfw.check(str(path), str(ref)) == 0
+
+
+def test_selfmove(host_fs, capsys, f2fs_ioctls):
+    assert lfw.selfmove(str(host_fs / "s")) == 0
+    assert "3 moves within the file, data ok" in capsys.readouterr().out
+    assert f2fs_ioctls["move"] == 3
+
+
+def test_selfmove_catches_a_move_that_left_the_source(host_fs, capsys, monkeypatch):
+    real = fcntl.ioctl
+
+    def copy_only(fd, req, arg=0, *rest):
+        if req == lfw.F2FS_IOC_MOVE_RANGE:
+            dst, pin, pout, n = struct.unpack("=I4xQQQ", arg)
+            os.pwrite(dst, os.pread(fd, n, pin), pout)
+            return 0
+        return real(fd, req, arg, *rest)
+
+    monkeypatch.setattr(fcntl, "ioctl", copy_only)
+    monkeypatch.setattr(os, "sync", lambda: None)
+    assert lfw.selfmove(str(host_fs / "s")) == 1
+    # 16 KiB at 0, 8 KiB at 1 MiB, 4 KiB at 2 MiB + 256 KiB: 7 blocks kept data
+    assert "7 block(s) differ, first at [0, 4096, 8192, 12288, 1048576" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "no command"),
+    (["shred", "f"], "unknown command 'shred'"),
+    (["ops", "f", "1", "10"], "ops: takes FILE SEED NOPS REF, got 3 argument(s)"),
+    (["ops", "f", "one", "10", "r"], "invalid literal for int()"),
+    (["ops", "f", "1", "-3", "r"], "NOPS -3 < 0"),
+    (["gc", "f", "r", "x"], "gc: invalid literal"),
+    (["check", "f"], "check: takes FILE REF, got 1 argument(s)"),
+    (["selfmove"], "selfmove: takes FILE, got 0 argument(s)"),
+])
+def test_bad_usage_is_exit_2(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert lfw.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []          # nothing was done
+
+
+def test_the_command_line(host_fs, capsys, f2fs_ioctls):
+    f, ref = str(host_fs / "f"), str(host_fs / "f.ref")
+    assert lfw.main(["ops", f, "9", "40", ref]) == 0
+    assert "  ops:" in capsys.readouterr().out
+    assert lfw.main(["check", f, ref]) == 0
+    assert lfw.main(["gc", f, ref, "3"]) == 0
+    assert lfw.main(["check", f, ref]) == 0
+    with open(f, "r+b") as fh:
+        fh.write(b"\xff" * 10)
+    assert lfw.main(["check", f, ref]) == 1
+    assert lfw.main(["selfmove", str(host_fs / "s")]) == 0
+
+
+def test_the_script_runs_main(tmp_path):
+    p = subprocess.run([sys.executable, SCRIPT, "check", str(tmp_path / "a")], capture_output=True, text=True)
+    assert p.returncode == 2 and "check: takes FILE REF" in p.stderr
+    (tmp_path / "a").write_bytes(b"1")
+    (tmp_path / "b").write_bytes(b"2")
+    p = subprocess.run([sys.executable, SCRIPT, "check", str(tmp_path / "a"), str(tmp_path / "b")],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "1 block(s) differ" in p.stdout
