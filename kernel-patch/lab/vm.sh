@@ -62,6 +62,10 @@ Options:
   --no-splat-check         do not fail on WARN/BUG/lockdep/KASAN lines
   -q, --quiet              no progress lines
 
+Under TCG without --icount the guest kernel is given the host's TSC rate
+(tsc_early_khz=, measured once per host boot) instead of timing it against the
+emulated PIT; WBTRACE_TSC_KHZ=N gives the rate in kHz, WBTRACE_TSC_KHZ=off omits it.
+
 Exit status: CMD's own, or one of kernel-patch/lab/exit-status.sh:
 $(awk '/^EX_[A-Z]+=[0-9]+ # / { split($1, kv, "="); sub(/^[^#]*# /, ""); printf "  %-4s %s\n", kv[2], $0 }' "$WB_LAB/exit-status.sh")
 EOF
@@ -112,6 +116,8 @@ mem_bytes=$(numfmt --from=iec "$(tr a-z A-Z <<<"${mem%[bB]}")" 2>/dev/null) || w
 # shift), align=on|off, sleep=on|off.  Checked here so that a typo is exit 2, not
 # a QEMU failure after the lab checks.
 [ "$icount" = off ] && icount=""
+tsc_khz=${WBTRACE_TSC_KHZ:-}
+[[ $tsc_khz =~ ^(|off|[1-9][0-9]{4,7})$ ]] || wb_die $EX_USAGE "WBTRACE_TSC_KHZ='$tsc_khz': the host TSC rate in kHz (e.g. 2600000) or off"
 if [ -n "$icount" ]; then
 	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=3,align=off, or shift=auto)"; }
 	ic_shift="" ic_align="" ic_sleep="" first=1
@@ -209,6 +215,62 @@ kvm_works() {
 	echo "$reason"; [ "$verdict" = kvm ]
 }
 
+# The host's TSC rate in kHz, or a reason on stdout and status 1.  Without -icount,
+# TCG's rdtsc returns the host's TSC (QEMU 7.2 cpu_get_ticks(): cpu_get_host_ticks()
+# plus an offset), yet the guest kernel times that rate against the emulated PIT in
+# a busy loop, which a loaded host disturbs: it once took 680 MHz for this host's
+# 2600 MHz, and no later check fixes that (the refinement against the HPET keeps the
+# first value when they differ by more than 1 %; tsc=reliable turns off the
+# watchdog), so the guest clock ran fast (878 s for 267 s) and in-guest timeouts fired early.
+# tsc_early_khz= replaces that calibration; the refinement may still move it by
+# less than 1 %.  Measured against CLOCK_MONOTONIC (what QEMU's virtual clock, and
+# so the guest's HPET, follows), the best bracketed pair of reads 0.2 s apart, so a
+# loaded host costs precision only if every one of 200 pairs is interrupted; not
+# /proc/cpuinfo's "cpu MHz", which is the current core clock wherever cpufreq or
+# APERF/MPERF is there.  Else the host kernel's own value from its log.
+host_tsc_khz() {
+	[ "$(uname -m)" = x86_64 ] || { echo "the host is not x86_64"; return 1; }
+	grep -qw constant_tsc /proc/cpuinfo || { echo "the host's TSC rate is not constant"; return 1; }
+	local cache_file khz
+	cache_file=$WB_CACHE/host-tsc-khz.$(cat /proc/sys/kernel/random/boot_id)
+	if [ -r "$cache_file" ] && read -r khz <"$cache_file" && [[ $khz =~ ^[1-9][0-9]{4,7}$ ]]; then
+		echo "$khz"; return 0
+	fi
+	khz=$(timeout 20 python3 - 2>/dev/null <<'EOF'
+import ctypes, mmap, time
+code = bytes.fromhex("0f31" "48c1e220" "4809d0" "c3")  # rdtsc; shl $32,%rdx; or %rdx,%rax; ret
+buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(code)
+rdtsc = ctypes.CFUNCTYPE(ctypes.c_uint64)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+def pair():  # (window ns, mid ns, tsc) of the tightest of 200 reads
+    best = None
+    for _ in range(200):
+        a = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        t = rdtsc()
+        b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        if best is None or b - a < best[0]:
+            best = (b - a, (a + b) // 2, t)
+    return best
+w1, n1, t1 = pair()
+time.sleep(0.2)
+w2, n2, t2 = pair()
+if max(w1, w2) < 20000:
+    print((t2 - t1) * 1000000 // (n2 - n1))
+EOF
+	) || khz=""
+	if ! [[ $khz =~ ^[1-9][0-9]{4,7}$ ]]; then
+		# tsc: Refined TSC clocksource calibration: / Detected ... MHz TSC / processor
+		khz=$( { dmesg 2>/dev/null || journalctl -k -b -q 2>/dev/null; } | sed -nE \
+			-e 's/.*tsc: Refined TSC clocksource calibration: ([0-9]+)\.([0-9]{3}) MHz.*/1 \1\2/p' \
+			-e 's/.*tsc: Detected ([0-9]+)\.([0-9]{3}) MHz TSC.*/2 \1\2/p' \
+			-e 's/.*tsc: Detected ([0-9]+)\.([0-9]{3}) MHz processor.*/3 \1\2/p' |
+			sort -s -n -k1,1 | awk 'NR == 1 { print $2 }')
+	fi
+	[[ $khz =~ ^[1-9][0-9]{4,7}$ ]] || { echo "neither measured nor in the host's kernel log"; return 1; }
+	echo "$khz" >"$cache_file.$$" && mv -f "$cache_file.$$" "$cache_file" || rm -f "$cache_file.$$"
+	echo "$khz"
+}
+
 if [ "$accel" = auto ] && [ -n "$icount" ]; then
 	accel=tcg
 	progress "accelerator: tcg (-icount $icount needs TCG)"
@@ -226,6 +288,17 @@ if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host)
 # the vCPUs then take turns on one host thread.
 elif [ -n "$icount" ]; then accel_opts=(-accel tcg,thread=single -cpu max -icount "$icount")
 else accel_opts=(-accel tcg,thread=multi -cpu max); fi
+# Under TCG without -icount the guest's TSC is the host's: give the guest its rate
+# (see host_tsc_khz).  Under -icount the TSC, PIT and HPET all count guest
+# instructions and the guest's own calibration agrees with them; KVM has kvmclock.
+tsc_opt=""
+if [ "$accel" = tcg ] && [ -z "$icount" ] && [ "$tsc_khz" != off ]; then
+	if [ -z "$tsc_khz" ] && ! tsc_khz=$(host_tsc_khz); then
+		wb_log "host TSC rate unknown ($tsc_khz): the guest calibrates it itself, and its clock may run fast or slow"
+	else
+		tsc_opt=" tsc_early_khz=$tsc_khz"
+	fi
+fi
 
 # The results dir of the repo is always shared read-write.
 mkdir -p "$WB_TOP/results"
@@ -281,7 +354,7 @@ done
 
 cmdline="console=ttyS0 loglevel=6 panic=-1 \
 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
-init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check"
+init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check$tsc_opt"
 if [ "$scratch" = ram ]; then
 	# brd allocates a page on first write and frees it on discard (mkfs.f2fs
 	# discards the whole device), so the memory in use follows the data.

@@ -156,6 +156,56 @@ canary_keys() {
 check "build: the canary's key follows tests/canary/*.patch only" canary_keys
 check "lab build: canary is a variant" exits 2 "(stock, patched, canary, all)" "$lab/build.sh" --variant blue
 check "vm: canary is a variant" exits 0 "--variant stock\|patched\|canary" "$lab/vm.sh" --help
+
+# The guest kernel's command line per accelerator mode, read from the arguments vm.sh
+# gives a stand-in QEMU: a faked lab build in a scratch cache, and a QEMU stub that
+# reports the guest command done at once.  Under TCG without -icount the guest is
+# told the host's TSC rate (tsc_early_khz=); under -icount and KVM it is not.
+vm_append() { # vm_append [VAR=VALUE...] -- VM.SH-RUN-OPTIONS...: print QEMU's -append
+	local c=$tmp/vmcache stubs=$tmp/vmstubs envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+	if [ ! -e "$stubs/qemu-system-x86_64" ]; then
+		(
+			eval "$(WBTRACE_CACHE=$c "$lab/build.sh" --print-paths)"
+			mkdir -p "$KERNEL_DIR" "$(dirname "$MODULE_STOCK")" "$(dirname "$MODULE_PATCHED")"
+			touch "$KERNEL_DIR/.done" "$(dirname "$MODULE_STOCK")/.done" "$(dirname "$MODULE_PATCHED")/.done"
+			echo 7.3.4 >"$KERNEL_DIR/release"
+		) || return 1
+		mkdir -p "$stubs"
+		# shellcheck disable=SC2016 # expanded by the stub
+		printf '#!/bin/sh\nprev=""\nfor a; do\n\t[ "$prev" = -append ] && printf "%%s\\n" "$a" >"%s"\n\tcase "$a" in local,id=wbctl,path=*) d=${a#*path=}; echo 0 >"${d%%%%,*}/exit_status" ;; esac\n\tprev=$a\ndone\n' \
+			"$tmp/append" >"$stubs/qemu-system-x86_64"
+		chmod +x "$stubs/qemu-system-x86_64"
+	fi
+	rm -f "$tmp/append"
+	env PATH="$stubs:$PATH" WBTRACE_CACHE="$c" WBTRACE_ICOUNT= WBTRACE_ACCEL= WBTRACE_TSC_KHZ= "${envs[@]}" \
+		"$lab/vm.sh" run --no-build -q "$@" -- true >"$tmp/vm-append.out" 2>&1 ||
+		{ echo "vm.sh run with a stub QEMU failed:"; cat "$tmp/vm-append.out"; return 1; }
+	cat "$tmp/append"
+}
+append_has() { # append_has ERE [VAR=VALUE...] -- VM.SH-RUN-OPTIONS...
+	local ere=$1 a; shift
+	a=$(vm_append "$@") || { echo "$a"; return 1; }
+	grep -qE -- "$ere" <<<"$a" || { echo "-append lacks /$ere/: $a"; return 1; }
+}
+append_lacks() { # append_lacks ERE [VAR=VALUE...] -- VM.SH-RUN-OPTIONS...
+	local ere=$1 a; shift
+	a=$(vm_append "$@") || { echo "$a"; return 1; }
+	[ -n "$a" ] || { echo "no -append seen"; return 1; }
+	! grep -qE -- "$ere" <<<"$a" || { echo "-append has /$ere/: $a"; return 1; }
+}
+tsc_measured() { # the measured rate, or the one-line note that it is unknown
+	local a
+	a=$(vm_append -- --accel tcg --icount off) || { echo "$a"; return 1; }
+	if grep -qE ' tsc_early_khz=[1-9][0-9]{4,7}( |$)' <<<"$a"; then return 0; fi
+	grep -q "host TSC rate unknown" "$tmp/vm-append.out" || { echo "neither tsc_early_khz= nor a note: $a"; cat "$tmp/vm-append.out"; return 1; }
+}
+check "vm: TCG tells the guest the host TSC rate" append_has ' no_timer_check tsc_early_khz=2345678$' WBTRACE_TSC_KHZ=2345678 -- --accel tcg --icount off
+check "vm: TCG measures the host TSC rate (or says it cannot)" tsc_measured
+check "vm: WBTRACE_TSC_KHZ=off omits tsc_early_khz" append_lacks tsc_early_khz WBTRACE_TSC_KHZ=off -- --accel tcg --icount off
+check "vm: -icount keeps the guest's own TSC calibration" append_lacks tsc_early_khz WBTRACE_TSC_KHZ=2345678 -- --accel tcg --icount shift=3,align=off
+check "vm: KVM gets no tsc_early_khz" append_lacks tsc_early_khz WBTRACE_TSC_KHZ=2345678 -- --accel kvm
+check "vm: bad WBTRACE_TSC_KHZ" exits 2 "WBTRACE_TSC_KHZ='2.6GHz'" env WBTRACE_TSC_KHZ=2.6GHz "$lab/vm.sh" run -- true
 # build.sh records the kernel release with `make kernelrelease`; under a parent
 # make (`make test`) MAKEFLAGS carries -w, and the release file once held the
 # "Entering directory" lines.  The recipe's command, run the same way on a
