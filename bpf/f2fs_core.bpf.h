@@ -57,6 +57,8 @@ struct f2fs_io_info___wb {
 	struct page *encrypted_page;
 	struct page *compressed_page;
 	struct folio *folio;
+	unsigned int folio_blk;		/* the block of a large data folio this fio writes:
+					   the large-folio series (patch 13) only */
 	unsigned int in_list:1;		/* a list of fios (zoned LFS): not followed */
 } __attribute__((preserve_access_index));
 
@@ -130,6 +132,21 @@ static __always_inline __u32 wb_folio_size(struct folio *folio)
 		return WB_BLKSIZE;
 	flags1 = BPF_CORE_READ(folio, _flags_1);
 	return WB_BLKSIZE << (flags1 & 0x1f);
+}
+
+/*
+ * Bytes one f2fs_submit_page_write() call adds to its stream's bio for the data
+ * folio of @fio (neither encrypted nor compressed): the whole folio before the
+ * large-folio series, whose writes only ever see order-0 folios; one block once
+ * f2fs_io_info has folio_blk, since there a large folio is written block by
+ * block (bio_add_folio(bio, folio, F2FS_BLKSIZE, folio_blk << F2FS_BLKSIZE_BITS),
+ * one call and one f2fs_submit_folio_write event per block).
+ */
+static __always_inline __u32 wb_fio_join_bytes(struct f2fs_io_info___wb *fio)
+{
+	if (bpf_core_field_exists(struct f2fs_io_info___wb, folio_blk))
+		return WB_BLKSIZE;
+	return wb_folio_size(BPF_CORE_READ(fio, folio));
 }
 
 #endif /* WB_F2FS_CORE_BPF_H */

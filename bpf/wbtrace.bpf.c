@@ -93,7 +93,8 @@ struct wp_frame {
 
 struct folio_frame {
 	__u64 ts, folio, submitted, ino, index, gap_ns, handout_ns;
-	__u32 dev, size, flags, site, ignore, pad;
+	__u32 dev, size, flags, site, ignore;
+	__u32 blocks;	/* f2fs_do_write_data_page calls for it: blocks written */
 };
 
 struct cl_frame {
@@ -807,7 +808,7 @@ static __always_inline void folio_exit(long ret, __u64 key)
 	struct folio_frame *f;
 	struct wb_event *e;
 	__u64 now, write_ns, iter_ns = 0;
-	__u32 d, outcome, flags, ks, ki, kc;
+	__u32 d, outcome, flags, ks, ki, kc, bytes;
 	int submitted = 0;
 
 	if (!st || st->fod == 0) {
@@ -833,15 +834,21 @@ static __always_inline void folio_exit(long ret, __u64 key)
 	else if (ret == 0 && (flags & (WB_F_IPU | WB_F_OPU)))
 		submitted = 1;
 	outcome = folio_outcome(ret, submitted, flags);
+	/*
+	 * Bytes written: the blocks f2fs_do_write_data_page() wrote when the
+	 * folio_io probe saw them (a large folio writes only its dirty blocks),
+	 * else the folio's size (an order-0 folio is one block).
+	 */
+	bytes = f->blocks ? f->blocks * WB_BLKSIZE : f->size;
 
 	e = ev_new(WB_EV_FOLIO, f->site, f->dev, f->ino, now);
-	folio_account(st, e, outcome, f->size, now, f, &iter_ns);
+	folio_account(st, e, outcome, bytes, now, f, &iter_ns);
 	if (outcome == WB_OUT_WRITTEN && st->cld > 0)
 		st->cl.raw_writes++;
 
 	cnt_add(WB_C_FOLIO_WRITTEN + outcome, 1);
 	if (outcome == WB_OUT_WRITTEN)
-		cnt_add(WB_C_FOLIO_BYTES, f->size);
+		cnt_add(WB_C_FOLIO_BYTES, bytes);
 	if (flags & WB_F_COMPR)
 		cnt_add(WB_C_FOLIO_COMPR, 1);
 	if (flags & WB_F_IPU)
@@ -931,6 +938,8 @@ static __always_inline void folio_io(struct folio *folio, int type)
 		f->flags |= WB_F_IPU;
 	else if (type == F2FS_PT_OPU)
 		f->flags |= WB_F_OPU;
+	/* once per folio, but once per block of a large folio (the series' patch 13) */
+	f->blocks++;
 }
 
 /*
@@ -1395,7 +1404,7 @@ static __always_inline void page_joined(struct f2fs_io_info___wb *fio)
 	pg = BPF_CORE_READ(fio, encrypted_page);
 	if (!pg)
 		pg = BPF_CORE_READ(fio, compressed_page);
-	fsize = pg ? WB_BLKSIZE : wb_folio_size(BPF_CORE_READ(fio, folio));
+	fsize = pg ? WB_BLKSIZE : wb_fio_join_bytes(fio);
 	pages = fsize >> WB_BLKSIZE_BITS;
 	if (!bio) {
 		cnt_add(WB_C_PAGE_UNKNOWN, pages);

@@ -227,7 +227,7 @@ struct wb_event {
 			__u64 loop_ns;		/* the loop alone (WB_F_LOOP) */
 			__s64 nr_before;	/* wbc->nr_to_write at entry */
 			__s64 nr_after;		/* ... at exit */
-			__u64 bytes;		/* sum of folio sizes written in the pass */
+			__u64 bytes;		/* bytes written by the pass's folios (blocks written) */
 			__u32 folios;		/* folios written (WB_OUT_WRITTEN) in the pass */
 			__u32 other;		/* folios redirtied / skipped / failed in the pass */
 			__u32 handouts;		/* writeback_iter hand-outs in the pass */
