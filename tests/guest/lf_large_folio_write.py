@@ -36,7 +36,8 @@ OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mma
 # The ones that need f2fs (its ioctls); the others run on any file system
 # with punch hole, zero range and O_DIRECT.
 F2FS_ONLY = ("move", "defrag")
-USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED"}
+USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED",
+         "atomic": "FILE REF SEED"}
 
 
 def _iowr(nr, size, rw=3):
@@ -44,6 +45,8 @@ def _iowr(nr, size, rw=3):
 
 
 # include/uapi/linux/f2fs.h
+F2FS_IOC_START_ATOMIC_WRITE = _iowr(1, 0, rw=0)
+F2FS_IOC_COMMIT_ATOMIC_WRITE = _iowr(2, 0, rw=0)
 F2FS_IOC_DEFRAGMENT = _iowr(8, 16)
 F2FS_IOC_MOVE_RANGE = _iowr(9, 32)
 F2FS_IOC_GARBAGE_COLLECT_RANGE = _iowr(11, 24, rw=1)
@@ -264,6 +267,33 @@ def selfmove(path):
     return 0
 
 
+def atomic(path, refpath, seed, nwrites=4):
+    """An atomic write (F2FS_IOC_START_ATOMIC_WRITE, pwrite()s, F2FS_IOC_COMMIT_ATOMIC_WRITE)
+    to a file that has large folios: f2fs takes it back to order-0 folios first.  The same
+    writes go to REF; the caller compares."""
+    rnd = random.Random(seed)
+    size = os.path.getsize(refpath)
+    writes = []
+    for _ in range(nwrites):
+        off = rnd.randrange(0, max(size - 1, 1))
+        data = rnd.randbytes(rnd.randint(1, 3 * BLK))[:max(size - off, 1)]
+        writes.append((off, data))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, F2FS_IOC_START_ATOMIC_WRITE)
+        for off, data in writes:
+            os.pwrite(fd, data, off)
+        fcntl.ioctl(fd, F2FS_IOC_COMMIT_ATOMIC_WRITE)
+    finally:
+        os.close(fd)
+    with open(refpath, "r+b") as f:
+        for off, data in writes:
+            f.seek(off)
+            f.write(data)
+    print(f"  atomic {path}: {len(writes)} write(s) committed")
+    return 0
+
+
 def check(path, refpath):
     with open(path, "rb") as f:
         got = f.read()
@@ -297,7 +327,7 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        ints = {"ops": (1, 2), "gc": (2,)}.get(cmd, ())
+        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,)}.get(cmd, ())
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
@@ -308,6 +338,8 @@ def main(argv):
         ops(*args)
     elif cmd == "gc":
         gc(*args)
+    elif cmd == "atomic":
+        return atomic(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":

@@ -7,6 +7,7 @@ selfmove, check and the command line."""
 import errno
 import fcntl
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -104,6 +105,8 @@ int main(void)
 	       offsetof(struct f2fs_gc_range, len));
 	printf("%zu %zu %zu %zu\n", sizeof(struct fiemap), offsetof(struct fiemap, fm_mapped_extents),
 	       sizeof(struct fiemap_extent), offsetof(struct fiemap_extent, fe_flags));
+	printf("%lu %lu\n", (unsigned long)F2FS_IOC_START_ATOMIC_WRITE,
+	       (unsigned long)F2FS_IOC_COMMIT_ATOMIC_WRITE);
 	return 0;
 }
 """)
@@ -116,6 +119,34 @@ int main(void)
     assert [int(x) for x in lines[1].split()] == [struct.calcsize("=I4xQQQ"), 8, 16, 24]
     assert [int(x) for x in lines[2].split()] == [struct.calcsize("=I4xQQ"), 8, 16]
     assert [int(x) for x in lines[3].split()] == [struct.calcsize("=QQIIII"), 20, 56, 40]
+    assert [int(x) for x in lines[4].split()] == [lfw.F2FS_IOC_START_ATOMIC_WRITE,
+                                                  lfw.F2FS_IOC_COMMIT_ATOMIC_WRITE]
+
+
+def test_an_atomic_write_writes_the_file_and_the_model_alike(host_fs, capsys, monkeypatch):
+    """atomic: START, the writes, COMMIT, in that order on the file; the same bytes in REF."""
+    path, ref = host_fs / "a", host_fs / "a.ref"
+    data = random.Random(5).randbytes(300 * 1024)
+    path.write_bytes(data)
+    ref.write_bytes(data)
+    calls = []
+    real_pwrite = os.pwrite
+
+    def ioctl(fd, req, arg=0, *rest):
+        calls.append(req)
+        return 0
+
+    def pwrite(fd, buf, off):
+        calls.append("pwrite")
+        return real_pwrite(fd, buf, off)
+
+    monkeypatch.setattr(fcntl, "ioctl", ioctl)
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    assert lfw.main(["atomic", str(path), str(ref), "4"]) == 0
+    assert calls == [lfw.F2FS_IOC_START_ATOMIC_WRITE] + ["pwrite"] * 4 + [lfw.F2FS_IOC_COMMIT_ATOMIC_WRITE]
+    assert path.read_bytes() == ref.read_bytes() != data
+    assert len(ref.read_bytes()) == len(data)      # writes stay inside the file
+    assert "4 write(s) committed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("seed", [1, 2, 7])
@@ -263,6 +294,8 @@ def test_selfmove_catches_a_move_that_left_the_source(host_fs, capsys, monkeypat
     (["gc", "f", "r", "x"], "gc: invalid literal"),
     (["check", "f"], "check: takes FILE REF, got 1 argument(s)"),
     (["selfmove"], "selfmove: takes FILE, got 0 argument(s)"),
+    (["atomic", "f", "r"], "atomic: takes FILE REF SEED, got 2 argument(s)"),
+    (["atomic", "f", "r", "s"], "atomic: invalid literal"),
 ])
 def test_bad_usage_is_exit_2(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
