@@ -41,7 +41,6 @@ no verdict: it is listed and counted apart, never as a pass or a regression."""
 import argparse
 import functools
 import glob
-import hashlib
 import json
 import math
 import os
@@ -52,8 +51,10 @@ import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOP)
+sys.path.insert(0, os.path.join(TOP, "workloads"))
 
 from analysis import gate, schema  # noqa: E402
+from filemodel import sha256 as sha256_bytes, sha256_file  # noqa: E402
 
 TRIAL_FILE = "trial.json"
 TRIAL_SCHEMA_V1 = "wbtrace.gate-proof-trial/1"   # session 11: no "conditions"
@@ -148,15 +149,6 @@ def runs_to_show(target: float, upper: bool, conf: float = CONF) -> int:
 
 
 # ----------------------------------------------------------------------------- conditions
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str) -> str:
-    with open(path, "rb") as f:
-        return sha256_bytes(f.read())
-
 
 def canary_patches_now(top: str = TOP) -> dict:
     """{file name: sha256} of the canary's patches in the work tree (what `lab build

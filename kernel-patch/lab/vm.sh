@@ -224,8 +224,7 @@ kvm_works() {
 # watchdog), so the guest clock ran fast (878 s for 267 s) and in-guest timeouts fired early.
 # tsc_early_khz= replaces that calibration; the refinement may still move it by
 # less than 1 %.  Measured against CLOCK_MONOTONIC (what QEMU's virtual clock, and
-# so the guest's HPET, follows), the best bracketed pair of reads 0.2 s apart, so a
-# loaded host costs precision only if every one of 200 pairs is interrupted; not
+# so the guest's HPET, follows) by host_tsc_khz.py; not
 # /proc/cpuinfo's "cpu MHz", which is the current core clock wherever cpufreq or
 # APERF/MPERF is there.  Else the host kernel's own value from its log.
 host_tsc_khz() {
@@ -236,28 +235,7 @@ host_tsc_khz() {
 	if [ -r "$cache_file" ] && read -r khz <"$cache_file" && [[ $khz =~ ^[1-9][0-9]{4,7}$ ]]; then
 		echo "$khz"; return 0
 	fi
-	khz=$(timeout 20 python3 - 2>/dev/null <<'EOF'
-import ctypes, mmap, time
-code = bytes.fromhex("0f31" "48c1e220" "4809d0" "c3")  # rdtsc; shl $32,%rdx; or %rdx,%rax; ret
-buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-buf.write(code)
-rdtsc = ctypes.CFUNCTYPE(ctypes.c_uint64)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
-def pair():  # (window ns, mid ns, tsc) of the tightest of 200 reads
-    best = None
-    for _ in range(200):
-        a = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        t = rdtsc()
-        b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        if best is None or b - a < best[0]:
-            best = (b - a, (a + b) // 2, t)
-    return best
-w1, n1, t1 = pair()
-time.sleep(0.2)
-w2, n2, t2 = pair()
-if max(w1, w2) < 20000:
-    print((t2 - t1) * 1000000 // (n2 - n1))
-EOF
-	) || khz=""
+	khz=$(timeout 20 python3 "$WB_LAB/host_tsc_khz.py" 2>/dev/null) || khz=""
 	if ! [[ $khz =~ ^[1-9][0-9]{4,7}$ ]]; then
 		# tsc: Refined TSC clocksource calibration: / Detected ... MHz TSC / processor
 		khz=$( { dmesg 2>/dev/null || journalctl -k -b -q 2>/dev/null; } | sed -nE \

@@ -300,6 +300,9 @@ check "checkpatch verdict: a warning fails" exits 1 "1 warnings" "$lab/checkpatc
 check "checkpatch verdict: count without its lines fails" exits 1 "CHECK line" "$lab/checkpatch-verdict.sh" "$tmp/cp-miscount"
 check "checkpatch verdict: no summary fails" exits 1 "no summary" "$lab/checkpatch-verdict.sh" "$tmp/cp-empty"
 
+# host_tsc_khz.py (vm.sh's measurement of the host TSC rate), with pytest.
+check "host_tsc_khz.py unit tests" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/lab/test_host_tsc_khz.py"
+
 # Lint every shell script we ship.  A missing shellcheck fails this check: a
 # lint that silently does not run looks exactly like a clean one.
 shellcheck_all() {

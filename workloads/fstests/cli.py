@@ -176,8 +176,7 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    cache = os.environ.get("WBTRACE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wbtrace")
+    cache = build.default_cache()
     out = None
     try:
         try:
