@@ -400,9 +400,13 @@ if [ "$timed_out" = 1 ]; then
 	wb_die $EX_TIMEOUT "guest timed out after ${timeout}s and was killed (kernel log: $run/console.log)"
 fi
 if [ ! -e "$run/exit_status" ]; then
+	# The cause first: a panic's stack can push its headline out of a tail,
+	# and a CI log often keeps only the last lines of this output.
+	[ -z "$splats" ] || { echo "$splats" | head -20; echo "..."; } >&2
 	tail -30 "$run/console.log" >&2 || true
 	[ "$qemu_rc" = 0 ] || wb_die $EX_NOREPORT "QEMU failed (exit $qemu_rc, $accel) before the guest reported (kernel log: $run/console.log)"
-	wb_die $EX_NOREPORT "guest stopped without reporting an exit status, e.g. a kernel panic (kernel log: $run/console.log)"
+	cause=$(grep -m1 -E 'Kernel panic' <<<"$splats" | sed -E 's/^\[ *[0-9.]+\] //' | cut -c1-160)
+	wb_die $EX_NOREPORT "guest stopped without reporting an exit status: ${cause:-no panic line in the kernel log} (kernel log: $run/console.log)"
 fi
 status=$(cat "$run/exit_status")
 [ -z "$log_dir" ] || cp "$run/output.log" "$log_dir/output.log" 2>/dev/null || true

@@ -17,10 +17,11 @@ import subprocess
 import sys
 import time
 
-from fstests import build, guest, results, sections
+from fstests import build, guest, ledger, results, sections
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VM = os.path.join(TOP, "kernel-patch", "lab", "vm.sh")
+LAB_BUILD = os.path.join(TOP, "kernel-patch", "lab", "build.sh")
 SPLAT_ERE = os.path.join(TOP, "kernel-patch", "lab", "splat.ere")
 PY = "/usr/bin/python3"
 VARIANTS = {"stock": ["stock"], "patched": ["patched"], "both": ["stock", "patched"]}
@@ -76,7 +77,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="./wbtrace fstests", formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="./wbtrace fstests [--variant stock|patched|both] [--section NAME[,NAME]|all] "
-              "[-g GROUP | TEST...] [--debug] [--source DIR|TARBALL] [--test-timeout SEC]",
+              "[-g GROUP | TEST...] [--debug] [--source DIR|TARBALL] [--test-timeout SEC] "
+              "[--skip-done] [--max-tests N] [--ledger]",
         description="Run fstests (the filesystem regression suite) on the lab's f2fs in the QEMU guest, "
                     "and with both variants tell a patched regression from stock behaviour and from a flake.",
         epilog=usage_epilog())
@@ -88,6 +90,14 @@ def parse_args(argv):
     ap.add_argument("--source", help="fstests source: a directory (e.g. a git clone) or a tarball")
     ap.add_argument("--test-timeout", type=int, default=900,
                     help="seconds after which a test counts as hung (default: 900)")
+    ap.add_argument("--skip-done", action="store_true",
+                    help="leave out the tests the ledger already has an outcome for, on every "
+                         "variant and section asked for, under the current kernel, modules and fstests")
+    ap.add_argument("--max-tests", type=int, metavar="N",
+                    help="run at most the first N tests (after --skip-done): a slice of a long group")
+    ap.add_argument("--ledger", action="store_true",
+                    help="boot nothing: print what the ledger holds for these tests, sections and "
+                         "variants under the current conditions (coverage, pass sets compared)")
     args = ap.parse_args(argv)
     if args.variant not in VARIANTS:
         ap.error(f"unknown variant '{args.variant}' (stock, patched or both)")
@@ -104,6 +114,10 @@ def parse_args(argv):
         ap.error(f"not a group name: '{args.group}'")
     if args.test_timeout < 60:
         ap.error("--test-timeout takes seconds, at least 60")
+    if args.max_tests is not None and args.max_tests < 1:
+        ap.error("--max-tests takes a count, at least 1")
+    if args.ledger and (args.skip_done or args.max_tests):
+        ap.error("--ledger boots nothing: --skip-done and --max-tests choose tests to run")
     return args
 
 
@@ -172,6 +186,23 @@ def on_signal(signum, frame):
     raise Interrupted()
 
 
+def lab_conditions(debug, fstests_sha256):
+    """The ledger's conditions: the lab's products as build.sh names them (--print-paths
+    builds nothing)."""
+    cmd = [LAB_BUILD, "--print-paths"] + (["--debug"] if debug else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    paths = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return ledger.conditions_from_paths(paths, fstests_sha256, debug)
+
+
+def git_commit():
+    """HEAD of the clone, '-dirty' when tracked files differ from it ('' outside git)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", TOP, *a], capture_output=True, text=True).stdout.strip()
+    rev = git("rev-parse", "HEAD")
+    return rev + ("-dirty" if rev and git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGINT, on_signal)
@@ -190,12 +221,37 @@ def main(argv=None):
         if missing:
             log(f"error: no such test in fstests: {' '.join(missing)}")
             return EXIT_USAGE
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        out = os.path.join(TOP, "results", f"fstests-{stamp}")
-        os.makedirs(out)
         variants = VARIANTS[args.variant]
         with open(os.path.join(tree, "..", "source.json")) as f:
             src_meta = json.load(f)
+        cond = lab_conditions(args.debug, src_meta["sha256"])
+        if args.ledger or args.skip_done or args.max_tests:
+            wanted = ledger.group_tests(tree, args.group) if args.group else list(args.tests)
+            if not wanted:
+                log(f"error: group '{args.group}' has no test for f2fs (tests/generic, tests/f2fs)")
+                return EXIT_USAGE
+            done, used, other, flaky = ledger.latest(ledger.load_records(TOP), cond, variants)
+            if args.ledger:
+                cov = ledger.coverage(wanted, done, args.sections, variants, flaky)
+                what = f"-g {args.group} ({len(wanted)} tests)" if args.group else " ".join(wanted)
+                print(ledger.render_coverage(cov, what, cond, used, other, variants), end="")
+                return EXIT_OK
+            todo = wanted
+            if args.skip_done:
+                todo = ledger.not_done(wanted, done, args.sections, variants)
+                log(f"--skip-done: {len(wanted) - len(todo)} of {len(wanted)} tests already have "
+                    f"outcomes in {ledger.LEDGER_DIR}/ for {' and '.join(variants)}, "
+                    f"section(s) {','.join(args.sections)}")
+            if args.max_tests:
+                todo = todo[:args.max_tests]
+            if not todo:
+                log("nothing left to run")
+                return EXIT_OK
+            log(f"running {len(todo)} test(s): {todo[0]} .. {todo[-1]}")
+            check_args = todo
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        out = os.path.join(TOP, "results", f"fstests-{stamp}")
+        os.makedirs(out)
         meta = {"variants": variants, "sections": args.sections, "test_args": check_args,
                 "source_name": os.path.basename(src_meta["source"].rstrip("/")), "source": src_meta,
                 "fstests_tree": tree, "debug_kernel": args.debug, "test_timeout_s": args.test_timeout,
@@ -228,6 +284,8 @@ def main(argv=None):
             f.write(text)
         print(text, end="")
         log(f"results: {os.path.relpath(out, TOP)}/ (summary.txt, summary.json)")
+        rec_path = ledger.write_record(TOP, ledger.record_from_summary(summary, cond, git_commit()))
+        log(f"ledger: {os.path.relpath(rec_path, TOP)} (commit it: the outcomes accumulate across sessions)")
         if failed_boots:
             log(f"error: a guest boot ended without its results: {', '.join(failed_boots)} "
                 f"(see the console.log in its directory)")
