@@ -21,7 +21,7 @@
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
 #
 # The switch-on half needs an f2fs module with the option (the series has it
-# since patch 16).  LF_EXPECT_LARGEFOLIO=1, the default on the patched variant,
+# since patch 17).  LF_EXPECT_LARGEFOLIO=1, the default on the patched variant,
 # makes a refused `mount -o largefolio` a failure; with 0, the default on stock
 # and canary (no such option), a refusal is logged and the half is not run,
 # and an accepted option fails on stock and canary (their f2fs cannot have it:
@@ -78,7 +78,7 @@ else
 	FSX_OPS=${LF_FSX_OPS:-2000} NOPS=${LF_NOPS:-300}
 fi
 VARIANT=${WBTRACE_VARIANT:-}
-# the variant's f2fs has the largefolio option: patched (patch 16); stock and
+# the variant's f2fs has the largefolio option: patched (patch 17); stock and
 # canary (stock + a test-only loop) have none
 case "$VARIANT" in
 patched) EXPECT=${LF_EXPECT_LARGEFOLIO:-1} ;;

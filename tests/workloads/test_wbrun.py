@@ -60,8 +60,26 @@ def test_shipped_job_file_is_well_formed(name):
         assert wl.option(job, "directory") == "${WB_DIR}"
         assert wl.option(job, "size") == "${WB_SIZE}", "sizes scale with --size"
     assert wl.verify_jobs() or wl.driver_argv()
-    assert wl.verify_jobs() == [j for j, _ in wl.jobs], "all fio jobs carry verify headers"
+    # every job that writes: a read-only job has nothing of its own to check
+    assert wl.verify_jobs() == wl.write_jobs(), "all fio jobs that write carry verify headers"
     assert wl.need_device_bytes(wl.default_size) <= 2 << 30, "fits the default 2G scratch disk"
+
+
+def test_write_jobs_leave_out_reads_only(tmp_path):
+    p = tmp_path / "w.fio"
+    p.write_text("; purpose: x\n; size: 4M\n[global]\ndirectory=${WB_DIR}\nsize=${WB_SIZE}\n"
+                 "[a]\nrw=read\n[b]\nrw=randread\n[c]\nrw=randwrite\n[d]\nreadwrite=rw\n[e]\n")
+    wl = jobfile.Workload("w", str(p))
+    assert wl.write_jobs() == ["c", "d"]     # [e]: fio's default rw is read
+
+
+def test_cached_overwrite_reads_the_file_back_before_overwriting_it():
+    wl = jobfile.Workload("fio-cached-overwrite", os.path.join(TOP, "workloads", "fio-cached-overwrite.fio"))
+    (rd, _), (wr, _) = wl.jobs
+    assert wl.option(rd, "rw") == "read" and wl.option(wr, "rw") == "randwrite"
+    assert wl.option(rd, "filename") == wl.option(wr, "filename")     # one file
+    assert wl.option(wr, "stonewall") is not None and wl.option(wr, "invalidate") == "0"
+    assert wl.option(wr, "bs") == "4k" and wl.option(rd, "bs") == "1M"
 
 
 def test_compress_workload_uses_compression():

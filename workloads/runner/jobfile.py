@@ -120,6 +120,11 @@ class Workload:
         d = self.header.get("driver", "").strip()
         return shlex.split(d) if d else []
 
+    def write_jobs(self):
+        """The jobs that write: all but reads (fio's rw= default is read)."""
+        return [j for j, _ in self.jobs
+                if (self.option(j, "rw") or self.option(j, "readwrite") or "read") not in ("read", "randread")]
+
     def verify_jobs(self):
         return [j for j, _ in self.jobs
                 if (self.option(j, "verify") or "0") not in ("0", "none", "null")
