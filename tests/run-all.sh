@@ -84,9 +84,10 @@ run_suite() {
 	else
 		result "not ok" "$name" "exit $rc, $f of $((p + f)) checks failed, $(elapsed "$t0")"
 		failures+=("$name (exit $rc; log: ${log#"$top"/})")
-		# The failed checks too: CI keeps only the tail of this output, and the
-		# log goes with the clone.
-		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL:? )' "$log" | head -30 || true)
+		# The failed checks too, and vm.sh's one-line reason when a guest died
+		# (the panic): CI keeps only the tail of this output, and the log goes
+		# with the clone.
+		while IFS= read -r line; do failures+=("  $line"); done < <(grep -E '^(not ok | *FAIL:? |vm: error: )' "$log" | head -30 || true)
 		tail -40 "$log" | sed 's/^/    # /'
 	fi
 	return 0
