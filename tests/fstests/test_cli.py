@@ -11,6 +11,8 @@ from fstests import cli, sections
     (["generic/1"], "not a test name: generic/1"),
     (["-g", "quick;rm"], "not a group name"),
     (["--test-timeout", "5", "generic/001"], "at least 60"),
+    (["--ledger", "--skip-done", "-g", "quick"], "--ledger boots nothing"),
+    (["--max-tests", "0", "-g", "quick"], "at least 1"),
 ])
 def test_bad_usage(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

@@ -3,7 +3,6 @@ of a group, the tests still to run."""
 import json
 import re
 
-import pytest
 from fstests import cli, ledger, results as r
 from synth import boot, case
 
@@ -142,17 +141,6 @@ def test_group_tests_reads_generic_and_f2fs_group_lists(tmp_path):
     assert ledger.group_tests(str(tmp_path), "f2fs/quick") == ["f2fs/001"]
     assert ledger.group_tests(str(tmp_path), "auto") == ["generic/001", "generic/002", "f2fs/001"]
     assert ledger.group_tests(str(tmp_path), "nosuch") == []
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["--ledger", "--skip-done", "-g", "quick"], "--ledger boots nothing"),
-    (["--max-tests", "0", "-g", "quick"], "at least 1"),
-])
-def test_ledger_options_bad_usage(argv, message, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.parse_args(argv)
-    assert e.value.code == 2
-    assert message in capsys.readouterr().err
 
 
 def test_ledger_options_parse():
