@@ -7,6 +7,7 @@
 #   f2fs:f2fs_do_write_data_page one block written (per block of a large folio, patch 13)
 #   f2fs:f2fs_submit_write_bio   every write bio (type, size)
 #   filemap:mm_filemap_add_to_page_cache   folios entering the page cache (order)
+#   writeback:balance_dirty_pages          writers throttled at the dirty limits (context)
 # with the monotonic clock the BPF tracer stamps its records with; then
 # largefolio_eval.py crosscheck compares those counts, and f2fs's own status counters
 # (/sys/kernel/debug/f2fs/status: Allocated Data Blocks, IPU), with the tracer's.
@@ -49,6 +50,10 @@ inside() { # WORKLOAD SIZE OPTS OUT
 	done
 	echo "s_dev == $dev" >"$inst/events/filemap/mm_filemap_add_to_page_cache/filter"
 	echo 1 >"$inst/events/filemap/mm_filemap_add_to_page_cache/enable"
+	# dirty throttling of the writers, for the scratch disk's bdi ("MAJ:MIN")
+	echo "bdi == \"$((16#$(stat -c %t "$WBTRACE_SCRATCH"))):$((16#$(stat -c %T "$WBTRACE_SCRATCH")))\"" \
+		>"$inst/events/writeback/balance_dirty_pages/filter"
+	echo 1 >"$inst/events/writeback/balance_dirty_pages/enable"
 	echo 1 >"$inst/tracing_on"
 	set +e
 	"$py" "$top/workloads/wbtrace-run" run "$wl" --variant "${WBTRACE_VARIANT:-patched}" \

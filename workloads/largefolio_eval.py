@@ -384,6 +384,7 @@ def cmd_table(top, json_out):
 
 FTRACE_LINE = re.compile(r"\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): (.*)$")
 KV = re.compile(r"(\w+) = (\d+)")
+BDP_PAUSE = re.compile(r"\bpause=(-?\d+)")   # writeback:balance_dirty_pages, ms
 
 
 def parse_ftrace(path, window=None):
@@ -397,6 +398,7 @@ def parse_ftrace(path, window=None):
     out = {"writepage_calls": 0, "blocks": 0, "blocks_ipu": 0, "blocks_opu": 0,
            "blocks_outside_call": 0, "data_bios": 0, "data_bio_bytes": 0,
            "add_by_order": {}, "add_by_order_in_window": {}, "lines": 0,
+           "dirty_throttle": {"events": 0, "sleeps": 0, "pause_ms": 0},
            "outside_window": {"f2fs_events": 0, "blocks": 0, "first_s": None, "last_s": None}}
     ow = out["outside_window"]
     with open(path, errors="replace") as f:
@@ -437,6 +439,15 @@ def parse_ftrace(path, window=None):
                 if re.search(r"\), DATA, sector", rest):
                     out["data_bios"] += 1
                     out["data_bio_bytes"] += kv.get("size", 0)
+            elif ev == "balance_dirty_pages":
+                # a writer over the dirty limits: pause > 0 is a sleep of that many ms
+                if inside:
+                    dt = out["dirty_throttle"]
+                    dt["events"] += 1
+                    mp = BDP_PAUSE.search(rest)
+                    if mp and int(mp.group(1)) > 0:
+                        dt["sleeps"] += 1
+                        dt["pause_ms"] += int(mp.group(1))
             elif ev == "mm_filemap_add_to_page_cache":
                 mo = re.search(r"order=(\d+)", rest)
                 order = int(mo.group(1)) if mo else 0
@@ -560,6 +571,10 @@ def cmd_crosscheck(top, json_out):
     print(f"Blocks written in the tracer's window: {fx['blocks']} ({fx['blocks_opu']} out "
           f"of place, {fx['blocks_ipu']} in place), {fx['blocks_of_large_folios']} of them in "
           f"large folios; {fx['blocks_outside_call']} outside a folio write call.")
+    dt = fx["dirty_throttle"]
+    print(f"Dirty throttling in the tracer's window (writeback:balance_dirty_pages on the "
+          f"scratch disk): {dt['events']} events, {dt['sleeps']} sleeps, {dt['pause_ms']} ms "
+          f"asleep in all (not compared: context for the bandwidth).")
     ow = fx["outside_window"]
     if ow["f2fs_events"]:
         where = (f", blocks written from {ow['first_s']:.3f} s to {ow['last_s']:.3f} s"

@@ -78,6 +78,9 @@ FTRACE = """# tracer: nop
      kworker/u4:1-40      [000] .....   10.000009: f2fs_submit_write_bio: dev = (1,0)/(1,0), rw = WRITE(S), NODE, sector = 64, size = 4096
               fio-99      [000] .....    9.000000: mm_filemap_add_to_page_cache: dev 1:0 ino 4 pfn=0x1000 ofs=0 order=2
               fio-99      [000] .....   20.000000: mm_filemap_add_to_page_cache: dev 1:0 ino 4 pfn=0x2000 ofs=16384 order=0
+              fio-99      [000] .....   10.100000: balance_dirty_pages: bdi 1:0: limit=2048 setpoint=1792 dirty=2100 bdi_setpoint=1792 bdi_dirty=2100 dirty_ratelimit=400 task_ratelimit=200 dirtied=32 dirtied_pause=32 paused=0 pause=40 period=40 think=0 cgroup_ino=1
+              fio-99      [000] .....   10.200000: balance_dirty_pages: bdi 1:0: limit=2048 setpoint=1792 dirty=1900 bdi_setpoint=1792 bdi_dirty=1900 dirty_ratelimit=400 task_ratelimit=300 dirtied=32 dirtied_pause=32 paused=0 pause=-8 period=12 think=20 cgroup_ino=1
+              fio-99      [000] .....   12.000000: balance_dirty_pages: bdi 1:0: limit=2048 setpoint=1792 dirty=2100 bdi_setpoint=1792 bdi_dirty=2100 dirty_ratelimit=400 task_ratelimit=200 dirtied=32 dirtied_pause=32 paused=0 pause=12 period=12 think=0 cgroup_ino=1
 """
 
 
@@ -94,6 +97,8 @@ def test_parse_ftrace(tmp_path):
     assert fx["data_bios"] == 1 and fx["data_bio_bytes"] == 8192
     assert fx["add_by_order"] == {2: 1, 0: 1}
     assert fx["add_by_order_in_window"] == {2: 1}
+    # in the window: two events, one of them a 40 ms sleep (pause <= 0 does not sleep)
+    assert fx["dirty_throttle"] == {"events": 2, "sleeps": 1, "pause_ms": 40}
 
 
 def _cell(side, values, module="abc", opts=None):
