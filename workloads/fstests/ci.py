@@ -30,6 +30,8 @@ PY = "/usr/bin/python3"
 CI_TESTS = ("generic/029", "generic/325")
 VARIANTS = ("stock", "patched")
 SECTION = "plain"
+# Its tests take 30-85 s here even loaded; a hang must end well inside CI's limit.
+TEST_TIMEOUT_S = 600
 RESULTS_LINE = re.compile(r"^\[fstests\] results: (\S+?)/? ")
 
 
@@ -77,7 +79,8 @@ def judge(summary, tests, section=SECTION):
 
 def main(argv=None):
     tests = list(argv if argv else CI_TESTS)
-    cmd = [PY, "-m", "fstests.cli", "--variant", "both", "--section", SECTION] + tests
+    cmd = [PY, "-m", "fstests.cli", "--variant", "both", "--section", SECTION,
+           "--test-timeout", str(TEST_TIMEOUT_S)] + tests
     env = dict(os.environ, PYTHONPATH=os.path.join(TOP, "workloads"), PYTHONDONTWRITEBYTECODE="1")
     print(f"# fstests CI subset: {' '.join(tests)} (both variants, section {SECTION})", flush=True)
     proc = subprocess.Popen(cmd, cwd=TOP, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
