@@ -21,7 +21,7 @@ Usage: workloads/largefolio-eval.sh [--reps N] [--workload W]... [--side off|on]
 
   --reps N       measured reps per boot, after the runner's warm-up rep (default 5)
   --workload W   a workload of workloads/ (W.fio), repeatable (default: fio-seqwrite
-                 fio-randwrite fio-fsync fio-mmap)
+                 fio-randwrite fio-fsync fio-mmap fio-cached-overwrite)
   --side S       off (mount -o noinline_data) or on (-o largefolio,noinline_data),
                  repeatable (default: both; the order alternates between workloads)
   --size S       size per fio job (default: each job file's '; size:')
@@ -63,7 +63,7 @@ done
 if [ -z "$icount" ] || [ "$icount" = off ]; then
 	die "--icount needs a SPEC: the figures are guest instructions only under -icount"
 fi
-[ ${#workloads[@]} -gt 0 ] || workloads=(fio-seqwrite fio-randwrite fio-fsync fio-mmap)
+[ ${#workloads[@]} -gt 0 ] || workloads=(fio-seqwrite fio-randwrite fio-fsync fio-mmap fio-cached-overwrite)
 [ ${#sides[@]} -gt 0 ] || sides=(off on)
 for wl in "${workloads[@]}"; do
 	if [ -z "$wl" ] || [ ! -f "$top/workloads/$wl.fio" ]; then
