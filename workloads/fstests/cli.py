@@ -226,7 +226,11 @@ def main(argv=None):
         variants = VARIANTS[args.variant]
         with open(os.path.join(tree, "..", "source.json")) as f:
             src_meta = json.load(f)
-        cond = lab_conditions(args.debug, src_meta["sha256"])
+        try:
+            cond = lab_conditions(args.debug, src_meta["sha256"])
+        except (OSError, subprocess.CalledProcessError, KeyError) as e:
+            log(f"error: cannot name the lab's products for the ledger ({LAB_BUILD} --print-paths: {e})")
+            return EXIT_SETUP
         if args.ledger or args.skip_done or args.max_tests:
             wanted = ledger.group_tests(tree, args.group) if args.group else list(args.tests)
             if not wanted:
