@@ -22,6 +22,23 @@ wb_keep_newest() {
 	for old in "${found[@]:keep}"; do rm -rf -- "$old" "$old.lock"; done
 }
 
+# wb_death_cause CONSOLE_LOG: one line that says why a guest died without
+# reporting: the panic, the first splat before it (an oops in an interrupt
+# panics as "Fatal exception in interrupt") and where the kernel was (its first
+# kernel-mode RIP).  Any part may be missing (sysrq-c panics without an oops,
+# so without a RIP): a grep that finds nothing must not end the caller under
+# `set -e -o pipefail`, which once turned the report into a bare exit 1.
+wb_death_cause() {
+	local log=$1 splats cause first rip
+	splats=$(grep -E -f "$WB_LAB/splat.ere" "$log" 2>/dev/null | grep -v 'guest-init:' || true)
+	cause=$(grep -m1 -E 'Kernel panic' <<<"$splats" | _wb_unstamp || true)
+	first=$(head -n 1 <<<"$splats" | _wb_unstamp)
+	rip=$(grep -m1 -E 'RIP: 0010:' "$log" 2>/dev/null | _wb_unstamp || true)
+	[ "$first" = "$cause" ] && first=""
+	printf '%s%s%s\n' "${cause:-no panic line in the kernel log}" "${first:+; first: $first}" "${rip:+; $rip}"
+}
+_wb_unstamp() { sed -E 's/^\[ *[0-9.]+\] //' | cut -c1-160; }
+
 wb_elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
 # The kernel is keyed by what it is built from; modules add their own inputs.

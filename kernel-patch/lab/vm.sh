@@ -405,15 +405,7 @@ if [ ! -e "$run/exit_status" ]; then
 	[ -z "$splats" ] || { echo "$splats" | head -20; echo "..."; } >&2
 	tail -30 "$run/console.log" >&2 || true
 	[ "$qemu_rc" = 0 ] || wb_die $EX_NOREPORT "QEMU failed (exit $qemu_rc, $accel) before the guest reported (kernel log: $run/console.log)"
-	# One line that says why: the panic, the first splat before it (an oops in
-	# an interrupt panics as "Fatal exception in interrupt") and where the
-	# kernel was (its first kernel-mode RIP).
-	unstamp() { sed -E 's/^\[ *[0-9.]+\] //' | cut -c1-160; }
-	cause=$(grep -m1 -E 'Kernel panic' <<<"$splats" | unstamp)
-	first=$(head -n 1 <<<"$splats" | unstamp)
-	rip=$(grep -m1 -E 'RIP: 0010:' "$run/console.log" 2>/dev/null | unstamp)
-	[ "$first" = "$cause" ] && first=""
-	wb_die $EX_NOREPORT "guest stopped without reporting an exit status: ${cause:-no panic line in the kernel log}${first:+; first: $first}${rip:+; $rip} (kernel log: $run/console.log)"
+	wb_die $EX_NOREPORT "guest stopped without reporting an exit status: $(wb_death_cause "$run/console.log") (kernel log: $run/console.log)"
 fi
 status=$(cat "$run/exit_status")
 [ -z "$log_dir" ] || cp "$run/output.log" "$log_dir/output.log" 2>/dev/null || true

@@ -242,6 +242,29 @@ keep_newest() {
 }
 check "common: wb_keep_newest prunes old entries, no match is not an error" keep_newest
 
+# The line vm.sh prints for a guest that died without reporting, from kernel
+# logs of the three shapes seen: an oops that panics (the CI's int3 oops in
+# release_pages), a panic without an oops (sysrq-c: no RIP line), no panic line.
+death_cause() {
+	local log=$tmp/console.log got
+	cause_of() { bash -c "set -euo pipefail; . '$lab/common.sh'; wb_death_cause '$log'"; }
+	printf '%s\n' '[  690.2] wbtrace-run: start' '[  694.3] Oops: int3: 0000 [#1] SMP' \
+		'[  694.3] RIP: 0010:release_pages+0x5/0x120' '[  694.3] Call Trace:' \
+		'[  694.3] RIP: 0033:0x7fcb743a3409' '[  694.3] RIP: 0010:release_pages+0x5/0x120' \
+		'[  694.3] Kernel panic - not syncing: Fatal exception in interrupt' >"$log"
+	got=$(cause_of) || { echo "oops log: exit $?"; return 1; }
+	[ "$got" = "Kernel panic - not syncing: Fatal exception in interrupt; first: Oops: int3: 0000 [#1] SMP; RIP: 0010:release_pages+0x5/0x120" ] ||
+		{ echo "oops log gave: $got"; return 1; }
+	printf '%s\n' '[   9.1] sysrq: Trigger a crash' '[   9.1] Kernel panic - not syncing: sysrq triggered crash' \
+		'[   9.1] Call Trace:' >"$log"
+	got=$(cause_of) || { echo "sysrq log: exit $?"; return 1; }
+	[ "$got" = "Kernel panic - not syncing: sysrq triggered crash" ] || { echo "sysrq log gave: $got"; return 1; }
+	printf '%s\n' '[   3.0] guest-init: running: true' >"$log"
+	got=$(cause_of) || { echo "quiet log: exit $?"; return 1; }
+	[ "$got" = "no panic line in the kernel log" ] || { echo "quiet log gave: $got"; return 1; }
+}
+check "common: wb_death_cause names panic, first splat and RIP; a missing part is no error" death_cause
+
 # README's layout table against the tree: every path its first column names
 # exists, and every folder at the top and in tests/ and workloads/ has a row
 # (its own, or one of a path inside it).
