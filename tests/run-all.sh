@@ -51,7 +51,13 @@ run_suite() {
 	kill "$(cat "$tail_pid" 2>/dev/null)" 2>/dev/null
 	wait "$relay" 2>/dev/null
 	rm -f "$tail_pid"
-	local p f s
+	account_suite "$name" "$log" "$rc" "$t0"
+}
+
+# account_suite NAME LOG RC T0: count a finished suite by its own summary and
+# print its KTAP line (and, when it failed, what failed).
+account_suite() {
+	local name=$1 log=$2 rc=$3 t0=$4 p f
 	# pytest: "N passed", "M failed", "K skipped"; C/TAP runners: "N passed, M failed" or ok/not ok lines.
 	if grep -qE '^(not )?ok ' "$log"; then
 		p=$(grep -cE '^ok ' "$log" || true)
@@ -93,6 +99,35 @@ run_suite() {
 	return 0
 }
 
+# A suite can also run in the background, beside the one in the foreground:
+# start_suite NAME LOG CMD... starts it in its own process group (stopped with
+# this run), finish_suite NAME LOG waits for it, relays its subtests' lines and
+# counts it.  With SIGINT ignored in a background job, Ctrl-C reaches it as the
+# EXIT trap's SIGTERM, which vm.sh handles the same way.
+declare -A bg_pid=() bg_t0=()
+start_suite() {
+	local name=$1 log=$out/$2; shift 2
+	note "$name: running in the background (log: ${log#"$top"/})"
+	: >"$log"
+	rm -f "$log.rc"
+	# shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
+	setsid bash -c '"$@" >"$0" 2>&1; echo $? >"$0.rc"' "$log" "$@" &
+	bg_pid[$name]=$! bg_t0[$name]=$(date +%s)
+}
+finish_suite() {
+	local name=$1 log=$out/$2 rc
+	wait "${bg_pid[$name]}" 2>/dev/null
+	rc=$(cat "$log.rc" 2>/dev/null || echo 1)
+	rm -f "$log.rc"
+	unset "bg_pid[$name]"
+	grep -E '^(not )?ok [0-9]+ .*\[(stock|patched)\]' "$log" | sed 's/^/    /'
+	account_suite "$name" "$log" "$rc" "${bg_t0[$name]}"
+}
+stop_background() {
+	local pid
+	for pid in "${bg_pid[@]}"; do kill -- -"$pid" 2>/dev/null; done
+}
+
 # A suite that should be here and is not: a failure (the repo ships every suite).
 missing() { count 0 1; result "not ok" "$1" "missing: $2"; failures+=("$1: missing ($2)"); }
 
@@ -131,7 +166,7 @@ result ok "lab build" "$(elapsed "$t_lab")"
 setsid nice -n 19 kernel-patch/lab/build.sh --debug >"$out/lab-build-debug.log" 2>&1 &
 debug_build=$!
 # Its own process group, so that an interrupted test run stops the whole build.
-trap 'kill -- -"$debug_build" 2>/dev/null' EXIT
+trap 'kill -- -"$debug_build" 2>/dev/null; stop_background' EXIT
 trap 'exit 130' INT TERM
 
 run_suite "guest runner (real boots)" vm-guest.log bash tests/lab/vm-guest.sh
@@ -171,11 +206,17 @@ for t in tests/guest/*.sh; do
 	*) guest_tests+=("$t") ;;
 	esac
 done
-for variant in stock patched; do
-	run_suite "guest tests [$variant] (${#guest_tests[@]} scripts)" "guest-$variant.log" \
-		kernel-patch/lab/vm.sh run --variant "$variant" --disk-size 4G --timeout 2400 \
-		--log-dir "$out/guest-$variant" -- env LF_FSX="$lf_fsx" tests/guest/run-inside.sh "${guest_tests[@]}"
-done
+# The two variants side by side: a guest's vCPUs take turns on one host thread
+# (vm.sh), so two guests keep the host's two cores busy.
+guest_cmd() { # guest_cmd VARIANT: cmd=(vm.sh's command line for the variant's suite)
+	cmd=(kernel-patch/lab/vm.sh run --variant "$1" --disk-size 4G --timeout 2400
+		--log-dir "$out/guest-$1" -- env LF_FSX="$lf_fsx" tests/guest/run-inside.sh "${guest_tests[@]}")
+}
+guest_cmd stock
+start_suite "guest tests [stock] (${#guest_tests[@]} scripts)" guest-stock.log "${cmd[@]}"
+guest_cmd patched
+run_suite "guest tests [patched] (${#guest_tests[@]} scripts)" guest-patched.log "${cmd[@]}"
+finish_suite "guest tests [stock] (${#guest_tests[@]} scripts)" guest-stock.log
 
 # fstests' CI subset, one boot per variant (workloads/fstests/ci.py holds the
 # list and the judgement): a regression, a failure on both variants or a test

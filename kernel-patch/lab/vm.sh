@@ -52,16 +52,19 @@ Options:
   --icount SPEC            TCG only: QEMU -icount SPEC, guest time counted in
                            executed instructions (e.g. shift=3,align=off, the
                            steady one in README; 'off' = none; default
-                           WBTRACE_ICOUNT).  Runs the vCPUs round robin on one
-                           host thread (-accel tcg,thread=single); refused with
-                           KVM.  sleep=off races the guest clock ahead while
-                           the guest waits for I/O: guest-side timeouts fire
+                           WBTRACE_ICOUNT).  Refused with KVM.  sleep=off
+                           races the guest clock ahead while the guest waits
+                           for I/O: guest-side timeouts fire
   --timeout SEC            kill the guest after SEC seconds (default: 3600)
   --log-dir DIR            copy the guest kernel log (console.log, dmesg.txt) there
   --no-build               fail instead of building a missing kernel/module
   --no-splat-check         do not fail on WARN/BUG/lockdep/KASAN lines
   -q, --quiet              no progress lines
 
+Under TCG the vCPUs take turns on one host thread (-accel tcg,thread=single):
+QEMU 7.2's multi-threaded TCG can run a stale translation of kernel text the
+guest has just patched, and the guest panics.  WBTRACE_TCG_THREAD=multi brings
+it back (to check a newer QEMU: tests/lab/text-poke-stress.sh provokes it).
 Under TCG without --icount the guest kernel is given the host's TSC rate
 (tsc_early_khz=, measured once per host boot) instead of timing it against the
 emulated PIT; WBTRACE_TSC_KHZ=N gives the rate in kHz, WBTRACE_TSC_KHZ=off omits it.
@@ -117,6 +120,9 @@ mem_bytes=$(numfmt --from=iec "$(tr a-z A-Z <<<"${mem%[bB]}")" 2>/dev/null) || w
 # a QEMU failure after the lab checks.
 [ "$icount" = off ] && icount=""
 tsc_khz=${WBTRACE_TSC_KHZ:-}
+tcg_thread=${WBTRACE_TCG_THREAD:-single}
+[[ $tcg_thread =~ ^(single|multi)$ ]] || wb_die $EX_USAGE "WBTRACE_TCG_THREAD='$tcg_thread': single or multi"
+[ -z "$icount" ] || [ "$tcg_thread" = single ] || wb_die $EX_USAGE "WBTRACE_TCG_THREAD=multi: QEMU refuses it with --icount"
 [[ $tsc_khz =~ ^(|off|[1-9][0-9]{4,7})$ ]] || wb_die $EX_USAGE "WBTRACE_TSC_KHZ='$tsc_khz': the host TSC rate in kHz (e.g. 2600000) or off"
 if [ -n "$icount" ]; then
 	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=3,align=off, or shift=auto)"; }
@@ -262,10 +268,16 @@ fi
 if [ "$mode" = accel ]; then echo "$accel"; exit 0; fi
 # shellcheck disable=SC2054 # commas belong to QEMU options
 if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host)
-# QEMU refuses -icount with multi-threaded TCG ("No MTTCG when icount is enabled"):
-# the vCPUs then take turns on one host thread.
-elif [ -n "$icount" ]; then accel_opts=(-accel tcg,thread=single -cpu max -icount "$icount")
-else accel_opts=(-accel tcg,thread=multi -cpu max); fi
+else
+	# The vCPUs take turns on one host thread.  -icount needs it ("No MTTCG when
+	# icount is enabled"), and without -icount QEMU 7.2's multi-threaded TCG can
+	# translate kernel text while another vCPU patches it (text_poke_bp(): a BPF
+	# attach, a static key) and keep that stale translation: the guest then runs
+	# an INT3 the kernel already took out and panics ("Oops: int3" in
+	# release_pages, in CI; tests/lab/vm-guest.sh provokes it).
+	accel_opts=(-accel "tcg,thread=$tcg_thread" -cpu max)
+	[ -z "$icount" ] || accel_opts+=(-icount "$icount")
+fi
 # Under TCG without -icount the guest's TSC is the host's: give the guest its rate
 # (see host_tsc_khz).  Under -icount the TSC, PIT and HPET all count guest
 # instructions and the guest's own calibration agrees with them; KVM has kvmclock.
