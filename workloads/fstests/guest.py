@@ -2,7 +2,8 @@
 
 Started by cli.py through vm.sh (`python3 -m fstests.guest ...`).  It makes what
 fstests needs on a read-only host root (an overlay on /etc for its users, mount
-points on tmpfs, the tree bound outside /root so that fsgqa can reach it), writes
+points on tmpfs, the tree overlaid outside /root so that fsgqa can reach it and
+check can write into it), writes
 local.config from the sections table, runs `./check -R xunit -s SECTION ARGS`
 and prints `ok|not ok N TEST [VARIANT SECTION] (Ns)` as each test finishes,
 read from the result.xml that check rewrites before every test.  A test still
@@ -58,14 +59,17 @@ def prepare(tree):
         if not os.path.exists(d.dev) or disk_gib(d.dev) < d.min_gib:
             raise SystemExit(f"fstests guest: {d.var} {d.dev} missing or under {d.min_gib} GiB "
                              "(vm.sh --disk-size/--extra-disk)")
-    for d in ("test", "scratch", "etc-up", "etc-work", "home", "tree"):
+    for d in ("test", "scratch", "etc-up", "etc-work", "home", "tree", "tree-up", "tree-work"):
         os.makedirs(f"{WORK}/{d}", exist_ok=True)
     sh("mount", "-t", "overlay", "overlay", "-o",
        f"lowerdir=/etc,upperdir={WORK}/etc-up,workdir={WORK}/etc-work", "/etc")
     for user in USERS:
         sh("useradd", "-m", "-d", f"{WORK}/home/{user}", user)
-    # /root is 0700: a tree under it is out of reach of the fsgqa tests.
-    sh("mount", "--bind", "-o", "ro", tree, f"{WORK}/tree")
+    # /root is 0700: a tree under it is out of reach of the fsgqa tests.  Writable
+    # in tmpfs: a test with a .cfg (generic/035, 050) gets its .out linked there
+    # by check; a read-only bind failed such tests before they ran.
+    sh("mount", "-t", "overlay", "overlay", "-o",
+       f"lowerdir={tree},upperdir={WORK}/tree-up,workdir={WORK}/tree-work", f"{WORK}/tree")
     # fstests writes its "run fstests TEST at ..." markers and reads dmesg per test.
     sh("dmesg", "-n", "7")
     return f"{WORK}/tree"
