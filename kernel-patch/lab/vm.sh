@@ -19,7 +19,8 @@ usage() {
 	cat <<EOF
 Usage: ./wbtrace vm run   [OPTIONS] -- CMD [ARGS...]
        ./wbtrace vm shell [OPTIONS]
-       ./wbtrace vm accel
+       ./wbtrace vm accel    (prints the accelerator a run would use: kvm,
+                             tcg,thread=single or tcg,thread=multi)
 
 Boot the lab kernel (Linux $WB_KVER) in QEMU and run CMD inside as root, in the
 current directory.  The host's / is visible read-only at the same paths; /tmp is
@@ -265,7 +266,12 @@ elif [ "$accel" = auto ]; then
 else
 	progress "accelerator: $accel (forced)"
 fi
-if [ "$mode" = accel ]; then echo "$accel"; exit 0; fi
+# `vm accel`: what the runner records as meta.json host.accel (kvm, or tcg with
+# its thread mode: runs made in unlike modes are not compared).
+if [ "$mode" = accel ]; then
+	if [ "$accel" = tcg ]; then echo "tcg,thread=$tcg_thread"; else echo "$accel"; fi
+	exit 0
+fi
 # shellcheck disable=SC2054 # commas belong to QEMU options
 if [ "$accel" = kvm ]; then accel_opts=(-accel kvm -cpu host)
 else

@@ -37,6 +37,8 @@ check "vm: bad WBTRACE_ICOUNT" exits 2 "--icount 'shift=x'" env WBTRACE_ICOUNT=s
 check "vm --help documents --icount" exits 0 "--icount SPEC" "$lab/vm.sh" --help
 check "vm: bad WBTRACE_TCG_THREAD" exits 2 "single or multi" env WBTRACE_TCG_THREAD=many "$lab/vm.sh" run -- true
 check "vm: WBTRACE_TCG_THREAD=multi refused with --icount" exits 2 "refuses it with --icount" env WBTRACE_TCG_THREAD=multi "$lab/vm.sh" run --icount shift=3 -- true
+check "vm accel: TCG is named with its thread mode" exits 0 "^tcg,thread=single$" env WBTRACE_ACCEL=tcg "$lab/vm.sh" accel
+check "vm accel: WBTRACE_TCG_THREAD=multi is named" exits 0 "^tcg,thread=multi$" env WBTRACE_ACCEL=tcg WBTRACE_TCG_THREAD=multi "$lab/vm.sh" accel
 check "vm: unknown scratch" exits 2 "unknown scratch 'tape'" "$lab/vm.sh" run --scratch tape -- true
 check "vm: --scratch ram with --disk" exits 2 "--scratch ram keeps its data" "$lab/vm.sh" run --scratch ram --disk /tmp/x.img -- true
 check "vm: bad --disk-size" exits 2 "--disk-size 'big'" "$lab/vm.sh" run --disk-size big -- true
