@@ -202,6 +202,7 @@ kvm_works() {
 		echo "$reason"; [ "$verdict" = kvm ]; return
 	fi
 	local probe log
+	progress "deciding the accelerator: a short real KVM boot (result cached per host boot)"
 	probe=$(mktemp -d "$WB_CACHE/vm-runs/kvmprobe.XXXXXX")
 	log=$probe/console.log
 	# shellcheck disable=SC2054 # commas belong to QEMU options
@@ -260,7 +261,6 @@ if [ "$accel" = auto ] && [ -n "$icount" ]; then
 	accel=tcg
 	progress "accelerator: tcg (-icount $icount needs TCG)"
 elif [ "$accel" = auto ]; then
-	progress "deciding the accelerator: a short real KVM boot (result cached per host boot)"
 	if why=$(kvm_works); then accel=kvm; else accel=tcg; fi
 	progress "accelerator: $accel ($why)"
 else
