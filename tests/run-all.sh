@@ -5,8 +5,10 @@
 #   2. the lab build (cached outside the clone)
 #   3. the kernel series check (each patch: build +/- compression, W=1, checkpatch)
 #   4. the fstests build (cached; fsx for the guest tests), guest tests, one boot
-#      per f2fs variant: tests/guest/*.sh; fstests' CI subset on both variants
-#   5. the kernel-series guest tests again on the debug kernel
+#      per f2fs variant, the two side by side: tests/guest/*.sh; fstests' CI
+#      subset on both variants; workload runs
+#   5. the kernel-series guest tests again on the debug kernel (beside the
+#      fstests subset and the workload runs when the debug kernel is cached)
 # Reports like kselftest (KTAP): one "ok N NAME (checks, time)" / "not ok N ..."
 # line per suite as it finishes; a guest suite's scripts are its subtests,
 # printed indented as each one finishes, with its time.  A skipped check is
@@ -206,6 +208,38 @@ for t in tests/guest/*.sh; do
 	*) guest_tests+=("$t") ;;
 	esac
 done
+# 5. The patched f2fs once more on the verification kernel (lockdep, atomic
+#    sleep, KASAN): any splat fails the run.  debug_step run_suite|start_suite:
+#    wait for the debug kernel, then run its suite (in the background with
+#    start_suite; debug_bg then names it).
+debug_bg=""
+debug_step() {
+	local runner=$1 name t
+	note "debug kernel build (started in the background after the lab build; cold: ~15 min of CPU)"
+	t_dbg=$(date +%s)
+	if wait "$debug_build"; then
+		result ok "debug kernel build" "waited $(elapsed "$t_dbg")"
+		count 1 0
+		# The debug kernel is several times slower under TCG: run the tests that
+		# exercise the kernel series (lab-*, wb-*, and lf-*: issue 16 wants the
+		# large-folio tests on it without a splat; their switch-on half only,
+		# which saves about 6 min), not the whole suite again.
+		debug_tests=()
+		for t in "${guest_tests[@]}"; do
+			case "$t" in */lab-*|*/wb-*|*/lf-*) debug_tests+=("$t") ;; esac
+		done
+		name="guest tests [patched, debug kernel] (${#debug_tests[@]} scripts)"
+		"$runner" "$name" guest-patched-debug.log \
+			kernel-patch/lab/vm.sh run --debug --variant patched --disk-size 4G --timeout 3600 \
+			--log-dir "$out/guest-patched-debug" -- env LF_FSX="$lf_fsx" LF_HALVES=on tests/guest/run-inside.sh "${debug_tests[@]}"
+		[ "$runner" = start_suite ] && debug_bg=$name
+	else
+		count 0 1
+		result "not ok" "debug kernel build" "see tests/out/lab-build-debug.log"
+		failures+=("debug kernel build (log: tests/out/lab-build-debug.log)")
+	fi
+	return 0
+}
 # The two variants side by side: a guest's vCPUs take turns on one host thread
 # (vm.sh), so two guests keep the host's two cores busy.
 guest_cmd() { # guest_cmd VARIANT: cmd=(vm.sh's command line for the variant's suite)
@@ -217,6 +251,9 @@ start_suite "guest tests [stock] (${#guest_tests[@]} scripts)" guest-stock.log "
 guest_cmd patched
 run_suite "guest tests [patched] (${#guest_tests[@]} scripts)" guest-patched.log "${cmd[@]}"
 finish_suite "guest tests [stock] (${#guest_tests[@]} scripts)" guest-stock.log
+# With the debug kernel already built (a warm cache), its suite (step 5) runs
+# beside the next two; otherwise after them, the build having the CPU meanwhile.
+kill -0 "$debug_build" 2>/dev/null || debug_step start_suite
 
 # fstests' CI subset, one boot per variant (workloads/fstests/ci.py holds the
 # list and the judgement): a regression, a failure on both variants or a test
@@ -231,28 +268,11 @@ else
 	missing "workload runs (own guest boots)" "tests/workloads/run-guest.sh"
 fi
 
-# 5. The patched f2fs once more on the verification kernel (lockdep, atomic
-#    sleep, KASAN): any splat fails the run.
-note "debug kernel build (started in the background after the lab build; cold: ~15 min of CPU)"
-t_dbg=$(date +%s)
-if wait "$debug_build"; then
-	result ok "debug kernel build" "waited $(elapsed "$t_dbg")"
-	count 1 0
-	# The debug kernel is several times slower under TCG: run the tests that
-	# exercise the kernel series (lab-*, wb-*, and lf-*: issue 16 wants the
-	# large-folio tests on it without a splat; their switch-on half only,
-	# which saves about 6 min), not the whole suite again.
-	debug_tests=()
-	for t in "${guest_tests[@]}"; do
-		case "$t" in */lab-*|*/wb-*|*/lf-*) debug_tests+=("$t") ;; esac
-	done
-	run_suite "guest tests [patched, debug kernel] (${#debug_tests[@]} scripts)" guest-patched-debug.log \
-		kernel-patch/lab/vm.sh run --debug --variant patched --disk-size 4G --timeout 3600 \
-		--log-dir "$out/guest-patched-debug" -- env LF_FSX="$lf_fsx" LF_HALVES=on tests/guest/run-inside.sh "${debug_tests[@]}"
+# 5. The debug kernel's suite, unless it already ran beside the steps above.
+if [ -n "$debug_bg" ]; then
+	finish_suite "$debug_bg" guest-patched-debug.log
 else
-	count 0 1
-	result "not ok" "debug kernel build" "see tests/out/lab-build-debug.log"
-	failures+=("debug kernel build (log: tests/out/lab-build-debug.log)")
+	debug_step run_suite
 fi
 
 echo "1..$suite_no"
