@@ -125,9 +125,10 @@ finish_suite() {
 	grep -E '^(not )?ok [0-9]+ .*\[(stock|patched)\]' "$log" | sed 's/^/    /'
 	account_suite "$name" "$log" "$rc" "${bg_t0[$name]}"
 }
-stop_background() {
+stop_background() { # and the relay of an interrupted foreground suite
 	local pid
 	for pid in "${bg_pid[@]}"; do kill -- -"$pid" 2>/dev/null; done
+	kill "$(cat "$out/.relay.pid" 2>/dev/null)" 2>/dev/null
 }
 
 # A suite that should be here and is not: a failure (the repo ships every suite).
