@@ -35,7 +35,8 @@ make -s -C "$top/loader" || fail "building the tracer (make -C loader)"
 
 accel=$("$top/wbtrace" vm accel -q 2>/dev/null) || accel=unknown
 icount=${WBTRACE_ICOUNT:-}
-[ -z "$icount" ] && [ "$accel" = tcg ] && icount=shift=3,align=off
+# `vm accel` says kvm, or tcg with its thread mode (tcg,thread=single).
+case $accel in tcg*) [ -n "$icount" ] || icount=shift=3,align=off ;; esac
 echo "== 2. $wl on f2fs stock and patched, $reps reps each, interleaved, one guest boot ($accel${icount:+, -icount $icount}) =="
 rc=0
 "$top/wbtrace" compare "$wl" --reps "$reps" ${size:+--size "$size"} ${icount:+--icount "$icount"} -o "$cmp" || rc=$?
