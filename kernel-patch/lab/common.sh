@@ -22,6 +22,10 @@ wb_keep_newest() {
 	for old in "${found[@]:keep}"; do rm -rf -- "$old" "$old.lock"; done
 }
 
+# wb_splats CONSOLE_LOG: its lines that fail a run, by the one list of them,
+# splat.ere (workloads/runner/verification.py reads it too); none is no error.
+wb_splats() { grep -E -f "$WB_LAB/splat.ere" "$1" 2>/dev/null | grep -v 'guest-init:' || true; }
+
 # wb_death_cause CONSOLE_LOG: one line that says why a guest died without
 # reporting: the panic, the first splat before it (an oops in an interrupt
 # panics as "Fatal exception in interrupt") and where the kernel was (its first
@@ -30,7 +34,7 @@ wb_keep_newest() {
 # `set -e -o pipefail`, which once turned the report into a bare exit 1.
 wb_death_cause() {
 	local log=$1 splats cause first rip
-	splats=$(grep -E -f "$WB_LAB/splat.ere" "$log" 2>/dev/null | grep -v 'guest-init:' || true)
+	splats=$(wb_splats "$log")
 	cause=$(grep -m1 -E 'Kernel panic' <<<"$splats" | _wb_unstamp || true)
 	first=$(head -n 1 <<<"$splats" | _wb_unstamp)
 	rip=$(grep -m1 -E 'RIP: 0010:' "$log" 2>/dev/null | _wb_unstamp || true)

@@ -121,10 +121,10 @@ mem_bytes=$(numfmt --from=iec "$(tr a-z A-Z <<<"${mem%[bB]}")" 2>/dev/null) || w
 # a QEMU failure after the lab checks.
 [ "$icount" = off ] && icount=""
 tsc_khz=${WBTRACE_TSC_KHZ:-}
+[[ $tsc_khz =~ ^(|off|[1-9][0-9]{4,7})$ ]] || wb_die $EX_USAGE "WBTRACE_TSC_KHZ='$tsc_khz': the host TSC rate in kHz (e.g. 2600000) or off"
 tcg_thread=${WBTRACE_TCG_THREAD:-single}
 [[ $tcg_thread =~ ^(single|multi)$ ]] || wb_die $EX_USAGE "WBTRACE_TCG_THREAD='$tcg_thread': single or multi"
 [ -z "$icount" ] || [ "$tcg_thread" = single ] || wb_die $EX_USAGE "WBTRACE_TCG_THREAD=multi: QEMU refuses it with --icount"
-[[ $tsc_khz =~ ^(|off|[1-9][0-9]{4,7})$ ]] || wb_die $EX_USAGE "WBTRACE_TSC_KHZ='$tsc_khz': the host TSC rate in kHz (e.g. 2600000) or off"
 if [ -n "$icount" ]; then
 	icount_bad() { wb_die $EX_USAGE "--icount '$icount': $1 (e.g. shift=3,align=off, or shift=auto)"; }
 	ic_shift="" ic_align="" ic_sleep="" first=1
@@ -409,9 +409,7 @@ if [ -n "$log_dir" ]; then
 fi
 
 # A kernel splat fails the run, whatever the command said.
-# The one list of kernel-log lines that fail a run (workloads/runner/verification.py
-# reads it too).
-splats=$(grep -E -f "$WB_LAB/splat.ere" "$run/console.log" 2>/dev/null | grep -v 'guest-init:' || true)
+splats=$(wb_splats "$run/console.log")
 
 if [ "$timed_out" = 1 ]; then
 	tail -20 "$run/console.log" >&2 || true
