@@ -48,6 +48,9 @@ _DEFS = [
     Metric("trace.bio_p50_bytes", "B", +1, "level", "median write bio size"),
     Metric("trace.writepages_mean_ns", "ns", -1, "level", "->writepages pass duration, mean"),
     Metric("trace.writepages_p99_ns", "ns", -1, "level", "->writepages pass duration, p99"),
+    Metric("trace.writepages_ms_per_MiB", "ms/MiB", -1, "level",
+           "time inside ->writepages per MiB the workload wrote (a call that writes nothing "
+           "adds its few us, where it moves the mean per call)"),
     Metric("trace.bio_hot_pct", "%", 0, "level", "share of data bios of hot temperature"),
     Metric("trace.bio_warm_pct", "%", 0, "level", "share of data bios of warm temperature"),
     Metric("trace.bio_cold_pct", "%", 0, "level", "share of data bios of cold temperature"),
@@ -243,7 +246,20 @@ def _trace_metrics(run: Run) -> Dict[str, Optional[float]]:
             for key, d in keyed.items():
                 v = d.get(f) if d["count"] > 0 else None
                 out[keyed_metric(name, f, key)] = float(v) if v is not None else None
+    wp = m.get("writepages_ns")
+    if wp is not None:
+        mib = _fio_mib(run)
+        out["trace.writepages_ms_per_MiB"] = (_writepages_total_ns(wp) / 1e6 / mib
+                                               if mib > 0 and wp["count"] > 0 else None)
     return out
+
+
+def _writepages_total_ns(d: dict) -> float:
+    """All ->writepages time of a run: the summary's exact `sum`, or count x mean where an
+    older summary has no sum (the loader's mean is sum / count)."""
+    if d.get("sum") is not None:
+        return _num(d["sum"], "metrics.writepages_ns.sum")
+    return d["count"] * _num(d["mean"], "metrics.writepages_ns.mean")
 
 
 BTT_FILES = ("btt.avg", "btt.txt")
@@ -347,6 +363,8 @@ def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
         for f in KEYED_FIELDS.get(name, ()):
             for key, d in keyed.items():
                 res[keyed_metric(name, f, key)] = percentile_resolution(d)
+    if "writepages_ns" in s["metrics"] and _fio_mib(run) > 0:
+        res["trace.writepages_ms_per_MiB"] = ("abs", 1e-6 / _fio_mib(run))   # whole ns
     return res
 
 

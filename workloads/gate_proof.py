@@ -20,6 +20,13 @@ them:
       name without "gate-proof-".  A record already there is left alone when it is the same
       and refused (exit 1) when it differs.  Records without conditions (schema /1) get them
       derived (below).  Only the SRC_DIRs named are archived.
+  gate_proof.py regate TRIAL_DIR... [--thresholds FILE]
+      Gates a lane's trials again, from the run/ each kept, with FILE (default
+      analysis/thresholds.json): when the limits change, the runs do not.  Rewrites
+      TRIAL_DIR/gate.json and trial.json: the run's conditions with FILE's sha256, and under
+      "regated" when, and what the record said before (status, regressions, thresholds).
+      A trial whose run/ is gone is refused (exit 1).  The archive keeps the old records:
+      move them aside (the tally reads only DIR/*/) before archiving the new ones.
   gate_proof.py tally DIR [--json FILE]
       One line per trial and the two rates with Clopper-Pearson intervals (Markdown), and
       where the trials come from (lanes, dates, commits).  Refuses (exit 2) to pool trials
@@ -470,6 +477,58 @@ def cmd_trial(args) -> int:
     return 0
 
 
+def regate_trial(trial_dir: str, thresholds=None, top: str = TOP) -> dict:
+    """Gate one lane trial again from its run/ (regate); its new record, written."""
+    run_dir = os.path.join(trial_dir, "run")
+    if not os.path.isdir(run_dir):
+        raise ValueError(f"{trial_dir}: no run/ (the archive keeps no runs): cannot regate")
+    old = _read_record(os.path.join(trial_dir, TRIAL_FILE))
+    if old["schema"] == TRIAL_SCHEMA_V1:
+        old = upgrade(old, trial_dir, top)
+    cond = old.get("conditions")
+    if not isinstance(cond, dict) or "error" in cond:
+        raise ValueError(f"{trial_dir}/{TRIAL_FILE}: no conditions to keep")
+    path = thresholds or gate.DEFAULT_THRESHOLDS
+    doc = gate_trial(old["kind"], run_dir, path)
+    _write_json(os.path.join(trial_dir, "gate.json"), doc, allow_nan=True)
+    rec = trial_record(old["kind"], old["run_rc"], doc if old["run_rc"] == 0 else None,
+                       old.get("seconds"))
+    if old["run_rc"] != 0:
+        rec["reason"] = f"the run failed (exit {old['run_rc']}); its gate said {doc['status']}"
+    cond = dict(cond)
+    cond["thresholds_sha256"] = sha256_file(path)
+    cond["sources"] = dict(cond.get("sources") or {})
+    cond["sources"]["thresholds_sha256"] = (
+        (os.path.relpath(path, top) if path.startswith(top + "/") else path)
+        + ", the file the trial was gated again with (regate; the run is unchanged)")
+    rec["conditions"] = cond
+    prev = old.get("regated", {}).get("first") or {
+        "status": old.get("status"), "regressions": old.get("regressions", []),
+        "thresholds_sha256": (old.get("conditions") or {}).get("thresholds_sha256")}
+    rec["regated"] = {"at": schema.utc_now(), "first": prev}
+    for k in ("upgraded_from", "archived"):
+        if k in old:
+            rec[k] = old[k]
+    _write_json(os.path.join(trial_dir, TRIAL_FILE), rec)
+    return rec
+
+
+def cmd_regate(args) -> int:
+    bad = 0
+    for d in args.trial_dirs:
+        try:
+            rec = regate_trial(d, args.thresholds)
+        except (OSError, ValueError, ConditionsError) as e:
+            print(f"gate_proof.py regate: {d}: refused: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        first = rec["regated"]["first"]
+        print(f"gate-proof regate: {d}: {rec['status'] or 'no verdict'}"
+              + (f" ({', '.join(rec['regressions'])})" if rec["regressions"] else "")
+              + f"; was {first['status'] or 'no verdict'}")
+    return 1 if bad else 0
+
+
 # ----------------------------------------------------------------------------- the archive
 
 def lane_name(src_dir: str) -> str:
@@ -838,11 +897,15 @@ def main(argv=None) -> int:
     a = sub.add_parser("archive", help="copy the trials' small records into the archive")
     a.add_argument("src", nargs="+", metavar="SRC_DIR")
     a.add_argument("--to", default=POOL, help="default: results/gate-proof")
+    g = sub.add_parser("regate", help="gate lane trials again from their kept runs")
+    g.add_argument("trial_dirs", nargs="+", metavar="TRIAL_DIR")
+    g.add_argument("--thresholds", default=None, help="default: analysis/thresholds.json")
     y = sub.add_parser("tally", help="the rates over DIR/*/trial.json")
     y.add_argument("dir")
     y.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    return {"trial": cmd_trial, "archive": cmd_archive, "tally": cmd_tally}[args.cmd](args)
+    return {"trial": cmd_trial, "archive": cmd_archive, "regate": cmd_regate,
+            "tally": cmd_tally}[args.cmd](args)
 
 
 if __name__ == "__main__":

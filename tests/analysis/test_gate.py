@@ -230,7 +230,7 @@ def test_loop_timings_of_unlike_probe_sets_are_not_judged(tmp_path, capsys):
     (lat,) = [c for c in doc["checks"] if c["metric"] == "trace.folio_latency_p50_ns"]
     assert lat["status"] == "skipped" and "hand-out probe" in lat["note"], lat
     assert "0.00 times per folio on the baseline and 1.00" in lat["note"]
-    assert _status(doc, "trace.writepages_mean_ns") == "skipped"
+    assert _status(doc, "trace.writepages_ms_per_MiB") == "skipped"
     assert _status(doc, "fio.bw_MiBps") == "pass"
     assert rc == 0 and doc["status"] == "pass", out
 

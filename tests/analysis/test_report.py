@@ -9,7 +9,7 @@ import tempfile
 import pytest
 
 import synth
-from analysis import folded
+from analysis import folded, gate
 from analysis.cli import main
 from analysis.flamegraph import render_html, render_svg
 
@@ -125,10 +125,10 @@ def test_report_gate_table_limits_and_human_units(report):
     page = (report / "index.html").read_text()
     table = page[page.index('<table id="gate-table">'):]
     table = table[:table.index("</table>")]
-    # bandwidth in MiB/s, p99 latencies in µs, writepages in ms, bio sizes in KiB
+    # bandwidth in MiB/s, p99 latencies in µs, writepages time in ms/MiB, bio sizes in KiB
     assert re.search(r"<td>fio\.bw_MiBps</td><td>[\d.]+ MiB/s</td>", table)
     assert re.search(r"<td>fio\.clat_p99_us</td><td>[\d.]+ µs</td>", table)
-    assert re.search(r"<td>trace\.writepages_mean_ns</td><td>[\d.]+ ms</td>", table)
+    assert re.search(r"<td>trace\.writepages_ms_per_MiB</td><td>[\d.]+ ms/MiB</td>", table)
     assert re.search(r"<td>trace\.bio_mean_bytes</td><td>[\d.]+ KiB</td>", table)
     assert table.count('class="decision d-pass">pass<') == 9
     # every gated metric is plotted with its limit, drawn at baseline x (1 -/+ limit)
@@ -138,7 +138,8 @@ def test_report_gate_table_limits_and_human_units(report):
     edge = float(re.search(r"= ([\d.]+) MiB/s", bw).group(1))
     assert "limit 5 % below the baseline" in bw and edge == pytest.approx(base * 0.95, rel=2e-3)
     p99 = [x for x in lims if x.startswith("trace.folio_latency_p99_ns")][0]
-    assert "(µs, ↓): limit 15 % above the baseline" in p99
+    limit = gate.load_thresholds(None)["metrics"]["trace.folio_latency_p99_ns"]
+    assert f"(µs, ↓): limit {limit['max_regression_pct']:g} % above the baseline" in p99
 
 
 def test_human_units():

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -467,3 +468,60 @@ def test_tally_reads_legacy_records(tmp_path, repo):
     # thresholds changed between the commits: these two cannot be pooled.
     assert [(k, f) for k, f, _ in gate_proof.pooling_conflicts(trials)] == \
         [("aa", "thresholds_sha256")]
+
+
+# ----------------------------------------------------------------------------- regate
+
+def _bw_only(path, limit):
+    with open(path, "w") as f:
+        json.dump({"schema": "wbtrace.thresholds/1", "alpha": 0.05, "min_reps": 3,
+                   "max_drops": 0, "verify": [],
+                   "metrics": {"sys.cpu_ms_per_MiB": {"max_regression_pct": limit}}}, f)
+    return str(path)
+
+
+def test_regate_gates_the_kept_run_again_and_says_what_it_was(tmp_path, capsys):
+    """The same run, a limit of 0.1 % (finer than the A/A's interval: inconclusive) and then
+    5 % (pass): the record takes the new verdict and the new file's hash, keeps the run's
+    conditions, and remembers the first verdict through any number of regates."""
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"))
+    tight, loose = _bw_only(tmp_path / "tight.json", 0.1), _bw_only(tmp_path / "loose.json", 5)
+    assert gate_proof.main(["trial", "--kind", "aa", "--dir", str(trial), "--rc", "0",
+                            "--seconds", "250", "--thresholds", tight, "--reps", "3"]) == 0
+    first = json.loads((trial / gate_proof.TRIAL_FILE).read_text())
+    assert first["status"] == "inconclusive"
+    for _ in range(2):
+        assert gate_proof.main(["regate", str(trial), "--thresholds", loose]) == 0
+    rec = json.loads((trial / gate_proof.TRIAL_FILE).read_text())
+    assert rec["status"] == "pass" and rec["seconds"] == 250
+    with open(loose, "rb") as f:
+        assert rec["conditions"]["thresholds_sha256"] == _sha(f.read())
+    assert "gated again" in rec["conditions"]["sources"]["thresholds_sha256"]
+    keep = ("workload", "reps", "icount", "scratch", "vcpus", "git", "f2fs_module_sha256")
+    assert {k: rec["conditions"][k] for k in keep} == {k: first["conditions"][k] for k in keep}
+    with open(tight, "rb") as f:
+        assert rec["regated"]["first"] == {"status": "inconclusive", "regressions": [],
+                                           "thresholds_sha256": _sha(f.read())}
+    assert json.loads((trial / "gate.json").read_text())["status"] == "pass"
+    assert "pass; was inconclusive" in capsys.readouterr().out
+
+
+def test_regate_needs_the_run(tmp_path, capsys):
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"))
+    assert gate_proof.main(["trial", "--kind", "aa", "--dir", str(trial), "--rc", "0"]) == 0
+    before = (trial / gate_proof.TRIAL_FILE).read_text()
+    shutil.rmtree(trial / "run")
+    assert gate_proof.main(["regate", str(trial)]) == 1
+    assert "no run/" in capsys.readouterr().err
+    assert (trial / gate_proof.TRIAL_FILE).read_text() == before
+
+
+def test_a_failed_run_stays_without_a_verdict_when_regated(tmp_path):
+    trial = tmp_path / "aa-01"
+    _aa_run_measured(str(trial / "run"))
+    assert gate_proof.main(["trial", "--kind", "aa", "--dir", str(trial), "--rc", "1"]) == 0
+    assert gate_proof.main(["regate", str(trial)]) == 0
+    rec = json.loads((trial / gate_proof.TRIAL_FILE).read_text())
+    assert rec["status"] is None and rec["run_rc"] == 1 and "exit 1" in rec["reason"]
