@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from fstests import build, guest, ledger, results, sections
@@ -42,7 +43,7 @@ EXIT = {
     EXIT_USAGE: "bad usage",
     EXIT_SETUP: "set-up: no fstests source, the fstests build failed, a tool is missing",
     EXIT_NO_RESULTS: "a guest boot ended without its results (QEMU failed, panic, stuck and killed)",
-    EXIT_INTR: "interrupted (the guest is stopped; what ran is kept)",
+    EXIT_INTR: "interrupted (the guests are stopped; what ran is kept)",
 }
 
 
@@ -60,7 +61,8 @@ def usage_epilog():
     return f"""sections:
 {secs}
 
-Each variant boots once with sparse disks: {disks}.
+Each variant boots once with sparse disks: {disks};
+one after the other, or side by side with --jobs 2 (one host core each).
 One line per test as it finishes.  Kept in results/fstests-STAMP/: VARIANT/
 (fstests' results and JUnit XML results/SECTION/result.xml, check-SECTION.log,
 console.log = the guest kernel log, local.config, state.json), rerun-VARIANT/ when
@@ -78,7 +80,7 @@ def parse_args(argv):
         prog="./wbtrace fstests", formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="./wbtrace fstests [--variant stock|patched|both] [--section NAME[,NAME]|all] "
               "[-g GROUP | TEST...] [--debug] [--source DIR|TARBALL] [--test-timeout SEC] "
-              "[--skip-done] [--max-tests N] [--ledger]",
+              "[--skip-done] [--max-tests N] [--ledger] [--jobs 1|2]",
         description="Run fstests (the filesystem regression suite) on the lab's f2fs in the QEMU guest, "
                     "and with both variants tell a patched regression from stock behaviour and from a flake.",
         epilog=usage_epilog())
@@ -97,6 +99,9 @@ def parse_args(argv):
                          "variant and section asked for, under the current kernel, modules and fstests")
     ap.add_argument("--max-tests", type=int, metavar="N",
                     help="run at most the first N tests (after --skip-done): a slice of a long group")
+    ap.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="guests at once: 2 boots the stock and the patched guest side by side "
+                         "(one host core each under TCG; each line names its variant); default 1")
     ap.add_argument("--ledger", action="store_true",
                     help="boot nothing: print what the ledger holds for these tests, sections and "
                          "variants under the current conditions (coverage, pass sets compared)")
@@ -118,6 +123,8 @@ def parse_args(argv):
         ap.error("--test-timeout takes seconds, at least 60")
     if args.max_tests is not None and args.max_tests < 1:
         ap.error("--max-tests takes a count, at least 1")
+    if args.jobs not in (1, 2):
+        ap.error("--jobs takes 1 or 2 (a run boots at most two guests at once: one per variant)")
     if args.ledger and (args.skip_done or args.max_tests):
         ap.error("--ledger boots nothing: --skip-done and --max-tests choose tests to run")
     return args
@@ -131,8 +138,9 @@ class Interrupted(Exception):
     pass
 
 
-def boot(variant, out, tree, secs, check_args, args, label):
-    """One guest boot running guest.py; returns vm.sh's exit status (or 'stalled')."""
+def boot(variant, out, tree, secs, check_args, args, label, live=None):
+    """One guest boot running guest.py; returns vm.sh's exit status (or 'stalled').
+    live: a list the running vm.sh is added to, for boot_all() to stop on Ctrl-C."""
     os.makedirs(out, exist_ok=True)
     cmd = [VM, "run", "--variant", variant, *sections.vm_disk_args(),
            "--no-splat-check", "--timeout", "172800", "--log-dir", out]
@@ -147,6 +155,8 @@ def boot(variant, out, tree, secs, check_args, args, label):
     # visible even when the cache is under a path the guest covers with tmpfs.
     proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True, text=True, bufsize=1)
+    if live is not None:
+        live.append(proc)
     last = time.time()
     stall = args.test_timeout + STALL_GRACE_S
     try:
@@ -168,6 +178,37 @@ def boot(variant, out, tree, secs, check_args, args, label):
         raise
     log(f"{label}: guest done after {round(time.time() - t0)}s (exit {rc})")
     return rc
+
+
+def boot_all(plan, tree, args):
+    """Boot each (variant, out dir, sections, check args, label) of plan; their exit
+    statuses in plan order.  --jobs 2: side by side, each boot relayed by its own thread
+    (guest.py's lines name the variant).  Ctrl-C (Interrupted, raised in this thread)
+    stops every guest still running before it goes on up."""
+    if args.jobs == 1 or len(plan) < 2:
+        return [boot(v, o, tree, s, c, args, lb) for v, o, s, c, lb in plan]
+    rcs, live = [None] * len(plan), []
+
+    def one(i, v, o, s, c, lb):
+        try:
+            rcs[i] = boot(v, o, tree, s, c, args, lb, live)
+        except Exception as e:          # reported as that boot's status; the others go on
+            log(f"{lb}: the boot could not run: {e}")
+            rcs[i] = f"error ({e})"
+    threads = [threading.Thread(target=one, args=(i, *p), daemon=True) for i, p in enumerate(plan)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)             # short joins: the signal handler runs in between
+    except Interrupted:
+        for p in list(live):
+            stop(p)
+        for t in threads:
+            t.join(120)
+        raise
+    return rcs
 
 
 def stop(proc):
@@ -264,8 +305,10 @@ def main(argv=None):
                 "started": stamp, "boots": []}
         splat_re = re.compile(open(SPLAT_ERE).read().strip())
         first, notes, failed_boots = {}, {}, []
-        for v in variants:
-            rc = boot(v, os.path.join(out, v), tree, args.sections, check_args, args, v)
+        meta["jobs"] = args.jobs
+        rcs = boot_all([(v, os.path.join(out, v), args.sections, check_args, v) for v in variants],
+                       tree, args)
+        for v, rc in zip(variants, rcs):
             meta["boots"].append({"variant": v, "round": 1, "exit": rc})
             if rc not in (0, guest.EX_HUNG):     # guest.py's own: every section ran, or a test hung
                 failed_boots.append(f"{v} (exit {rc})")
@@ -277,9 +320,9 @@ def main(argv=None):
                 names = sorted({n for tests in diff.values() for n in tests})
                 secs = [s for s in args.sections if s in diff]
                 log(f"outcomes differ for {' '.join(names)}: running them once more on both variants")
-                for v in variants:
-                    rdir = os.path.join(out, f"rerun-{v}")
-                    rc = boot(v, rdir, tree, secs, names, args, f"rerun {v}")
+                plan = [(v, os.path.join(out, f"rerun-{v}"), secs, names, f"rerun {v}")
+                        for v in variants]
+                for (v, rdir, _, _, _), rc in zip(plan, boot_all(plan, tree, args)):
                     meta["boots"].append({"variant": v, "round": 2, "exit": rc})
                     reruns[v], _ = results.load_boot(rdir, secs, splat_re)
         summary = results.summarize(variants, first, reruns, notes, meta)
@@ -308,7 +351,7 @@ def main(argv=None):
         if out and not any(files for _, _, files in os.walk(out)):
             shutil.rmtree(out, ignore_errors=True)  # interrupted before anything ran: leave nothing
             out = None
-        log("interrupted: the guest is stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
+        log("interrupted: the guests are stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
         return EXIT_INTR
 
 
