@@ -334,8 +334,9 @@ def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
     for k in ("fio.clat_p50_us", "fio.clat_p99_us", "fio.clat_p99.9_us"):
         res[k] = ("log", FIO_PLAT_STEP)
     res["trace.drops"] = ("abs", 1.0)
-    if run.guest_cpu is not None and _fio_mib(run) > 0:
-        res["sys.cpu_ms_per_MiB"] = ("abs", run.guest_cpu["resolution_ms"] / _fio_mib(run))
+    mib = _fio_mib(run)
+    if run.guest_cpu is not None and mib > 0:
+        res["sys.cpu_ms_per_MiB"] = ("abs", run.guest_cpu["resolution_ms"] / mib)
     res["blk.q2c_avg_ms"] = res["blk.d2c_avg_ms"] = ("abs", 1e-6)   # btt prints ns
     s = run.summary
     if s is None:
@@ -363,8 +364,8 @@ def run_resolutions(run: Run) -> Dict[str, Tuple[str, float]]:
         for f in KEYED_FIELDS.get(name, ()):
             for key, d in keyed.items():
                 res[keyed_metric(name, f, key)] = percentile_resolution(d)
-    if "writepages_ns" in s["metrics"] and _fio_mib(run) > 0:
-        res["trace.writepages_ms_per_MiB"] = ("abs", 1e-6 / _fio_mib(run))   # whole ns
+    if "writepages_ns" in s["metrics"] and mib > 0:
+        res["trace.writepages_ms_per_MiB"] = ("abs", 1e-6 / mib)   # whole ns
     return res
 
 

@@ -367,8 +367,7 @@ def trial_conditions(trial_dir: str, kind: str, rec: dict, given=None, threshold
             cond["thresholds_sha256"] = sha256_file(path)
         except OSError:
             cond["thresholds_sha256"] = None
-        src["thresholds_sha256"] = (os.path.relpath(path, top) if path.startswith(top + "/")
-                                    else path) + ", the file the trial was gated with"
+        src["thresholds_sha256"] = _shown_path(path, top) + ", the file the trial was gated with"
     cond["git"] = commit
     cond["git_dirty"] = git_dirty
     if mods:
@@ -380,6 +379,11 @@ def trial_conditions(trial_dir: str, kind: str, rec: dict, given=None, threshold
              "thresholds_sha256", "git", "git_dirty", "f2fs_module_sha256", "derived",
              "sources")
     return {k: cond[k] for k in order if k in cond}
+
+
+def _shown_path(path: str, top: str) -> str:
+    """path relative to the clone when inside it (as a record names a file)."""
+    return os.path.relpath(path, top) if path.startswith(top + "/") else path
 
 
 def upgrade(rec: dict, trial_dir: str, top: str = TOP) -> dict:
@@ -421,13 +425,15 @@ def gate_trial(kind: str, run_dir: str, thresholds=None) -> dict:
 
 
 def trial_record(kind: str, rc: int, doc, seconds=None, conditions=None) -> dict:
-    """What the tally needs from one trial: its verdict (None when the run failed), the
-    metrics called regressions, the shown metrics' deltas and intervals, the conditions."""
+    """What the tally needs from one trial: its verdict (None when the run failed: a failed
+    rep is a failed trial, whatever its gate said), the metrics called regressions, the shown
+    metrics' deltas and intervals, the conditions."""
     rec = {"schema": TRIAL_SCHEMA, "kind": kind, "run_rc": rc, "seconds": seconds,
            "status": None, "regressions": [], "reps": None, "deltas": {}, "reason": None,
            "conditions": conditions}
-    if doc is None:
-        rec["reason"] = f"the run failed (exit {rc}): no verdict"
+    if rc != 0 or doc is None:
+        rec["reason"] = (f"the run failed (exit {rc}); its gate said {doc['status']}"
+                         if doc is not None else f"the run failed (exit {rc}): no verdict")
         return rec
     rec["status"] = doc["status"]
     if doc.get("baseline"):
@@ -458,9 +464,7 @@ def cmd_trial(args) -> int:
     doc = gate_trial(args.kind, run_dir, args.thresholds) if os.path.isdir(run_dir) else None
     if doc is not None:
         _write_json(os.path.join(args.dir, "gate.json"), doc, allow_nan=True)
-    rec = trial_record(args.kind, args.rc, doc if args.rc == 0 else None, args.seconds)
-    if args.rc != 0 and doc is not None:
-        rec["reason"] = f"the run failed (exit {args.rc}); its gate said {doc['status']}"
+    rec = trial_record(args.kind, args.rc, doc, args.seconds)
     given = {"workload": args.workload, "reps": args.reps, "icount": args.icount,
              "canary_patches": args.canary_sha256}
     try:
@@ -491,16 +495,13 @@ def regate_trial(trial_dir: str, thresholds=None, top: str = TOP) -> dict:
     path = thresholds or gate.DEFAULT_THRESHOLDS
     doc = gate_trial(old["kind"], run_dir, path)
     _write_json(os.path.join(trial_dir, "gate.json"), doc, allow_nan=True)
-    rec = trial_record(old["kind"], old["run_rc"], doc if old["run_rc"] == 0 else None,
-                       old.get("seconds"))
-    if old["run_rc"] != 0:
-        rec["reason"] = f"the run failed (exit {old['run_rc']}); its gate said {doc['status']}"
+    rec = trial_record(old["kind"], old["run_rc"], doc, old.get("seconds"))
     cond = dict(cond)
     cond["thresholds_sha256"] = sha256_file(path)
     cond["sources"] = dict(cond.get("sources") or {})
     cond["sources"]["thresholds_sha256"] = (
-        (os.path.relpath(path, top) if path.startswith(top + "/") else path)
-        + ", the file the trial was gated again with (regate; the run is unchanged)")
+        _shown_path(path, top) + ", the file the trial was gated again with (regate; the run "
+        "is unchanged)")
     rec["conditions"] = cond
     prev = old.get("regated", {}).get("first") or {
         "status": old.get("status"), "regressions": old.get("regressions", []),
