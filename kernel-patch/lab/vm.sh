@@ -174,6 +174,13 @@ fi
 mkdir -p "$WB_CACHE/vm-runs"
 run=$(mktemp -d "$WB_CACHE/vm-runs/run.XXXXXX")
 qemu_pid=""
+logs_copied=0
+copy_logs() {
+	mkdir -p "$log_dir"
+	cp "$run/console.log" "$log_dir/console.log" 2>/dev/null || true
+	cp "$run/dmesg.txt" "$log_dir/dmesg.txt" 2>/dev/null || true
+	logs_copied=1
+}
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -181,6 +188,9 @@ cleanup() {
 		kill -TERM "$qemu_pid" 2>/dev/null; sleep 1; kill -KILL "$qemu_pid" 2>/dev/null || true
 	fi
 	[ -t 0 ] && stty sane 2>/dev/null
+	# Interrupted or failed before the copy below: the caller still gets the
+	# kernel log of what ran (fstests attributes splats to tests with it).
+	[ -z "$log_dir" ] || [ "$logs_copied" = 1 ] || copy_logs
 	rm -f "$run/scratch.img" "$run"/extra*.img
 	if [ "$rc" = 0 ]; then rm -rf "$run"; else [ -d "$run" ] && wb_log "guest logs kept in $run"; fi
 	# Keep only the newest 10 failed runs.
@@ -402,11 +412,7 @@ qemu_pid=""
 [ -t 0 ] && stty sane 2>/dev/null
 progress "guest finished after $(wb_elapsed "$t0")"
 
-if [ -n "$log_dir" ]; then
-	mkdir -p "$log_dir"
-	cp "$run/console.log" "$log_dir/console.log" 2>/dev/null || true
-	cp "$run/dmesg.txt" "$log_dir/dmesg.txt" 2>/dev/null || true
-fi
+[ -z "$log_dir" ] || copy_logs
 
 # A kernel splat fails the run, whatever the command said.
 splats=$(wb_splats "$run/console.log")

@@ -106,7 +106,7 @@ ctrl_c_tears_down() {
 	# runner is started with SIGINT reset to its default.
 	set -m
 	/usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
-		"$vm" run -q --rw "$marker" --disk "$disk" --disk-size 64M -- sh -c "touch '$marker/up'; sleep 600" &
+		"$vm" run -q --rw "$marker" --disk "$disk" --disk-size 64M --log-dir "$marker/logs" -- sh -c "touch '$marker/up'; sleep 600" &
 	pid=$!
 	set +m
 	for _ in $(seq 120); do [ -e "$marker/up" ] && break; sleep 1; done
@@ -117,6 +117,9 @@ ctrl_c_tears_down() {
 	[ "$rc" = 130 ] || { echo "exit $rc, wanted 130"; return 1; }
 	sleep 1
 	[ "$(qemu_count "$disk")" = 0 ] || { echo "QEMU still running"; return 1; }
+	# The kernel log of what ran still reaches --log-dir (fstests reads it for splats).
+	grep -q 'Linux version' "$marker/logs/console.log" 2>/dev/null ||
+		{ echo "no kernel log in --log-dir after Ctrl-C"; return 1; }
 }
 
 # A successful run in a cache that holds no kept runs exits 0.  vm.sh's clean-up

@@ -43,7 +43,7 @@ EXIT = {
     EXIT_USAGE: "bad usage",
     EXIT_SETUP: "set-up: no fstests source, the fstests build failed, a tool is missing",
     EXIT_NO_RESULTS: "a guest boot ended without its results (QEMU failed, panic, stuck and killed)",
-    EXIT_INTR: "interrupted (the guests are stopped; what ran is kept)",
+    EXIT_INTR: "interrupted (the guests are stopped; the tests that finished are in the summary and the ledger)",
 }
 
 
@@ -296,6 +296,7 @@ def main(argv=None):
                 return EXIT_OK
             log(f"running {len(todo)} test(s): {todo[0]} .. {todo[-1]}")
             check_args = todo
+        splat_re = re.compile(open(SPLAT_ERE).read().strip())
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = os.path.join(TOP, "results", f"fstests-{stamp}")
         os.makedirs(out)
@@ -303,8 +304,7 @@ def main(argv=None):
                 "source_name": os.path.basename(src_meta["source"].rstrip("/")), "source": src_meta,
                 "fstests_tree": tree, "debug_kernel": args.debug, "test_timeout_s": args.test_timeout,
                 "started": stamp, "boots": []}
-        splat_re = re.compile(open(SPLAT_ERE).read().strip())
-        first, notes, failed_boots = {}, {}, []
+        first, notes, failed_boots, reruns = {}, {}, [], {}
         meta["jobs"] = args.jobs
         rcs = boot_all([(v, os.path.join(out, v), args.sections, check_args, v) for v in variants],
                        tree, args)
@@ -313,7 +313,6 @@ def main(argv=None):
             if rc not in (0, guest.EX_HUNG):     # guest.py's own: every section ran, or a test hung
                 failed_boots.append(f"{v} (exit {rc})")
             first[v], notes[v] = results.load_boot(os.path.join(out, v), args.sections, splat_re)
-        reruns = {}
         if len(variants) == 2:
             diff = results.differing(first["stock"], first["patched"])
             if diff:
@@ -322,19 +321,11 @@ def main(argv=None):
                 log(f"outcomes differ for {' '.join(names)}: running them once more on both variants")
                 plan = [(v, os.path.join(out, f"rerun-{v}"), secs, names, f"rerun {v}")
                         for v in variants]
+                meta["rerun"] = {"sections": secs, "tests": names}
                 for (v, rdir, _, _, _), rc in zip(plan, boot_all(plan, tree, args)):
                     meta["boots"].append({"variant": v, "round": 2, "exit": rc})
                     reruns[v], _ = results.load_boot(rdir, secs, splat_re)
-        summary = results.summarize(variants, first, reruns, notes, meta)
-        with open(os.path.join(out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=1)
-        text = results.render_text(summary)
-        with open(os.path.join(out, "summary.txt"), "w") as f:
-            f.write(text)
-        print(text, end="")
-        log(f"results: {os.path.relpath(out, TOP)}/ (summary.txt, summary.json)")
-        rec_path = ledger.write_record(TOP, ledger.record_from_summary(summary, cond, git_commit()))
-        log(f"ledger: {os.path.relpath(rec_path, TOP)} (commit it: the outcomes accumulate across sessions)")
+        summary = write_summary(out, cond, results.summarize(variants, first, reruns, notes, meta))
         if failed_boots:
             log(f"error: a guest boot ended without its results: {', '.join(failed_boots)} "
                 f"(see the console.log in its directory)")
@@ -351,8 +342,40 @@ def main(argv=None):
         if out and not any(files for _, _, files in os.walk(out)):
             shutil.rmtree(out, ignore_errors=True)  # interrupted before anything ran: leave nothing
             out = None
+        if out:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the record
+            write_summary(out, cond, interrupted_summary(out, variants, args.sections, meta, splat_re))
         log("interrupted: the guests are stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
         return EXIT_INTR
+
+
+def interrupted_summary(out, variants, secs, meta, splat_re):
+    """The summary of a run stopped by Ctrl-C, read back from its boot directories:
+    the tests that finished count (and go to the ledger), those after them did not run,
+    and no test that finished on one variant only is called a difference."""
+    first, notes, reruns = {}, {}, {}
+    for v in variants:
+        first[v], notes[v] = results.load_boot(os.path.join(out, v), secs, splat_re, interrupted=True)
+    rerun = meta.get("rerun")
+    if rerun:
+        for v in variants:
+            reruns[v], _ = results.load_boot(os.path.join(out, f"rerun-{v}"), rerun["sections"],
+                                             splat_re, interrupted=True)
+    return results.summarize(variants, first, reruns, notes, dict(meta, interrupted=True))
+
+
+def write_summary(out, cond, summary):
+    """summary.json, summary.txt (also printed) and the run's ledger record."""
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    text = results.render_text(summary)
+    with open(os.path.join(out, "summary.txt"), "w") as f:
+        f.write(text)
+    print(text, end="")
+    log(f"results: {os.path.relpath(out, TOP)}/ (summary.txt, summary.json)")
+    rec_path = ledger.write_record(TOP, ledger.record_from_summary(summary, cond, git_commit()))
+    log(f"ledger: {os.path.relpath(rec_path, TOP)} (commit it: the outcomes accumulate across sessions)")
+    return summary
 
 
 if __name__ == "__main__":

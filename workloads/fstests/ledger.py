@@ -81,7 +81,8 @@ def record_from_summary(summary, conditions, commit):
         secs[sec] = tests
     return {"stamp": summary["started"], "commit": commit, "variants": summary["variants"],
             "test_args": summary["test_args"], "conditions": conditions.as_dict(),
-            "broken": summary["broken"], "sections": secs}
+            "broken": summary["broken"], "interrupted": bool(summary.get("interrupted")),
+            "sections": secs}
 
 
 def write_record(top, record):

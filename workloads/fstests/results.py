@@ -24,6 +24,8 @@ OTHER = "differs"                  # e.g. not run on one variant only
 
 # A note that starts with this: the section's results are missing, not a result.
 BROKEN = "did not run"
+# The note of a section a Ctrl-C cut short: the tests with a result count, the rest did not run.
+INTERRUPTED = "interrupted: the tests after the last result did not run"
 MARKER = re.compile(r"run fstests (\S+) at ")
 
 
@@ -79,8 +81,10 @@ def splats_by_test(console_text, splat_re):
     return found
 
 
-def load_boot(boot_dir, sections, splat_re):
-    """{section: {test: Outcome}} of one guest boot, and its notes (why a section did not run)."""
+def load_boot(boot_dir, sections, splat_re, interrupted=False):
+    """{section: {test: Outcome}} of one guest boot, and its notes (why a section did not run).
+    interrupted: the boot was stopped by Ctrl-C, so a section without a record was cut
+    short (its result.xml holds the tests that finished), not broken."""
     try:
         with open(os.path.join(boot_dir, "state.json")) as f:
             state = json.load(f)
@@ -94,7 +98,9 @@ def load_boot(boot_dir, sections, splat_re):
     outcomes, notes = {}, {}
     for sec in sections:
         rec = state["sections"].get(sec)
-        if rec is None:
+        if rec is None and interrupted:
+            notes[sec] = INTERRUPTED
+        elif rec is None:
             notes[sec] = f"{BROKEN}: no record of this section (the guest ended before it)"
         elif rec.get("broken"):
             notes[sec] = f"{BROKEN}: {rec['broken']}"
@@ -171,7 +177,9 @@ def summarize(variants, rounds, reruns, notes, meta):
                 re_t = reruns.get(v, {}).get(sec, {}).get(n)
                 if re_t:
                     row[f"{v}_rerun"] = asdict(re_t)
-            if len(variants) == 2:
+            if len(variants) == 2 and not (meta.get("interrupted") and not all(v in row for v in variants)):
+                # (a Ctrl-C stops the boots at different tests: one that ran on one
+                # variant only is not a difference)
                 s1, p1 = (_status(rounds[v].get(sec, {}), n) for v in variants)
                 s2, p2 = (reruns[v][sec][n].status if n in reruns.get(v, {}).get(sec, {}) else None
                           for v in variants)
@@ -209,6 +217,8 @@ def render_text(summary):
     variants = summary["variants"]
     out = [f"fstests {summary['source_name']} on f2fs, variants {' and '.join(variants)}, "
            f"tests: {' '.join(summary['test_args'])}", ""]
+    if summary.get("interrupted"):
+        out[1:1] = ["INTERRUPTED: the counts are of the tests that finished before Ctrl-C", ""]
     for sec, rec in summary["sections"].items():
         out.append(f"== section {sec} ==")
         for v in variants:
