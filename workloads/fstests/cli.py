@@ -343,7 +343,8 @@ def main(argv=None):
             shutil.rmtree(out, ignore_errors=True)  # interrupted before anything ran: leave nothing
             out = None
         if out:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the record
+            for sig in (signal.SIGINT, signal.SIGTERM):    # a second one must not lose the record
+                signal.signal(sig, signal.SIG_IGN)
             write_summary(out, cond, interrupted_summary(out, variants, args.sections, meta, splat_re))
         log("interrupted: the guests are stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
         return EXIT_INTR

@@ -218,7 +218,7 @@ def render_text(summary):
     out = [f"fstests {summary['source_name']} on f2fs, variants {' and '.join(variants)}, "
            f"tests: {' '.join(summary['test_args'])}", ""]
     if summary.get("interrupted"):
-        out[1:1] = ["INTERRUPTED: the counts are of the tests that finished before Ctrl-C", ""]
+        out.insert(1, "INTERRUPTED: the counts are of the tests that finished before Ctrl-C")
     for sec, rec in summary["sections"].items():
         out.append(f"== section {sec} ==")
         for v in variants:
