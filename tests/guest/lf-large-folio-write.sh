@@ -15,7 +15,9 @@
 #    umount + mount, compare again; fsck.f2fs must be clean;
 #  - fsx (buffered and mmap I/O, truncate, punch, zero, collapse and insert
 #    range, with and without flushing and dropping the cache after each
-#    operation), and fio with verify.
+#    operation), and fio with verify;
+#  - with the switch on, journalled user quota: quotaon of a quota file that
+#    was written with large folios, and a user's writes charged to it.
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
@@ -254,6 +256,38 @@ one_pass() {
 	log "== largefolio $sw: $((SECONDS - t0)) s"
 }
 
+# jquota_check: journalled quota with the switch on.  quotacheck writes the
+# quota file as a new file, with large folios; quotaon must take it back to
+# order-0 folios (quota files are written back under f2fs_lock_op()) rather
+# than refuse it.  Then another user's writes are charged to that user, and
+# the file system stays consistent.
+jquota_check() {
+	local opts=largefolio,noinline_data,usrjquota=aquota.user,jqfmt=vfsv1 used
+	log "== largefolio on, journalled user quota (mount -o $opts)"
+	mkfs_mount "" "$opts"
+	if ! quotacheck -cu -F vfsv1 -m "$MNT" >"$work/quota.out" 2>&1; then
+		fail "[jquota] quotacheck -cu failed: $(tail -1 "$work/quota.out")"; umount "$MNT"; return
+	fi
+	if ! quotaon -u "$MNT" >"$work/quota.out" 2>&1; then
+		fail "[jquota] quotaon of a quota file written with large folios failed: $(tail -1 "$work/quota.out")"
+		umount "$MNT"; return
+	fi
+	mkdir -m 1777 "$MNT/shared"
+	setpriv --reuid=4242 --regid=4242 --clear-groups \
+		dd if=/dev/urandom of="$MNT/shared/f" bs=1M count=4 status=none ||
+		fail "[jquota] a 4 MiB write as uid 4242 failed"
+	sync
+	used=$(repquota -u -n "$MNT" 2>/dev/null | awk '$1 == "#4242" { print $3 }')
+	if [ -n "$used" ] && [ "$used" -ge 4096 ]; then
+		log "[jquota] quotaon ok; uid 4242 charged $used KiB for a 4 MiB file"
+	else
+		fail "[jquota] uid 4242 charged '${used:-nothing}' KiB for a 4 MiB file"
+	fi
+	quotaoff -u "$MNT" || fail "[jquota] quotaoff failed"
+	fsck_clean
+	umount "$MNT"
+}
+
 if [ "$HALVES" = both ]; then
 	one_pass off "noinline_data"
 else
@@ -275,6 +309,7 @@ if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 			gcprobe=1
 		fi
 		one_pass on "largefolio,noinline_data"
+		jquota_check
 	fi
 elif [ "$EXPECT" = 1 ]; then
 	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"
