@@ -1,4 +1,6 @@
 """./wbtrace fstests: bad input is one clear error (exit 2), before anything is built."""
+import datetime
+
 import pytest
 from fstests import cli, sections
 
@@ -36,3 +38,14 @@ def test_the_help_lists_every_exit_status_and_section(capsys):
         assert f"  {code} " in out
     for name in ("plain", "compress", "largefolio"):
         assert f"  {name} " in out
+
+
+def test_runs_started_in_the_same_second_get_their_own_results_dir(tmp_path):
+    """Two ./wbtrace fstests started in one second (two chains of slices) once shared a
+    stamp: the second died on the existing directory, and would have overwritten the
+    first's ledger record."""
+    now = datetime.datetime(2026, 12, 6, 16, 22, 14, tzinfo=datetime.timezone.utc)
+    got = [cli.new_results_dir(str(tmp_path), now) for _ in range(3)]
+    assert [stamp for _, stamp in got] == ["20261206-162214", "20261206-162214-2", "20261206-162214-3"]
+    assert all(p.endswith(f"results/fstests-{s}") and (tmp_path / "results" / f"fstests-{s}").is_dir()
+               for p, s in got)

@@ -7,6 +7,7 @@ outcome differs, and writes the summary (results.py) to results/fstests-STAMP/.
 """
 import argparse
 import datetime
+import itertools
 import json
 import os
 import re
@@ -297,9 +298,7 @@ def main(argv=None):
             log(f"running {len(todo)} test(s): {todo[0]} .. {todo[-1]}")
             check_args = todo
         splat_re = re.compile(open(SPLAT_ERE).read().strip())
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        out = os.path.join(TOP, "results", f"fstests-{stamp}")
-        os.makedirs(out)
+        out, stamp = new_results_dir(TOP, datetime.datetime.now(datetime.timezone.utc))
         meta = {"variants": variants, "sections": args.sections, "test_args": check_args,
                 "source_name": os.path.basename(src_meta["source"].rstrip("/")), "source": src_meta,
                 "fstests_tree": tree, "debug_kernel": args.debug, "test_timeout_s": args.test_timeout,
@@ -348,6 +347,21 @@ def main(argv=None):
             write_summary(out, cond, interrupted_summary(out, variants, args.sections, meta, splat_re))
         log("interrupted: the guests are stopped" + (f"; what ran is in {os.path.relpath(out, TOP)}" if out else ""))
         return EXIT_INTR
+
+
+def new_results_dir(top, now):
+    """Make results/fstests-STAMP for a run started at NOW (UTC), or STAMP-2, -3, ...
+    when another run started in the same second; return its path and its stamp, which
+    also names the run's ledger record, so that neither is shared."""
+    base = now.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(1):
+        stamp = base if n == 1 else f"{base}-{n}"
+        path = os.path.join(top, "results", f"fstests-{stamp}")
+        try:
+            os.makedirs(path)
+        except FileExistsError:
+            continue
+        return path, stamp
 
 
 def interrupted_summary(out, variants, secs, meta, splat_re):
