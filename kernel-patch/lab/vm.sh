@@ -361,6 +361,11 @@ done
 cmdline="console=ttyS0 loglevel=6 panic=-1 \
 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro \
 init=$WB_LAB/guest-init.sh tsc=reliable no_timer_check$tsc_opt"
+# KASAN's shadow bounds follow the LA57 feature bit (__VIRTUAL_MASK_SHIFT), which
+# identify_cpu() clears and sets again at boot: an interrupt in between reports
+# a "wild-memory-access" on a direct-map address.  TCG's -cpu max has LA57, so
+# the debug kernel runs with 4-level paging.
+[ "$flavor" = debug ] && cmdline+=" no5lvl"
 if [ "$scratch" = ram ]; then
 	# brd allocates a page on first write and frees it on discard (mkfs.f2fs
 	# discards the whole device), so the memory in use follows the data.
