@@ -86,7 +86,7 @@ def test_latest_pools_like_conditions_newest_wins_and_reports_flakes(tmp_path):
                 [case("generic/002"), case("generic/003", "fail")],
                 rerun={"stock": [case("generic/003")], "patched": [case("generic/003")]}), cond(), "c2"))
     done, used, other, flaky = ledger.latest(ledger.load_records(top), cond(), BOTH)
-    assert (used, other) == (3, 0)
+    assert (used, other) == (3, {"stock": 0, "patched": 1})   # the old record's patched half
     assert done["plain"]["generic/007"] == {"stock": "pass"}
     assert done["plain"]["generic/001"] == {"stock": "pass", "patched": "pass"}
     assert done["plain"]["generic/002"] == {"stock": "pass", "patched": "pass"}
@@ -94,7 +94,7 @@ def test_latest_pools_like_conditions_newest_wins_and_reports_flakes(tmp_path):
     assert flaky == {"plain": {"generic/003"}}
     # Patched alone: the old record does not count at all.
     done_p, used_p, other_p, _ = ledger.latest(ledger.load_records(top), cond(), ["patched"])
-    assert (used_p, other_p) == (2, 1) and "generic/007" not in done_p["plain"]
+    assert (used_p, other_p) == (2, {"patched": 1}) and "generic/007" not in done_p["plain"]
 
 
 def test_coverage_compares_the_pass_sets():
@@ -115,11 +115,12 @@ def test_coverage_compares_the_pass_sets():
     assert p["same_outcome"] == 2 and p["flaky"] == ["generic/001"]
     assert p["counts"]["stock"] == {"pass": 2, "fail": 1, "notrun": 1, "hung": 1}
     assert cov["compress"]["missing"] == 8 and cov["compress"]["complete"] == 0
-    text = ledger.render_coverage(cov, "-g quick (8 tests)", cond(), 3, 1, BOTH)
+    text = ledger.render_coverage(cov, "-g quick (8 tests)", cond(), 3, {"stock": 0, "patched": 1}, BOTH)
     assert "== section plain: 5 of 8 on stock and patched, 1 on one only, 2 not yet ==" in text
     assert "fail on patched, pass on stock: generic/002" in text
     assert "flaky (a rerun did not repeat a difference): generic/001" in text
-    assert "3 run(s) under the current conditions" in text and "1 under others" in text
+    assert "3 run(s) under the current conditions" in text
+    assert "not counted, made under other conditions: 0 run(s) of stock, 1 run(s) of patched" in text
 
 
 def test_not_done_needs_every_section_and_variant():

@@ -111,14 +111,19 @@ def load_records(top):
 def latest(records, conditions, variants):
     """{section: {test: {variant: status}}}: the newest outcome of each (section, test,
     variant) among the records made under CONDITIONS (a rerun's status is the newer);
-    the number of records that counted and of those that did not; and {section: {test}}
-    that some counted record judged a flake (its rerun did not repeat a difference)."""
-    out, used, other, flaky = {}, 0, 0, {}
+    the number of records that counted for some variant; {variant: records of that
+    variant that did not count (made under other conditions, e.g. an older module)};
+    and {section: {test}} that some counted record judged a flake (its rerun did not
+    repeat a difference)."""
+    out, used, other, flaky = {}, 0, {v: 0 for v in variants}, {}
     for rec in sorted(records, key=lambda r: r["stamp"]):
         cond = Conditions.from_dict(rec["conditions"])
-        mine = [v for v in variants if v in rec["variants"] and conditions.covers(cond, [v])]
+        ran = [v for v in variants if v in rec["variants"]]
+        mine = [v for v in ran if conditions.covers(cond, [v])]
+        for v in ran:
+            if v not in mine:
+                other[v] += 1
         if not mine:
-            other += 1
             continue
         used += 1
         for sec, tests in rec["sections"].items():
@@ -197,7 +202,8 @@ def render_coverage(cov, what, conditions, used, other, variants):
     mods = ", ".join(f"{v} {conditions.module(v)}" for v in variants)
     out = [f"fstests ledger ({LEDGER_DIR}/): {used} run(s) under the current conditions "
            f"({conditions.kernel}{' debug' if conditions.debug_kernel else ''}; {mods}; "
-           f"fstests {conditions.fstests_sha256[:12]}), {other} under others (not counted)",
+           f"fstests {conditions.fstests_sha256[:12]}); not counted, made under other "
+           f"conditions: {', '.join(f'{n} run(s) of {v}' for v, n in other.items())}",
            f"tests: {what}"]
     for sec, rec in cov.items():
         out.append(f"== section {sec}: {rec['complete']} of {rec['tests']} on "
