@@ -177,9 +177,10 @@ def summarize(variants, rounds, reruns, notes, meta):
                 re_t = reruns.get(v, {}).get(sec, {}).get(n)
                 if re_t:
                     row[f"{v}_rerun"] = asdict(re_t)
-            if len(variants) == 2 and not (meta.get("interrupted") and not all(v in row for v in variants)):
-                # (a Ctrl-C stops the boots at different tests: one that ran on one
-                # variant only is not a difference)
+            # A Ctrl-C stops the boots at different tests: one that finished on one
+            # variant only is not a difference.
+            on_both = all(v in row for v in variants)
+            if len(variants) == 2 and (on_both or not meta.get("interrupted")):
                 s1, p1 = (_status(rounds[v].get(sec, {}), n) for v in variants)
                 s2, p2 = (reruns[v][sec][n].status if n in reruns.get(v, {}).get(sec, {}) else None
                           for v in variants)
