@@ -71,12 +71,18 @@ wb_series_hash() {
 # The test-only canary: stock f2fs plus tests/canary/*.patch (issue 14, item 7),
 # never part of the series.
 wb_canary_patches() { find "$WB_TOP/tests/canary" -maxdepth 1 -name '*.patch' 2>/dev/null | sort; }
+# wb_patch_code FILE: a git format-patch file without its header and commit
+# message (from the "---" line on: diffstat and diff), the whole file if it
+# has no such line.  A reworded commit message builds the same module.
+wb_patch_code() {
+	if grep -qx -- '---' "$1"; then sed -n '/^---$/,$p' "$1"; else cat "$1"; fi
+}
 wb_module_key() { # $1 kernel key dir, $2 variant
 	{
 		basename "$1"; echo "$2"; cat "$WB_LAB/build-module.inputs"
 		local p
 		if [ "$2" = patched ]; then
-			for p in $(wb_series); do cat "$WB_TOP/kernel-patch/$p"; done
+			for p in $(wb_series); do wb_patch_code "$WB_TOP/kernel-patch/$p"; done
 		elif [ "$2" = canary ]; then
 			for p in $(wb_canary_patches); do basename "$p"; cat "$p"; done
 		fi

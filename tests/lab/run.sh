@@ -140,6 +140,22 @@ keys() {
 	[ "$(grep MODULE_STOCK "$tmp/k2")" != "$(grep MODULE_STOCK "$tmp/k3")" ] || { echo "new kernel did not change the module key"; return 1; }
 }
 check "build: cache keys follow their inputs" keys
+# A commit message reworded builds the same module: the patched key follows the
+# patch's code (from its "---" line on), not its header or message.
+message_keys() {
+	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch"
+	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	printf 'x.patch\n' >"$tmp/top/kernel-patch/series"
+	printf 'Subject: [PATCH] x\n\nWhy.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+x\n' >"$tmp/top/kernel-patch/x.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m1"
+	printf 'Subject: [PATCH] x\n\nWhy, said better.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+x\n' >"$tmp/top/kernel-patch/x.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m2"
+	printf 'Subject: [PATCH] x\n\nWhy, said better.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+y\n' >"$tmp/top/kernel-patch/x.patch"
+	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m3"
+	[ "$(grep MODULE_PATCHED "$tmp/m1")" = "$(grep MODULE_PATCHED "$tmp/m2")" ] || { echo "a reworded message changed the patched key"; return 1; }
+	[ "$(grep MODULE_PATCHED "$tmp/m2")" != "$(grep MODULE_PATCHED "$tmp/m3")" ] || { echo "a code change did not change the patched key"; return 1; }
+}
+check "build: the patched key follows the patches' code, not their messages" message_keys
 # The test-only canary (stock + tests/canary/*.patch): its key follows its own patches only,
 # and a canary patch changes no other product's key.
 canary_keys() {
