@@ -17,7 +17,9 @@
 #    range, with and without flushing and dropping the cache after each
 #    operation), and fio with verify;
 #  - with the switch on, journalled user quota: quotaon of a quota file that
-#    was written with large folios, and a user's writes charged to it.
+#    was written with large folios, and a user's writes charged to it;
+#  - with the switch on, a store through mmap into a clean large folio that
+#    holds EOF: page_mkwrite keeps the folio (mkwrite_eof_check).
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
@@ -288,6 +290,58 @@ jquota_check() {
 	umount "$MNT"
 }
 
+# mkwrite_eof_check: a store through mmap into a clean large folio that holds
+# EOF.  page_mkwrite must keep the folio: truncating the page cache beyond EOF
+# first, as it does for a page, cannot split a folio the fault holds, drops it
+# whole, and the fault is retried to read it again.  The file (2 MiB - 100
+# bytes) is read back through a mapping with MADV_HUGEPAGE after drop_caches,
+# so that the folio holding EOF is large (checked); during the store of a byte
+# in its last page, filemap:mm_filemap_delete_from_page_cache must show
+# nothing of the file, and f2fs:f2fs_vm_page_mkwrite one call.
+mkwrite_eof_check() {
+	local size=$(((2 << 20) - 100)) ino hex eoforder deleted mkw
+	local EVENTS=(filemap/mm_filemap_add_to_page_cache filemap/mm_filemap_delete_from_page_cache
+		f2fs/f2fs_vm_page_mkwrite)
+	log "== largefolio on, a store through mmap into a clean large folio across EOF"
+	mkfs_mount "" "largefolio,noinline_data"
+	head -c "$size" /dev/urandom >"$work/eof"
+	cp "$work/eof" "$MNT/eof"
+	sync
+	drop_caches
+	ino=$(stat -c %i "$MNT/eof")
+	hex=$(printf '%x' "$ino")
+	trace_on
+	$PY "$WL" mmapread "$MNT/eof" || fail "[mkwrite-eof] mmapread failed"
+	trace_off "$work/trace-eof-read"
+	# the order of the folio added for the file that holds its last byte
+	eoforder=$(awk -v ino="$hex" -v last=$((size - 1)) '
+		/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") {
+			ofs = $0; sub(/.* ofs=/, "", ofs); sub(/ .*/, "", ofs)
+			order = $0; sub(/.* order=/, "", order)
+			if (ofs + 0 <= last && last < ofs + 4096 * 2 ^ order) found = order
+		}
+		END { print (found == "" ? "none" : found) }' "$work/trace-eof-read")
+	if [ "$eoforder" = none ] || [ "$eoforder" = 0 ]; then
+		fail "[mkwrite-eof] the folio holding EOF is not large (order: $eoforder): the check cannot run"
+		umount "$MNT"; return
+	fi
+	trace_on
+	$PY "$WL" mmapstore "$MNT/eof" "$work/eof" $((size - 1)) || fail "[mkwrite-eof] mmapstore failed"
+	trace_off "$work/trace-eof-store"
+	deleted=$(grep -cE "mm_filemap_delete_from_page_cache:.* ino $hex pfn=" "$work/trace-eof-store" || true)
+	mkw=$(grep -cE "f2fs_vm_page_mkwrite:.* ino = $ino, " "$work/trace-eof-store" || true)
+	if [ "$deleted" = 0 ] && [ "$mkw" = 1 ]; then
+		log "[mkwrite-eof] a store into the folio of order $eoforder holding EOF: one page_mkwrite, the folio kept"
+	else
+		fail "[mkwrite-eof] a store into the folio of order $eoforder holding EOF: $mkw page_mkwrite call(s), $deleted folio(s) of the file dropped from the page cache (want 1 and 0)"
+	fi
+	$PY "$WL" check "$MNT/eof" "$work/eof" || fail "[mkwrite-eof] the file differs after the store"
+	drop_caches
+	$PY "$WL" check "$MNT/eof" "$work/eof" || fail "[mkwrite-eof] the file differs after drop_caches"
+	fsck_clean
+	umount "$MNT"
+}
+
 if [ "$HALVES" = both ]; then
 	one_pass off "noinline_data"
 else
@@ -310,6 +364,7 @@ if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 		fi
 		one_pass on "largefolio,noinline_data"
 		jquota_check
+		mkwrite_eof_check
 	fi
 elif [ "$EXPECT" = 1 ]; then
 	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"

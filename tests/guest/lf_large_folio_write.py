@@ -6,6 +6,11 @@
     lf_large_folio_write.py selfmove FILE             moves within one file
     lf_large_folio_write.py gc FILE REF SEED          foreground GC of FILE's blocks
         while FILE is cached and some of its blocks are dirty (REF is updated)
+    lf_large_folio_write.py mmapread FILE             read FILE through a shared
+        mapping with MADV_HUGEPAGE: the page cache gets folios as large as
+        the file allows, up to EOF
+    lf_large_folio_write.py mmapstore FILE REF OFF    store a byte at OFF through a
+        shared mapping (page_mkwrite), msync; the same byte goes to REF
 
 The operations: buffered pwrite of random sizes at random offsets (partial
 blocks, overwrites, appends), truncate (shrink and grow), punch hole and zero
@@ -37,7 +42,7 @@ OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mma
 # with punch hole, zero range and O_DIRECT.
 F2FS_ONLY = ("move", "defrag")
 USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED",
-         "atomic": "FILE REF SEED"}
+         "atomic": "FILE REF SEED", "mmapread": "FILE", "mmapstore": "FILE REF OFF"}
 
 
 def _iowr(nr, size, rw=3):
@@ -294,6 +299,35 @@ def atomic(path, refpath, seed, nwrites=4):
     return 0
 
 
+def mmapread(path):
+    """Fault FILE in through a shared mapping with MADV_HUGEPAGE, one read a
+    page: the fault's readahead then takes folios of the largest order the
+    mapping allows that end at or before the page holding EOF."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) as m:
+        m.madvise(mmap.MADV_HUGEPAGE)
+        total = sum(m[i] for i in range(0, size, BLK))
+    print(f"  mmapread {path}: {size} bytes faulted in (byte sum {total})")
+    return 0
+
+
+def mmapstore(path, refpath, off):
+    """Store one byte (the complement of the one there) at OFF through a
+    shared mapping, and msync; REF gets the same byte."""
+    size = os.path.getsize(path)
+    if not 0 <= off < size:
+        raise ValueError(f"OFF {off} outside the file's {size} bytes")
+    with open(path, "r+b") as f, mmap.mmap(f.fileno(), size) as m:
+        byte = 0xff ^ m[off]
+        m[off] = byte
+        m.flush()
+    with open(refpath, "r+b") as f:
+        f.seek(off)
+        f.write(bytes([byte]))
+    print(f"  mmapstore {path}: byte {byte:#04x} at {off}")
+    return 0
+
+
 def check(path, refpath):
     with open(path, "rb") as f:
         got = f.read()
@@ -327,10 +361,12 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,)}.get(cmd, ())
+        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,)}.get(cmd, ())
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
+        if cmd == "mmapstore":
+            return mmapstore(*args)
     except ValueError as e:
         print(f"lf_large_folio_write.py {cmd}: {e} (takes {USAGE[cmd]})", file=sys.stderr)
         return 2
@@ -340,6 +376,8 @@ def main(argv):
         gc(*args)
     elif cmd == "atomic":
         return atomic(*args)
+    elif cmd == "mmapread":
+        return mmapread(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":

@@ -296,6 +296,9 @@ def test_selfmove_catches_a_move_that_left_the_source(host_fs, capsys, monkeypat
     (["selfmove"], "selfmove: takes FILE, got 0 argument(s)"),
     (["atomic", "f", "r"], "atomic: takes FILE REF SEED, got 2 argument(s)"),
     (["atomic", "f", "r", "s"], "atomic: invalid literal"),
+    (["mmapread"], "mmapread: takes FILE, got 0 argument(s)"),
+    (["mmapstore", "f", "r"], "mmapstore: takes FILE REF OFF, got 2 argument(s)"),
+    (["mmapstore", "f", "r", "end"], "mmapstore: invalid literal"),
 ])
 def test_bad_usage_is_exit_2(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -325,3 +328,25 @@ def test_the_script_runs_main(tmp_path):
     p = subprocess.run([sys.executable, SCRIPT, "check", str(tmp_path / "a"), str(tmp_path / "b")],
                        capture_output=True, text=True)
     assert p.returncode == 1 and "1 block(s) differ" in p.stdout
+
+
+def test_mmapstore_changes_one_byte_in_the_file_and_the_model(tmp_path, capsys):
+    data = bytes(random.Random(3).randbytes(3 * lfw.BLK - 100))
+    f, ref = tmp_path / "f", tmp_path / "f.ref"
+    f.write_bytes(data)
+    ref.write_bytes(data)
+    assert lfw.main(["mmapread", str(f)]) == 0
+    assert f"{len(data)} bytes faulted in (byte sum {sum(data[::lfw.BLK])})" in capsys.readouterr().out
+    off = len(data) - 1                        # the last byte, in the page that holds EOF
+    assert lfw.main(["mmapstore", str(f), str(ref), str(off)]) == 0
+    got = f.read_bytes()
+    assert got[off] == 0xff ^ data[off] and got[:off] == data[:off] and len(got) == len(data)
+    assert lfw.main(["check", str(f), str(ref)]) == 0
+
+
+def test_mmapstore_outside_the_file_is_bad_usage(tmp_path, capsys):
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    assert lfw.main(["mmapstore", str(f), str(tmp_path / "r"), "3"]) == 2
+    assert "OFF 3 outside the file's 3 bytes" in capsys.readouterr().err
+    assert f.read_bytes() == b"abc" and not (tmp_path / "r").exists()
