@@ -123,16 +123,23 @@ check "install-deps: mirror from one-line sources" mirror_oneline
 check "install-deps: no mirror is a clear error" mirror_none
 check "install-deps: never uses -t <suite>" bash -c "! grep -vE '^\s*#' '$lab/install-deps.sh' | grep -nE 'apt-get[^#]*(-t |--target-release)'"
 
+# lab_tree [DIR...]: a copy of the lab in $tmp/top (and the DIRs under it) to key.
+lab_tree() {
+	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch"
+	for d in "$@"; do mkdir -p "$tmp/top/$d"; done
+	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+}
+# lab_paths OUT: the build products' paths (their keys) of that copy, in $tmp/OUT.
+lab_paths() { WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/$1"; }
 # Cache keys: a patch changes only the patched module's key; the fragment changes the kernel's.
 keys() {
-	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch"
-	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	lab_tree
 	printf '# series\n' >"$tmp/top/kernel-patch/series"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k1"
+	lab_paths k1
 	printf 'x.patch\n' >>"$tmp/top/kernel-patch/series"; printf 'diff\n' >"$tmp/top/kernel-patch/x.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k2"
+	lab_paths k2
 	echo "CONFIG_FOO=y" >>"$tmp/top/kernel-patch/lab/lab.config"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/k3"
+	lab_paths k3
 	[ "$(grep KERNEL_DIR "$tmp/k1")" = "$(grep KERNEL_DIR "$tmp/k2")" ] || { echo "patch changed the kernel key"; return 1; }
 	[ "$(grep MODULE_STOCK "$tmp/k1")" = "$(grep MODULE_STOCK "$tmp/k2")" ] || { echo "patch changed the stock key"; return 1; }
 	[ "$(grep MODULE_PATCHED "$tmp/k1")" != "$(grep MODULE_PATCHED "$tmp/k2")" ] || { echo "patch did not change the patched key"; return 1; }
@@ -143,15 +150,14 @@ check "build: cache keys follow their inputs" keys
 # A commit message reworded builds the same module: the patched key follows the
 # patch's code (from its "---" line on), not its header or message.
 message_keys() {
-	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch"
-	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	lab_tree
 	printf 'x.patch\n' >"$tmp/top/kernel-patch/series"
 	printf 'Subject: [PATCH] x\n\nWhy.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+x\n' >"$tmp/top/kernel-patch/x.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m1"
+	lab_paths m1
 	printf 'Subject: [PATCH] x\n\nWhy, said better.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+x\n' >"$tmp/top/kernel-patch/x.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m2"
+	lab_paths m2
 	printf 'Subject: [PATCH] x\n\nWhy, said better.\n---\n a.c | 1 +\ndiff --git a/a.c b/a.c\n+y\n' >"$tmp/top/kernel-patch/x.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/m3"
+	lab_paths m3
 	[ "$(grep MODULE_PATCHED "$tmp/m1")" = "$(grep MODULE_PATCHED "$tmp/m2")" ] || { echo "a reworded message changed the patched key"; return 1; }
 	[ "$(grep MODULE_PATCHED "$tmp/m2")" != "$(grep MODULE_PATCHED "$tmp/m3")" ] || { echo "a code change did not change the patched key"; return 1; }
 }
@@ -159,15 +165,14 @@ check "build: the patched key follows the patches' code, not their messages" mes
 # The test-only canary (stock + tests/canary/*.patch): its key follows its own patches only,
 # and a canary patch changes no other product's key.
 canary_keys() {
-	rm -rf "$tmp/top"; mkdir -p "$tmp/top/kernel-patch" "$tmp/top/tests/canary"
-	cp -r "$lab" "$tmp/top/kernel-patch/lab"
+	lab_tree tests/canary
 	printf '# series\n' >"$tmp/top/kernel-patch/series"
 	printf 'one\n' >"$tmp/top/tests/canary/0001-a.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c1"
+	lab_paths c1
 	printf 'two\n' >"$tmp/top/tests/canary/0001-a.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c2"
+	lab_paths c2
 	printf 'x.patch\n' >>"$tmp/top/kernel-patch/series"; printf 'diff\n' >"$tmp/top/kernel-patch/x.patch"
-	WBTRACE_CACHE=$tmp/cache "$tmp/top/kernel-patch/lab/build.sh" --print-paths >"$tmp/c3"
+	lab_paths c3
 	grep -q '^MODULE_CANARY=.*-canary/f2fs.ko$' "$tmp/c1" || { echo "no MODULE_CANARY path"; return 1; }
 	[ "$(grep MODULE_CANARY "$tmp/c1")" != "$(grep MODULE_CANARY "$tmp/c2")" ] || { echo "a canary patch did not change the canary key"; return 1; }
 	[ "$(grep -v MODULE_CANARY "$tmp/c1")" = "$(grep -v MODULE_CANARY "$tmp/c2")" ] || { echo "a canary patch changed another key"; return 1; }
