@@ -314,10 +314,7 @@ def mmapread(path):
 def mmapstore(path, refpath, off):
     """Store one byte (the complement of the one there) at OFF through a
     shared mapping, and msync; REF gets the same byte."""
-    size = os.path.getsize(path)
-    if not 0 <= off < size:
-        raise ValueError(f"OFF {off} outside the file's {size} bytes")
-    with open(path, "r+b") as f, mmap.mmap(f.fileno(), size) as m:
+    with open(path, "r+b") as f, mmap.mmap(f.fileno(), os.path.getsize(path)) as m:
         byte = 0xff ^ m[off]
         m[off] = byte
         m.flush()
@@ -365,8 +362,8 @@ def main(argv):
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
-        if cmd == "mmapstore":
-            return mmapstore(*args)
+        if cmd == "mmapstore" and not 0 <= args[2] < os.path.getsize(args[0]):
+            raise ValueError(f"OFF {args[2]} outside the file's {os.path.getsize(args[0])} bytes")
     except ValueError as e:
         print(f"lf_large_folio_write.py {cmd}: {e} (takes {USAGE[cmd]})", file=sys.stderr)
         return 2
@@ -378,6 +375,8 @@ def main(argv):
         return atomic(*args)
     elif cmd == "mmapread":
         return mmapread(*args)
+    elif cmd == "mmapstore":
+        return mmapstore(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":
