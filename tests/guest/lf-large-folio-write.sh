@@ -19,7 +19,9 @@
 #  - with the switch on, journalled user quota: quotaon of a quota file that
 #    was written with large folios, and a user's writes charged to it;
 #  - with the switch on, a store through mmap into a clean large folio that
-#    holds EOF: page_mkwrite keeps the folio (mkwrite_eof_check).
+#    holds EOF: page_mkwrite keeps the folio (mkwrite_eof_check);
+#  - with the switch on, readahead racing with the return of a file to
+#    order-0 folios (radrop_check).
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
@@ -90,7 +92,7 @@ patched) EXPECT=${LF_EXPECT_LARGEFOLIO:-1} ;;
 esac
 # counted when the module has it: foreground GC moving a block of a large folio
 # shellcheck disable=SC2034 # read by probes_off (lib.sh)
-GRP=lfwrite PROBES=(gcblk)
+GRP=lfwrite PROBES=(gcblk dropret)
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
@@ -342,6 +344,53 @@ mkwrite_eof_check() {
 	umount "$MNT"
 }
 
+# radrop_check: readahead racing with the return of a file with large folios
+# to order-0 folios (f2fs_drop_large_folios(), under F2FS_IOC_START_ATOMIC_WRITE
+# here).  Readahead picks its folio order before it takes the invalidate lock:
+# readers that fault the file in (MADV_HUGEPAGE) while the drop writes the
+# dirty half back add large folios once it is done, and f2fs must read none of
+# them (before the fix it read one block of such a folio, marked all of it
+# uptodate, and oopsed at the end of the readahead batch).  The race has run
+# when filemap:mm_filemap_add_to_page_cache shows folios of order > 0 of the
+# file after the return of f2fs_drop_large_folios() (a kretprobe): up to eight
+# files, until one shows them; none is a failure, as the check did not run.
+radrop_check() {
+	local round ino hex large stale=0
+	local EVENTS=(filemap/mm_filemap_add_to_page_cache)
+	log "== largefolio on, readahead racing with the return to order-0 folios"
+	mkfs_mount "" "largefolio,noinline_data"
+	if ! kprobe_add "r:$GRP/dropret f2fs:f2fs_drop_large_folios"; then
+		fail "[radrop] no kretprobe on f2fs_drop_large_folios: the check cannot run"
+		umount "$MNT"; return
+	fi
+	EVENTS+=("$GRP/dropret")
+	for round in 1 2 3 4 5 6 7 8; do
+		trace_on
+		$PY "$WL" radrop "$MNT/ra$round" "$work/ra$round" $((SEED + 30 + round)) ||
+			fail "[radrop] round $round: a reader saw a page that differs, or failed"
+		trace_off "$work/trace-radrop$round"
+		ino=$(stat -c %i "$MNT/ra$round")
+		hex=$(printf '%x' "$ino")
+		read -r large stale < <(awk -v ino="$hex" '
+			/ dropret: / { dropped = 1; next }
+			/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") && / order=[1-9]/ {
+				if (dropped) after++; else before++
+			}
+			END { print before + 0, after + 0 }' "$work/trace-radrop$round")
+		log "[radrop] round $round: $large folio(s) of order > 0 added before the drop returned, $stale after"
+		cmp "$work/ra$round" "$MNT/ra$round" || fail "[radrop] round $round: the file differs"
+		[ "$stale" -gt 0 ] && break
+	done
+	[ "$stale" -gt 0 ] ||
+		fail "[radrop] no reader added a large folio after the drop in $round round(s): the race did not run"
+	drop_caches
+	for round in $(seq 1 "$round"); do
+		cmp "$work/ra$round" "$MNT/ra$round" || fail "[radrop] ra$round differs after drop_caches"
+	done
+	fsck_clean
+	umount "$MNT"
+}
+
 if [ "$HALVES" = both ]; then
 	one_pass off "noinline_data"
 else
@@ -365,6 +414,7 @@ if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 		one_pass on "largefolio,noinline_data"
 		jquota_check
 		mkwrite_eof_check
+		radrop_check
 	fi
 elif [ "$EXPECT" = 1 ]; then
 	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"

@@ -11,6 +11,9 @@
         the file allows, up to EOF
     lf_large_folio_write.py mmapstore FILE REF OFF    store a byte at OFF through a
         shared mapping (page_mkwrite), msync; the same byte goes to REF
+    lf_large_folio_write.py radrop FILE REF SEED      readers fault FILE in with
+        MADV_HUGEPAGE while an atomic write takes it back to order-0 folios;
+        FILE is written first (REF gets the same), every page read is checked
 
 The operations: buffered pwrite of random sizes at random offsets (partial
 blocks, overwrites, appends), truncate (shrink and grow), punch hole and zero
@@ -26,8 +29,10 @@ import fcntl
 import mmap
 import os
 import random
+import select
 import struct
 import sys
+import time
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -42,7 +47,8 @@ OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mma
 # with punch hole, zero range and O_DIRECT.
 F2FS_ONLY = ("move", "defrag")
 USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED",
-         "atomic": "FILE REF SEED", "mmapread": "FILE", "mmapstore": "FILE REF OFF"}
+         "atomic": "FILE REF SEED", "mmapread": "FILE", "mmapstore": "FILE REF OFF",
+         "radrop": "FILE REF SEED"}
 
 
 def _iowr(nr, size, rw=3):
@@ -325,6 +331,83 @@ def mmapstore(path, refpath, off):
     return 0
 
 
+RADROP_SIZE = 16 << 20  # FILE's size; the readers fault in the first half
+RADROP_READERS = 2
+
+
+def _fault_reader(path, want, stop_fd):
+    """A child: fault the first len(WANT) bytes of PATH in through a shared
+    mapping with MADV_HUGEPAGE (readahead of order-9 folios), compare every
+    page with WANT, drop the clean page cache again, until STOP_FD reads EOF.
+    Prints its passes; exit status 1 if a page differed."""
+    fd = os.open(path, os.O_RDONLY)
+    passes = bad = 0
+    while not select.select([stop_fd], [], [], 0)[0]:
+        with mmap.mmap(fd, len(want), prot=mmap.PROT_READ) as m:
+            m.madvise(mmap.MADV_HUGEPAGE)
+            for off in range(0, len(want), BLK):
+                if m[off:off + BLK] != want[off:off + BLK]:
+                    bad += 1
+                    if bad <= 4:
+                        print(f"  radrop reader {os.getpid()}: page at {off} differs", flush=True)
+        os.posix_fadvise(fd, 0, len(want), os.POSIX_FADV_DONTNEED)
+        passes += 1
+    os.close(fd)
+    print(f"  radrop reader {os.getpid()}: {passes} pass(es), {bad} page(s) differed", flush=True)
+    os._exit(1 if bad else 0)
+
+
+def radrop(path, refpath, seed, settle=0.5, after=1.0):
+    """Readahead racing with f2fs_drop_large_folios().  FILE (a new file with
+    large folios) gets RADROP_SIZE random bytes, written back and evicted; its
+    second half is then written again and left dirty.  Readers fault the
+    first half in, over and over, while F2FS_IOC_START_ATOMIC_WRITE takes the
+    file back to order-0 folios: it writes the dirty half back with the
+    invalidate lock held, and a reader that picked its folio order before
+    then waits for the lock and adds large folios to the order-0 mapping,
+    which f2fs must not read.  REF gets the file's content; returns 1 if a
+    reader saw a page that differs or did not end well."""
+    rnd = random.Random(seed)
+    data = bytearray(rnd.randbytes(RADROP_SIZE))
+    half = RADROP_SIZE // 2
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    stop_r, stop_w = os.pipe()
+    pids = []
+    try:
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, RADROP_SIZE, os.POSIX_FADV_DONTNEED)
+        data[half:] = rnd.randbytes(RADROP_SIZE - half)
+        os.pwrite(fd, data[half:], half)
+        with open(refpath, "wb") as f:
+            f.write(data)
+        want = bytes(data[:half])
+        for _ in range(RADROP_READERS):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(stop_w)
+                    _fault_reader(path, want, stop_r)
+                except BaseException as e:  # a child never returns into the parent's code
+                    print(f"  radrop reader {os.getpid()}: {e!r}", flush=True)
+                os._exit(2)
+            pids.append(pid)
+        time.sleep(settle)
+        t0 = time.monotonic()
+        fcntl.ioctl(fd, F2FS_IOC_START_ATOMIC_WRITE)
+        fcntl.ioctl(fd, F2FS_IOC_COMMIT_ATOMIC_WRITE)
+        took = time.monotonic() - t0
+        time.sleep(after)
+    finally:
+        os.close(stop_w)  # the readers stop at EOF
+        failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
+        os.close(stop_r)
+        os.close(fd)
+    print(f"  radrop {path}: atomic start and commit took {took:.2f} s; "
+          f"{failed} of {len(pids)} reader(s) failed")
+    return 1 if failed else 0
+
+
 def check(path, refpath):
     with open(path, "rb") as f:
         got = f.read()
@@ -358,7 +441,7 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,)}.get(cmd, ())
+        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,), "radrop": (2,)}.get(cmd, ())
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
@@ -377,6 +460,8 @@ def main(argv):
         return mmapread(*args)
     elif cmd == "mmapstore":
         return mmapstore(*args)
+    elif cmd == "radrop":
+        return radrop(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":

@@ -350,3 +350,49 @@ def test_mmapstore_outside_the_file_is_bad_usage(tmp_path, capsys):
     assert lfw.main(["mmapstore", str(f), str(tmp_path / "r"), "3"]) == 2
     assert "OFF 3 outside the file's 3 bytes" in capsys.readouterr().err
     assert f.read_bytes() == b"abc" and not (tmp_path / "r").exists()
+
+
+def _radrop_ioctls(monkeypatch, on_start=None):
+    """fcntl.ioctl recording the requests; ON_START(fd) runs at START_ATOMIC_WRITE."""
+    calls = []
+
+    def ioctl(fd, req, arg=0, *rest):
+        calls.append(req)
+        if req == lfw.F2FS_IOC_START_ATOMIC_WRITE and on_start:
+            on_start(fd)
+        return 0
+
+    monkeypatch.setattr(fcntl, "ioctl", ioctl)
+    return calls
+
+
+def test_radrop_writes_the_file_and_ref_alike_and_the_readers_pass(tmp_path, capsys, monkeypatch):
+    """radrop: the file and REF hold the same bytes, the second half rewritten;
+    START then COMMIT once; every reader ends well."""
+    path, ref = tmp_path / "r", tmp_path / "r.ref"
+    calls = _radrop_ioctls(monkeypatch)
+    assert lfw.radrop(str(path), str(ref), 3, settle=0.2, after=0.2) == 0
+    assert calls == [lfw.F2FS_IOC_START_ATOMIC_WRITE, lfw.F2FS_IOC_COMMIT_ATOMIC_WRITE]
+    data = path.read_bytes()
+    assert data == ref.read_bytes() and len(data) == lfw.RADROP_SIZE
+    first = random.Random(3).randbytes(lfw.RADROP_SIZE)
+    half = lfw.RADROP_SIZE // 2
+    assert data[:half] == first[:half] and data[half:] != first[half:]
+    out = capsys.readouterr().out
+    assert f"0 of {lfw.RADROP_READERS} reader(s) failed" in out
+
+
+def test_radrop_fails_when_a_reader_sees_a_changed_page(tmp_path, capfd, monkeypatch):
+    """A page of the first half that changes under the readers (as a stale
+    large folio read from one block would) fails the check."""
+    path, ref = tmp_path / "r", tmp_path / "r.ref"
+    _radrop_ioctls(monkeypatch, on_start=lambda fd: os.pwrite(fd, b"\xff" * 100, 5 * lfw.BLK + 7))
+    assert lfw.radrop(str(path), str(ref), 4, settle=0.2, after=0.5) == 1
+    out = capfd.readouterr().out  # the readers are children: their lines go to the fd
+    assert "page at 20480 differs" in out
+    assert f"{lfw.RADROP_READERS} of {lfw.RADROP_READERS} reader(s) failed" in out
+
+
+def test_radrop_takes_a_seed(tmp_path, capsys):
+    assert lfw.main(["radrop", str(tmp_path / "f"), str(tmp_path / "r"), "x"]) == 2
+    assert "radrop: invalid literal" in capsys.readouterr().err
