@@ -21,7 +21,8 @@
 #  - with the switch on, a store through mmap into a clean large folio that
 #    holds EOF: page_mkwrite keeps the folio (mkwrite_eof_check);
 #  - with the switch on, readahead racing with the return of a file to
-#    order-0 folios (radrop_check).
+#    order-0 folios (radrop_check), and MADV_COLLAPSE racing with it
+#    (collapsedrop_check).
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
@@ -391,6 +392,58 @@ radrop_check() {
 	umount "$MNT"
 }
 
+# collapsedrop_check: MADV_COLLAPSE racing with the return of a file with
+# large folios to order-0 folios (f2fs_drop_large_folios(), under
+# F2FS_IOC_START_ATOMIC_WRITE).  collapse_file() checks the mapping's order
+# before it reads the range in and takes no lock f2fs holds: a collapse that
+# waited in its readahead for the drop's invalidate lock adds a PMD-sized
+# folio to the order-0 mapping once the drop is done.  Atomic writes into
+# that range must still reach the disk (before the fix the order-0
+# write_begin took the large folio as one page: the data was lost once the
+# page cache was dropped).  The race has run when
+# huge_memory:mm_khugepaged_collapse_file shows a collapse of the file that
+# succeeded after the return of f2fs_drop_large_folios() (a kretprobe): up
+# to eight files, until one shows it; none is a failure.
+collapsedrop_check() {
+	local round before stale=0
+	local EVENTS=(huge_memory/mm_khugepaged_collapse_file)
+	log "== largefolio on, MADV_COLLAPSE racing with the return to order-0 folios"
+	mkfs_mount "" "largefolio,noinline_data"
+	if [ ! -d "$TR/events/huge_memory/mm_khugepaged_collapse_file" ]; then
+		fail "[collapsedrop] no huge_memory:mm_khugepaged_collapse_file event: the check cannot run"
+		umount "$MNT"; return
+	fi
+	# radrop_check defined it before
+	if [ ! -d "$TR/events/$GRP/dropret" ] && ! kprobe_add "r:$GRP/dropret f2fs:f2fs_drop_large_folios"; then
+		fail "[collapsedrop] no kretprobe on f2fs_drop_large_folios: the check cannot run"
+		umount "$MNT"; return
+	fi
+	EVENTS+=("$GRP/dropret")
+	for round in 1 2 3 4 5 6 7 8; do
+		trace_on
+		$PY "$WL" collapsedrop "$MNT/cd$round" "$work/cd$round" $((SEED + 50 + round)) ||
+			fail "[collapsedrop] round $round: the file differs after the atomic write, or the collapse failed to run"
+		trace_off "$work/trace-collapsedrop$round"
+		read -r before stale < <(awk -v name="cd$round" '
+			/ dropret: / { dropped = 1; next }
+			/mm_khugepaged_collapse_file:/ && $0 ~ (" filename=" name ",") &&
+			    / result=(succeeded|pte_mapped_hugepage)/ {
+				if (dropped) after++; else before++
+			}
+			END { print before + 0, after + 0 }' "$work/trace-collapsedrop$round")
+		log "[collapsedrop] round $round: $before collapse(s) of the file before the drop returned, $stale after"
+		[ "$stale" -gt 0 ] && break
+	done
+	[ "$stale" -gt 0 ] ||
+		fail "[collapsedrop] no collapse of a file after the drop in $round round(s): the race did not run"
+	drop_caches
+	for round in $(seq 1 "$round"); do
+		cmp "$work/cd$round" "$MNT/cd$round" || fail "[collapsedrop] cd$round differs after drop_caches"
+	done
+	fsck_clean
+	umount "$MNT"
+}
+
 if [ "$HALVES" = both ]; then
 	one_pass off "noinline_data"
 else
@@ -415,6 +468,7 @@ if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 		jquota_check
 		mkwrite_eof_check
 		radrop_check
+		collapsedrop_check
 	fi
 elif [ "$EXPECT" = 1 ]; then
 	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"

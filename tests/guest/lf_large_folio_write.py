@@ -14,6 +14,9 @@
     lf_large_folio_write.py radrop FILE REF SEED      readers fault FILE in with
         MADV_HUGEPAGE while an atomic write takes it back to order-0 folios;
         FILE is written first (REF gets the same), every page read is checked
+    lf_large_folio_write.py collapsedrop FILE REF SEED  MADV_COLLAPSE of FILE's
+        first 2 MiB while an atomic write takes it back to order-0 folios, then
+        atomic writes into that range; FILE must read back as REF
 
 The operations: buffered pwrite of random sizes at random offsets (partial
 blocks, overwrites, appends), truncate (shrink and grow), punch hole and zero
@@ -48,7 +51,7 @@ OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mma
 F2FS_ONLY = ("move", "defrag")
 USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED",
          "atomic": "FILE REF SEED", "mmapread": "FILE", "mmapstore": "FILE REF OFF",
-         "radrop": "FILE REF SEED"}
+         "radrop": "FILE REF SEED", "collapsedrop": "FILE REF SEED"}
 
 
 def _iowr(nr, size, rw=3):
@@ -65,6 +68,15 @@ FS_IOC_FIEMAP = (3 << 30) | (32 << 16) | (ord("f") << 8) | 11
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+MAP_FAILED = ctypes.c_void_p(-1).value
+PROT_NONE, PROT_READ = 0, 1  # Python 3.11's mmap has PROT_READ but not PROT_NONE
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+MADV_COLLAPSE = 25  # include/uapi/asm-generic/mman-common.h; Python 3.11's mmap lacks it
 
 
 def fallocate(fd, mode, off, length):
@@ -408,6 +420,119 @@ def radrop(path, refpath, seed, settle=0.5, after=1.0):
     return 1 if failed else 0
 
 
+COLLAPSE_SIZE = 2 << 20  # one PMD: what MADV_COLLAPSE makes a folio of
+COLLAPSEDROP_DIRTY = 64 << 20  # what the drop writes back with the invalidate lock held
+COLLAPSE_WAIT = 5.0  # seconds the collapsing child waits to see the drop running
+
+
+def _map_pmd_aligned(fd, length):
+    """Map the first LENGTH bytes of FD shared and read-only at a virtual
+    address aligned to LENGTH (a collapse needs a PMD-aligned range).
+    Returns (reservation, its size, the mapping's address)."""
+    size = 2 * length
+    base = libc.mmap(None, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    if base in (None, MAP_FAILED):
+        raise OSError(ctypes.get_errno(), "mmap of the reservation")
+    addr = (base + length - 1) & ~(length - 1)
+    got = libc.mmap(addr, length, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0)
+    if got != addr:
+        e = ctypes.get_errno()
+        libc.munmap(base, size)
+        raise OSError(e, f"mmap of the file at {addr:#x}: {os.strerror(e)}")
+    return base, size, addr
+
+
+def _collapser(path, go_fd, done_fd, watch):
+    """A child: map the first COLLAPSE_SIZE bytes of PATH, wait for a byte on
+    GO_FD, then until the kernel stack of process WATCH shows it in
+    f2fs_drop_large_folios() (at most COLLAPSE_WAIT seconds), and
+    madvise(MADV_COLLAPSE) the range; writes "rc errno caught" to DONE_FD
+    (caught: 1 if the stack showed it) and exits."""
+    fd = os.open(path, os.O_RDONLY)
+    base, size, addr = _map_pmd_aligned(fd, COLLAPSE_SIZE)
+    os.read(go_fd, 1)
+    caught, until = 0, time.monotonic() + COLLAPSE_WAIT
+    while not caught and time.monotonic() < until:
+        with open(f"/proc/{watch}/stack") as f:
+            caught = int("f2fs_drop_large_folios" in f.read())
+    rc = libc.madvise(addr, COLLAPSE_SIZE, MADV_COLLAPSE)
+    err = ctypes.get_errno() if rc else 0
+    libc.munmap(base, size)
+    os.close(fd)
+    os.write(done_fd, f"{rc} {err} {caught}".encode())
+    os._exit(0)
+
+
+def collapsedrop(path, refpath, seed):
+    """MADV_COLLAPSE racing with f2fs_drop_large_folios().  FILE (a new file
+    with large folios) gets COLLAPSE_SIZE + COLLAPSEDROP_DIRTY random bytes,
+    written back and evicted; all but its first COLLAPSE_SIZE bytes are then
+    written again and left dirty.  A child collapses the first COLLAPSE_SIZE
+    bytes into one folio as soon as F2FS_IOC_START_ATOMIC_WRITE is seen in
+    f2fs_drop_large_folios() (/proc/PID/stack), taking the file back to
+    order-0 folios: a collapse that checked the mapping's order before
+    the drop set it to 0 reads the range in once the drop is done and adds a
+    PMD-sized folio to the order-0 mapping.  Then atomic writes into that
+    range, commit, and the file is dropped from the page cache and read back:
+    it must equal REF.  Returns 1 if it differs or the child failed."""
+    rnd = random.Random(seed)
+    data = bytearray(rnd.randbytes(COLLAPSE_SIZE + COLLAPSEDROP_DIRTY))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    fds, pid, status, result = [fd, go_r, go_w, done_r, done_w], None, None, b""
+    try:
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, len(data), os.POSIX_FADV_DONTNEED)
+        data[COLLAPSE_SIZE:] = rnd.randbytes(COLLAPSEDROP_DIRTY)
+        os.pwrite(fd, data[COLLAPSE_SIZE:], COLLAPSE_SIZE)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(go_w)
+                os.close(done_r)
+                _collapser(path, go_r, done_w, os.getppid())
+            except BaseException as e:  # a child never returns into the parent's code
+                print(f"  collapsedrop child: {e!r}", flush=True)
+            os._exit(2)
+        for f in (go_r, done_w):  # EOF on done_r if the child dies
+            os.close(f)
+            fds.remove(f)
+        os.write(go_w, b"x")
+        t0 = time.monotonic()
+        fcntl.ioctl(fd, F2FS_IOC_START_ATOMIC_WRITE)
+        took = time.monotonic() - t0
+        result = os.read(done_r, 64)
+        status = os.waitpid(pid, 0)[1]
+        pid = None
+        for _ in range(4):
+            off = rnd.randrange(0, COLLAPSE_SIZE - 3 * BLK)
+            chunk = rnd.randbytes(rnd.randint(1, 3 * BLK))
+            os.pwrite(fd, chunk, off)
+            data[off:off + len(chunk)] = chunk
+        fcntl.ioctl(fd, F2FS_IOC_COMMIT_ATOMIC_WRITE)
+        os.posix_fadvise(fd, 0, len(data), os.POSIX_FADV_DONTNEED)
+    finally:
+        if pid is not None:
+            os.waitpid(pid, 0)
+        for f in fds:
+            os.close(f)
+    with open(refpath, "wb") as f:
+        f.write(data)
+    if status != 0 or len(result.split()) != 3:
+        print(f"  collapsedrop {path}: the child failed (wait status {status}, said {result!r})")
+        return 1
+    rc, err, caught = (int(x) for x in result.split())
+    # not whether a folio was added: a collapse that added one after the drop
+    # returns EINVAL when it finds the mapping no longer takes PMD folios
+    what = "0" if rc == 0 else f"{rc} ({errno.errorcode.get(err, err)})"
+    seen = "seen in" if caught else "not seen in"
+    print(f"  collapsedrop {path}: atomic start took {took:.2f} s, {seen} f2fs_drop_large_folios(); "
+          f"madvise(MADV_COLLAPSE) returned {what}")
+    return check(path, refpath)
+
+
 def check(path, refpath):
     with open(path, "rb") as f:
         got = f.read()
@@ -441,7 +566,8 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,), "radrop": (2,)}.get(cmd, ())
+        ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,), "radrop": (2,),
+                "collapsedrop": (2,)}.get(cmd, ())
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
@@ -462,6 +588,8 @@ def main(argv):
         return mmapstore(*args)
     elif cmd == "radrop":
         return radrop(*args)
+    elif cmd == "collapsedrop":
+        return collapsedrop(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":

@@ -4,6 +4,7 @@ host's file system; move and defragment with F2FS_IOC_MOVE_RANGE and
 F2FS_IOC_DEFRAGMENT emulated), the ioctl numbers and layouts against the uapi
 headers, FIEMAP, the GC step's bookkeeping (its GC ioctl refused off f2fs),
 selfmove, check and the command line."""
+import ctypes
 import errno
 import fcntl
 import os
@@ -396,3 +397,74 @@ def test_radrop_fails_when_a_reader_sees_a_changed_page(tmp_path, capfd, monkeyp
 def test_radrop_takes_a_seed(tmp_path, capsys):
     assert lfw.main(["radrop", str(tmp_path / "f"), str(tmp_path / "r"), "x"]) == 2
     assert "radrop: invalid literal" in capsys.readouterr().err
+
+
+@pytest.fixture
+def quick_collapsedrop(monkeypatch):
+    """collapsedrop on a small file, its child waiting 0.2 s for a drop that
+    a host never shows."""
+    monkeypatch.setattr(lfw, "COLLAPSEDROP_DIRTY", 1 << 20)
+    monkeypatch.setattr(lfw, "COLLAPSE_WAIT", 0.2)
+
+
+def test_collapsedrop_writes_the_file_and_ref_alike(tmp_path, capsys, monkeypatch, quick_collapsedrop):
+    """collapsedrop: START, four writes into the first 2 MiB, COMMIT; the file
+    and REF hold the same bytes, rewritten beyond 2 MiB; the child's madvise
+    result is reported (no drop to see on a host)."""
+    path, ref = tmp_path / "c", tmp_path / "c.ref"
+    calls = _radrop_ioctls(monkeypatch)
+    assert lfw.collapsedrop(str(path), str(ref), 5) == 0
+    assert calls == [lfw.F2FS_IOC_START_ATOMIC_WRITE, lfw.F2FS_IOC_COMMIT_ATOMIC_WRITE]
+    data = path.read_bytes()
+    assert data == ref.read_bytes() and len(data) == lfw.COLLAPSE_SIZE + lfw.COLLAPSEDROP_DIRTY
+    first = random.Random(5).randbytes(len(data))
+    assert data[lfw.COLLAPSE_SIZE:] != first[lfw.COLLAPSE_SIZE:]
+    assert data[:lfw.COLLAPSE_SIZE] != first[:lfw.COLLAPSE_SIZE]  # the atomic writes
+    out = capsys.readouterr().out
+    assert "not seen in f2fs_drop_large_folios(); madvise(MADV_COLLAPSE) returned" in out
+
+
+def test_collapsedrop_fails_when_a_write_is_lost(tmp_path, capsys, monkeypatch, quick_collapsedrop):
+    """A block of the range that does not hold what was written (as when the
+    atomic write went to a stale large folio) fails the check."""
+    path, ref = tmp_path / "c", tmp_path / "c.ref"
+    calls = []
+
+    def ioctl(fd, req, arg=0, *rest):
+        calls.append(req)
+        if req == lfw.F2FS_IOC_COMMIT_ATOMIC_WRITE:
+            os.pwrite(fd, bytes(lfw.COLLAPSE_SIZE), 0)  # every write of the range lost
+        return 0
+
+    monkeypatch.setattr(fcntl, "ioctl", ioctl)
+    assert lfw.collapsedrop(str(path), str(ref), 6) == 1
+    assert "block(s) differ" in capsys.readouterr().out
+
+
+def test_collapsedrop_fails_when_the_child_fails(tmp_path, capfd, monkeypatch, quick_collapsedrop):
+    def no_map(fd, length):
+        raise OSError(errno.ENOMEM, "no mapping")
+
+    monkeypatch.setattr(lfw, "_map_pmd_aligned", no_map)
+    _radrop_ioctls(monkeypatch)
+    assert lfw.collapsedrop(str(tmp_path / "c"), str(tmp_path / "c.ref"), 7) == 1
+    out = capfd.readouterr().out
+    assert "collapsedrop child: OSError" in out and "the child failed (wait status 512" in out
+
+
+def test_map_pmd_aligned_maps_the_file_at_an_aligned_address(tmp_path):
+    path = tmp_path / "m"
+    path.write_bytes(b"m" * (3 << 20))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        base, size, addr = lfw._map_pmd_aligned(fd, 2 << 20)
+        assert addr % (2 << 20) == 0 and base <= addr and addr + (2 << 20) <= base + size
+        assert ctypes.string_at(addr, 4) == b"mmmm"
+        lfw.libc.munmap(base, size)
+    finally:
+        os.close(fd)
+
+
+def test_collapsedrop_takes_a_seed(tmp_path, capsys):
+    assert lfw.main(["collapsedrop", str(tmp_path / "f"), str(tmp_path / "r"), "x"]) == 2
+    assert "collapsedrop: invalid literal" in capsys.readouterr().err
