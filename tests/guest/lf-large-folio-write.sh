@@ -345,67 +345,74 @@ mkwrite_eof_check() {
 	umount "$MNT"
 }
 
-# radrop_check: readahead racing with the return of a file with large folios
-# to order-0 folios (f2fs_drop_large_folios(), under F2FS_IOC_START_ATOMIC_WRITE
-# here).  Readahead picks its folio order before it takes the invalidate lock:
-# readers that fault the file in (MADV_HUGEPAGE) while the drop writes the
-# dirty half back add large folios once it is done, and f2fs must read none of
-# them (before the fix it read one block of such a folio, marked all of it
-# uptodate, and oopsed at the end of the readahead batch).  The race has run
-# when filemap:mm_filemap_add_to_page_cache shows folios of order > 0 of the
-# file after the return of f2fs_drop_large_folios() (a kretprobe): up to eight
-# files, until one shows them; none is a failure, as the check did not run.
-radrop_check() {
-	local round ino hex large stale=0
-	local EVENTS=(filemap/mm_filemap_add_to_page_cache)
-	log "== largefolio on, readahead racing with the return to order-0 folios"
-	mkfs_mount "" "largefolio,noinline_data"
-	if ! kprobe_add "r:$GRP/dropret f2fs:f2fs_drop_large_folios"; then
-		fail "[radrop] no kretprobe on f2fs_drop_large_folios: the check cannot run"
+# drop_race TAG CMD PREFIX SEED0 ERE WHAT: a race with the return of a file
+# with large folios to order-0 folios (f2fs_drop_large_folios(), under
+# F2FS_IOC_START_ATOMIC_WRITE).  Up to eight rounds, each a new file
+# $MNT/PREFIXn written and checked by `lf_large_folio_write.py CMD` under the
+# trace of the caller's EVENTS and a kretprobe on the drop's return, until
+# the trace shows the race ran: a line that matches `ERE PREFIXn` (the
+# function ERE prints the pattern of WHAT for that file) after the drop
+# returned; none is a failure, as the check did not run.  Then every file is
+# compared again after drop_caches, and fsck.
+drop_race() {
+	local tag=$1 cmd=$2 prefix=$3 seed0=$4 ere=$5 what=$6 round before after=0
+	if [ ! -d "$TR/events/$GRP/dropret" ] && ! kprobe_add "r:$GRP/dropret f2fs:f2fs_drop_large_folios"; then
+		fail "[$tag] no kretprobe on f2fs_drop_large_folios: the check cannot run"
 		umount "$MNT"; return
 	fi
 	EVENTS+=("$GRP/dropret")
 	for round in 1 2 3 4 5 6 7 8; do
 		trace_on
-		$PY "$WL" radrop "$MNT/ra$round" "$work/ra$round" $((SEED + 30 + round)) ||
-			fail "[radrop] round $round: a reader saw a page that differs, or failed"
-		trace_off "$work/trace-radrop$round"
-		ino=$(stat -c %i "$MNT/ra$round")
-		hex=$(printf '%x' "$ino")
-		read -r large stale < <(awk -v ino="$hex" '
+		$PY "$WL" "$cmd" "$MNT/$prefix$round" "$work/$prefix$round" $((SEED + seed0 + round)) ||
+			fail "[$tag] round $round: $cmd found a difference, or failed"
+		trace_off "$work/trace-$tag$round"
+		read -r before after < <(awk -v ere="$("$ere" "$prefix$round")" '
 			/ dropret: / { dropped = 1; next }
-			/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") && / order=[1-9]/ {
-				if (dropped) after++; else before++
-			}
-			END { print before + 0, after + 0 }' "$work/trace-radrop$round")
-		log "[radrop] round $round: $large folio(s) of order > 0 added before the drop returned, $stale after"
-		cmp "$work/ra$round" "$MNT/ra$round" || fail "[radrop] round $round: the file differs"
-		[ "$stale" -gt 0 ] && break
+			$0 ~ ere { if (dropped) after++; else before++ }
+			END { print before + 0, after + 0 }' "$work/trace-$tag$round")
+		log "[$tag] round $round: $before $what before the drop returned, $after after"
+		cmp "$work/$prefix$round" "$MNT/$prefix$round" || fail "[$tag] round $round: the file differs"
+		[ "$after" -gt 0 ] && break
 	done
-	[ "$stale" -gt 0 ] ||
-		fail "[radrop] no reader added a large folio after the drop in $round round(s): the race did not run"
+	[ "$after" -gt 0 ] ||
+		fail "[$tag] no $what after the drop in $round round(s): the race did not run"
 	drop_caches
 	for round in $(seq 1 "$round"); do
-		cmp "$work/ra$round" "$MNT/ra$round" || fail "[radrop] ra$round differs after drop_caches"
+		cmp "$work/$prefix$round" "$MNT/$prefix$round" || fail "[$tag] $prefix$round differs after drop_caches"
 	done
 	fsck_clean
 	umount "$MNT"
 }
 
-# collapsedrop_check: MADV_COLLAPSE racing with the return of a file with
-# large folios to order-0 folios (f2fs_drop_large_folios(), under
-# F2FS_IOC_START_ATOMIC_WRITE).  collapse_file() checks the mapping's order
-# before it reads the range in and takes no lock f2fs holds: a collapse that
-# waited in its readahead for the drop's invalidate lock adds a PMD-sized
-# folio to the order-0 mapping once the drop is done.  Atomic writes into
-# that range must still reach the disk (before the fix the order-0
-# write_begin took the large folio as one page: the data was lost once the
-# page cache was dropped).  The race has run when
-# huge_memory:mm_khugepaged_collapse_file shows a collapse of the file that
-# succeeded after the return of f2fs_drop_large_folios() (a kretprobe): up
-# to eight files, until one shows it; none is a failure.
+# radrop_check: readahead racing with the return to order-0 folios.
+# Readahead picks its folio order before it takes the invalidate lock:
+# readers that fault the file in (MADV_HUGEPAGE) while the drop writes the
+# dirty half back add large folios once it is done, and f2fs must read none of
+# them (before the fix it read one block of such a folio, marked all of it
+# uptodate, and oopsed at the end of the readahead batch).  The race has run
+# when filemap:mm_filemap_add_to_page_cache shows folios of order > 0 of the
+# file after the drop returned.
+# shellcheck disable=SC2317 # called by drop_race
+radrop_ere() { printf 'mm_filemap_add_to_page_cache:.* ino %x pfn=.* order=[1-9]' "$(stat -c %i "$MNT/$1")"; }
+radrop_check() {
+	local EVENTS=(filemap/mm_filemap_add_to_page_cache)
+	log "== largefolio on, readahead racing with the return to order-0 folios"
+	mkfs_mount "" "largefolio,noinline_data"
+	drop_race radrop radrop ra 30 radrop_ere "folio(s) of order > 0 added"
+}
+
+# collapsedrop_check: MADV_COLLAPSE racing with the return to order-0 folios.
+# collapse_file() checks the mapping's order before it reads the range in and
+# takes no lock f2fs holds: a collapse that waited in its readahead for the
+# drop's invalidate lock adds a PMD-sized folio to the order-0 mapping once
+# the drop is done.  Atomic writes into that range must still reach the disk
+# (before the fix the order-0 write_begin took the large folio for one page:
+# the data was lost once the page cache was dropped).  The race has run when
+# huge_memory:mm_khugepaged_collapse_file shows a collapse of the file done
+# after the drop returned.
+# shellcheck disable=SC2317 # called by drop_race
+collapse_ere() { echo "mm_khugepaged_collapse_file:.* filename=$1, .*result=(succeeded|pte_mapped_hugepage)"; }
 collapsedrop_check() {
-	local round before stale=0
 	local EVENTS=(huge_memory/mm_khugepaged_collapse_file)
 	log "== largefolio on, MADV_COLLAPSE racing with the return to order-0 folios"
 	mkfs_mount "" "largefolio,noinline_data"
@@ -413,35 +420,7 @@ collapsedrop_check() {
 		fail "[collapsedrop] no huge_memory:mm_khugepaged_collapse_file event: the check cannot run"
 		umount "$MNT"; return
 	fi
-	# radrop_check defined it before
-	if [ ! -d "$TR/events/$GRP/dropret" ] && ! kprobe_add "r:$GRP/dropret f2fs:f2fs_drop_large_folios"; then
-		fail "[collapsedrop] no kretprobe on f2fs_drop_large_folios: the check cannot run"
-		umount "$MNT"; return
-	fi
-	EVENTS+=("$GRP/dropret")
-	for round in 1 2 3 4 5 6 7 8; do
-		trace_on
-		$PY "$WL" collapsedrop "$MNT/cd$round" "$work/cd$round" $((SEED + 50 + round)) ||
-			fail "[collapsedrop] round $round: the file differs after the atomic write, or the collapse failed to run"
-		trace_off "$work/trace-collapsedrop$round"
-		read -r before stale < <(awk -v name="cd$round" '
-			/ dropret: / { dropped = 1; next }
-			/mm_khugepaged_collapse_file:/ && $0 ~ (" filename=" name ",") &&
-			    / result=(succeeded|pte_mapped_hugepage)/ {
-				if (dropped) after++; else before++
-			}
-			END { print before + 0, after + 0 }' "$work/trace-collapsedrop$round")
-		log "[collapsedrop] round $round: $before collapse(s) of the file before the drop returned, $stale after"
-		[ "$stale" -gt 0 ] && break
-	done
-	[ "$stale" -gt 0 ] ||
-		fail "[collapsedrop] no collapse of a file after the drop in $round round(s): the race did not run"
-	drop_caches
-	for round in $(seq 1 "$round"); do
-		cmp "$work/cd$round" "$MNT/cd$round" || fail "[collapsedrop] cd$round differs after drop_caches"
-	done
-	fsck_clean
-	umount "$MNT"
+	drop_race collapsedrop collapsedrop cd 50 collapse_ere "collapse(s) of the file"
 }
 
 if [ "$HALVES" = both ]; then
