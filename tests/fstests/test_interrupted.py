@@ -72,3 +72,27 @@ def test_a_rerun_cut_short_keeps_the_first_round_and_the_reruns_that_finished(tm
     row = summary["sections"]["plain"]["tests"]["generic/002"]
     assert row["stock_rerun"]["status"] == r.PASS and "patched_rerun" not in row
     assert row["verdict"] == r.UNCONFIRMED and summary["broken"] == []
+
+
+def test_the_ledger_record_is_written_before_a_print_to_a_gone_pipe_fails(tmp_path, monkeypatch):
+    """Ctrl-C in `./wbtrace fstests ... | tee log` stops tee too: printing the summary then
+    fails with a broken pipe, and the record of the tests that ran must already be there."""
+    monkeypatch.setattr(cli, "TOP", str(tmp_path))
+    monkeypatch.setattr(cli, "git_commit", lambda: "abc123")
+    out = tmp_path / "results" / "fstests-20261206-170000"
+    for v in BOTH:
+        cut_short(out / v, [case("generic/001")])
+
+    def gone(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("builtins.print", gone)
+    summary = cli.interrupted_summary(str(out), BOTH, ["plain"], META, SPLAT)
+    try:
+        cli.write_summary(str(out), COND, summary)
+    except BrokenPipeError:
+        pass
+    rec = ledger.load_records(str(tmp_path))[0]
+    assert rec["interrupted"] is True
+    done, used, _, _ = ledger.latest([rec], COND, BOTH)
+    assert done["plain"]["generic/001"] == {"stock": r.PASS, "patched": r.PASS}

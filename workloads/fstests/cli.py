@@ -380,15 +380,17 @@ def interrupted_summary(out, variants, secs, meta, splat_re):
 
 
 def write_summary(out, cond, summary):
-    """summary.json, summary.txt (also printed) and the run's ledger record."""
+    """summary.json, summary.txt and the run's ledger record, then the summary
+    printed: all written before the first print, which fails when the reader
+    of a pipe (`| tee`) got the same Ctrl-C and is gone."""
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     text = results.render_text(summary)
     with open(os.path.join(out, "summary.txt"), "w") as f:
         f.write(text)
+    rec_path = ledger.write_record(TOP, ledger.record_from_summary(summary, cond, git_commit()))
     print(text, end="")
     log(f"results: {os.path.relpath(out, TOP)}/ (summary.txt, summary.json)")
-    rec_path = ledger.write_record(TOP, ledger.record_from_summary(summary, cond, git_commit()))
     log(f"ledger: {os.path.relpath(rec_path, TOP)} (commit it: the outcomes accumulate across sessions)")
     return summary
 
