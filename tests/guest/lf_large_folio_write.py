@@ -514,10 +514,10 @@ def collapsedrop(path, refpath, seed):
         fcntl.ioctl(fd, F2FS_IOC_COMMIT_ATOMIC_WRITE)
         os.posix_fadvise(fd, 0, len(data), os.POSIX_FADV_DONTNEED)
     finally:
+        for f in fds:  # first: a child still waiting for "go" sees EOF
+            os.close(f)
         if pid is not None:
             os.waitpid(pid, 0)
-        for f in fds:
-            os.close(f)
     with open(refpath, "wb") as f:
         f.write(data)
     if status != 0 or len(result.split()) != 3:
