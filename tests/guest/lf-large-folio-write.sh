@@ -22,7 +22,9 @@
 #    holds EOF: page_mkwrite keeps the folio (mkwrite_eof_check);
 #  - with the switch on, readahead racing with the return of a file to
 #    order-0 folios (radrop_check), and MADV_COLLAPSE racing with it
-#    (collapsedrop_check).
+#    (collapsedrop_check);
+#  - with the switch on, a read error in one block of a large folio read with
+#    several bios (readerr_check, through a device-mapper error target).
 # With the switch on, filemap:mm_filemap_add_to_page_cache must show folios of
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
@@ -95,9 +97,15 @@ esac
 # shellcheck disable=SC2034 # read by probes_off (lib.sh)
 GRP=lfwrite PROBES=(gcblk dropret)
 
+# the device-mapper table of readerr_check
+DMNAME=lf-readerr-$$
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	probes_off
+	if [ -e "/dev/mapper/$DMNAME" ]; then
+		mountpoint -q "$MNT" && umount "$MNT"
+		DM_DISABLE_UDEV=1 dmsetup remove "$DMNAME" || echo "  cannot remove /dev/mapper/$DMNAME"
+	fi
 	if [ -n "${LF_MODULE:-}" ] && [ -n "${WBTRACE_MODULE:-}" ]; then
 		mountpoint -q "$MNT" && umount "$MNT"
 		if rmmod f2fs; then insmod "$WBTRACE_MODULE" || echo "  cannot reload $WBTRACE_MODULE"; fi
@@ -423,6 +431,64 @@ collapsedrop_check() {
 	drop_race collapsedrop collapsedrop cd 50 collapse_ere "collapse(s) of the file"
 }
 
+# readerr_check: a read error in one block of a large folio.  The file's
+# block 1 is written again out of place, so it moves, and reading the first 2 MiB as one
+# folio takes a bio for block 0, one for block 1 and one for the rest; a
+# device-mapper table fails the sectors of block 0 only.  A fault with
+# MADV_HUGEPAGE reads that folio: the bio of block 0 fails, the later ones
+# succeed.  The read must end with the folio not uptodate, so that read() of
+# block 0 fails with EIO (before the fix the last completion marked the folio
+# uptodate and read() returned memory that was never read).  The fault must
+# have added a folio of order > 0 holding block 0, and the file must read back
+# intact from the device without the table.
+readerr_check() {
+	local EVENTS=(filemap/mm_filemap_add_to_page_cache) opts=largefolio,noinline_data
+	local blk0 blk1 ino sectors order
+	log "== largefolio on, a read error in one block of a large folio"
+	mkfs_mount "" "$opts"
+	# a small volume updates in place (f2fs_tuning_parameters()): block 1 must move
+	echo 0 >"/sys/fs/f2fs/$(basename "$DEV")/ipu_policy"
+	$PY "$WL" scatter "$MNT/re" "$work/re" $((SEED + 70)) || fail "[readerr] scatter failed"
+	if ! { blk0=$($PY "$WL" physblock "$MNT/re" 0) && blk1=$($PY "$WL" physblock "$MNT/re" 1); }; then
+		fail "[readerr] no device block for block 0 or 1 of the file"; umount "$MNT"; return
+	fi
+	ino=$(stat -c %i "$MNT/re")
+	umount "$MNT"
+	if [ "$blk1" = $((blk0 + 1)) ]; then
+		fail "[readerr] block 1 still follows block 0 on the device ($blk0, $blk1): one bio would read both, the check cannot run"
+		return
+	fi
+	sectors=$(blockdev --getsz "$DEV")
+	# 512-byte sectors: linear, then error over block 0's 8, then linear
+	if ! printf '0 %d linear %s 0\n%d 8 error\n%d %d linear %s %d\n' \
+		$((blk0 * 8)) "$DEV" $((blk0 * 8)) $((blk0 * 8 + 8)) $((sectors - blk0 * 8 - 8)) "$DEV" $((blk0 * 8 + 8)) |
+		DM_DISABLE_UDEV=1 dmsetup create "$DMNAME"; then
+		fail "[readerr] dmsetup create failed: the check cannot run"
+		return
+	fi
+	mount -t f2fs -o "$opts" "/dev/mapper/$DMNAME" "$MNT"
+	log "[readerr] block 0 of the file at device block $blk0 fails to read, block 1 at $blk1"
+	trace_on
+	$PY "$WL" readerr "$MNT/re" || fail "[readerr] read() of a block that failed to read did not fail with EIO"
+	trace_off "$work/trace-readerr"
+	order=$(awk -v ino="$(printf '%x' "$ino")" '
+		/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") && / ofs=0 / {
+			o = $0; sub(/.* order=/, "", o); if (o + 0 > max) max = o + 0
+		}
+		END { print max + 0 }' "$work/trace-readerr")
+	if [ "$order" -gt 0 ]; then
+		log "[readerr] the fault added a folio of order $order holding block 0"
+	else
+		fail "[readerr] no folio of order > 0 holding block 0 was added: the check did not run"
+	fi
+	umount "$MNT"
+	DM_DISABLE_UDEV=1 dmsetup remove "$DMNAME" || fail "[readerr] dmsetup remove failed"
+	mount -t f2fs -o "$opts" "$DEV" "$MNT"
+	$PY "$WL" check "$MNT/re" "$work/re" || fail "[readerr] the file differs on the device without the error"
+	fsck_clean
+	umount "$MNT"
+}
+
 if [ "$HALVES" = both ]; then
 	one_pass off "noinline_data"
 else
@@ -448,6 +514,7 @@ if mount -t f2fs -o largefolio "$DEV" "$MNT" 2>"$work/mount.err"; then
 		mkwrite_eof_check
 		radrop_check
 		collapsedrop_check
+		readerr_check
 	fi
 elif [ "$EXPECT" = 1 ]; then
 	fail "mount -o largefolio failed on $module, which should have the option (LF_EXPECT_LARGEFOLIO=1): $(cat "$work/mount.err")"

@@ -17,6 +17,13 @@
     lf_large_folio_write.py collapsedrop FILE REF SEED  MADV_COLLAPSE of FILE's
         first 2 MiB while an atomic write takes it back to order-0 folios, then
         atomic writes into that range; FILE must read back as REF
+    lf_large_folio_write.py scatter FILE REF SEED    write 2 MiB to FILE, sync,
+        write its block 1 again and sync: block 1 moves away from block 0
+    lf_large_folio_write.py physblock FILE INDEX     print the device block that
+        holds FILE's block INDEX (FIEMAP)
+    lf_large_folio_write.py readerr FILE             with FILE's block 0 failing
+        to read, fault its first 2 MiB in as one large folio: read() of
+        block 0 must then fail with EIO
 
 The operations: buffered pwrite of random sizes at random offsets (partial
 blocks, overwrites, appends), truncate (shrink and grow), punch hole and zero
@@ -33,6 +40,7 @@ import mmap
 import os
 import random
 import select
+import signal
 import struct
 import sys
 import time
@@ -51,7 +59,8 @@ OPS = {"write": 30, "smallwrite": 20, "truncate": 5, "punch": 8, "zero": 8, "mma
 F2FS_ONLY = ("move", "defrag")
 USAGE = {"ops": "FILE SEED NOPS REF", "check": "FILE REF", "selfmove": "FILE", "gc": "FILE REF SEED",
          "atomic": "FILE REF SEED", "mmapread": "FILE", "mmapstore": "FILE REF OFF",
-         "radrop": "FILE REF SEED", "collapsedrop": "FILE REF SEED"}
+         "radrop": "FILE REF SEED", "collapsedrop": "FILE REF SEED", "scatter": "FILE REF SEED",
+         "physblock": "FILE INDEX", "readerr": "FILE"}
 
 
 def _iowr(nr, size, rw=3):
@@ -208,21 +217,43 @@ def ops(path, seed, nops, refpath, kinds=None):
     print("  ops:", " ".join(f"{k}={v}" for k, v in sorted(counts.items())), "size", len(ref))
 
 
+def fiemap(fd, start, length, n):
+    """One FS_IOC_FIEMAP call: up to N extents of fd from byte START on, as
+    (logical, physical, length) in bytes, and whether the last is the file's
+    last (FIEMAP_EXTENT_LAST)."""
+    buf = bytearray(struct.pack("=QQIIII", start, length, 0, 0, n, 0) + bytes(56 * n))
+    fcntl.ioctl(fd, FS_IOC_FIEMAP, buf)
+    out, last = [], False
+    for i in range(struct.unpack_from("=I", buf, 20)[0]):
+        lg, ph, ln, _, _, fl = struct.unpack_from("=QQQQQI", buf, 32 + 56 * i)
+        out.append((lg, ph, ln))
+        last |= bool(fl & 1)
+    return out, last
+
+
 def fiemap_blocks(fd):
     """Physical block numbers of the extents of fd (FS_IOC_FIEMAP)."""
     out, start, n = [], 0, 64
     while True:
-        buf = bytearray(struct.pack("=QQIIII", start, (1 << 64) - 1 - start, 0, 0, n, 0) + bytes(56 * n))
-        fcntl.ioctl(fd, FS_IOC_FIEMAP, buf)
-        got = struct.unpack_from("=I", buf, 20)[0]
-        last = False
-        for i in range(got):
-            lg, ph, ln, _, _, fl = struct.unpack_from("=QQQQQI", buf, 32 + 56 * i)
-            out.append((ph // BLK, ln // BLK))
-            start = lg + ln
-            last |= bool(fl & 1)
-        if got < n or last:
+        got, last = fiemap(fd, start, (1 << 64) - 1 - start, n)
+        out += [(ph // BLK, ln // BLK) for _, ph, ln in got]
+        if got:
+            start = got[-1][0] + got[-1][2]
+        if len(got) < n or last:
             return out
+
+
+def physblock(path, index):
+    """The device block that holds PATH's block INDEX, None for a hole."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got, _ = fiemap(fd, index * BLK, BLK, 1)
+    finally:
+        os.close(fd)
+    if not got or not got[0][0] <= index * BLK < got[0][0] + got[0][2]:
+        return None
+    lg, ph, _ = got[0]
+    return (ph + index * BLK - lg) // BLK
 
 
 def gc(path, refpath, seed):
@@ -533,6 +564,74 @@ def collapsedrop(path, refpath, seed):
     return check(path, refpath)
 
 
+READERR_SIZE = 2 << 20  # one PMD: the folio a fault with MADV_HUGEPAGE reads
+
+
+def scatter(path, refpath, seed):
+    """Write READERR_SIZE random bytes to FILE and sync, then write its block
+    1 again and sync (not fsync, which may update in place): f2fs writes it
+    elsewhere, so reading the file's first folio takes a bio for block 0, one
+    for block 1 and one for the rest.  REF gets the content."""
+    rnd = random.Random(seed)
+    data = bytearray(rnd.randbytes(READERR_SIZE))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.pwrite(fd, data, 0)
+        os.sync()
+        data[BLK:2 * BLK] = rnd.randbytes(BLK)
+        os.pwrite(fd, data[BLK:2 * BLK], BLK)
+        os.sync()
+    finally:
+        os.close(fd)
+    with open(refpath, "wb") as f:
+        f.write(data)
+    print(f"  scatter {path}: {READERR_SIZE} bytes, block 1 written again")
+    return 0
+
+
+def _fault_in(path, off):
+    """A child: fault byte OFF of PATH in through a shared mapping of its
+    first READERR_SIZE bytes with MADV_HUGEPAGE; exits 0 if the load returned,
+    2 on an exception (a SIGBUS kills it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        with mmap.mmap(fd, READERR_SIZE, prot=mmap.PROT_READ) as m:
+            m.madvise(mmap.MADV_HUGEPAGE)
+            print(f"  readerr child: byte {m[off]:#04x} at {off}", flush=True)
+    except BaseException as e:  # a child never returns into the parent's code
+        print(f"  readerr child: {e!r}", flush=True)
+        os._exit(2)
+    os._exit(0)
+
+
+def readerr(path):
+    """FILE's block 0 fails to read; its other blocks are elsewhere on the
+    device (scatter).  A child faults the middle of FILE's first READERR_SIZE
+    bytes in with MADV_HUGEPAGE, which reads them as one large folio: the bio
+    of block 0 fails, later ones succeed.  The read must leave the folio not
+    uptodate, so that read() of block 0 fails with EIO rather than return
+    memory that was never read.  Returns 1 if it does not."""
+    pid = os.fork()
+    if pid == 0:
+        _fault_in(path, READERR_SIZE // 2)
+    status = os.waitpid(pid, 0)[1]
+    if os.WIFSIGNALED(status):
+        fault = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        fault = f"exit status {os.WEXITSTATUS(status)}"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        read = f"returned {len(os.pread(fd, BLK, 0))} bytes"
+    except OSError as e:
+        read = f"failed with {errno.errorcode.get(e.errno, e.errno)}"
+        if e.errno != errno.EIO:
+            read += " (want EIO)"
+    finally:
+        os.close(fd)
+    print(f"  readerr {path}: the fault at {READERR_SIZE // 2}: {fault}; read() of block 0 {read}")
+    return 0 if read == "failed with EIO" else 1
+
+
 def check(path, refpath):
     with open(path, "rb") as f:
         got = f.read()
@@ -554,8 +653,8 @@ def usage():
 
 def main(argv):
     """The command line (argv without the program name); returns the exit
-    status: 0 done (check: equal), 1 check or selfmove found a difference,
-    2 bad usage."""
+    status: 0 done (check: equal), 1 a check, selfmove, readerr or a race
+    found a difference (physblock: a hole), 2 bad usage."""
     if not argv or argv[0] not in USAGE:
         what = f"unknown command {argv[0]!r}" if argv else "no command"
         print(f"lf_large_folio_write.py: {what}\n{usage()}", end="", file=sys.stderr)
@@ -567,12 +666,14 @@ def main(argv):
         return 2
     try:
         ints = {"ops": (1, 2), "gc": (2,), "atomic": (2,), "mmapstore": (2,), "radrop": (2,),
-                "collapsedrop": (2,)}.get(cmd, ())
+                "collapsedrop": (2,), "scatter": (2,), "physblock": (1,)}.get(cmd, ())
         args = [int(a) if i in ints else a for i, a in enumerate(args)]
         if cmd == "ops" and args[2] < 0:
             raise ValueError(f"NOPS {args[2]} < 0")
         if cmd == "mmapstore" and not 0 <= args[2] < os.path.getsize(args[0]):
             raise ValueError(f"OFF {args[2]} outside the file's {os.path.getsize(args[0])} bytes")
+        if cmd == "physblock" and args[1] < 0:
+            raise ValueError(f"INDEX {args[1]} < 0")
     except ValueError as e:
         print(f"lf_large_folio_write.py {cmd}: {e} (takes {USAGE[cmd]})", file=sys.stderr)
         return 2
@@ -590,6 +691,17 @@ def main(argv):
         return radrop(*args)
     elif cmd == "collapsedrop":
         return collapsedrop(*args)
+    elif cmd == "scatter":
+        return scatter(*args)
+    elif cmd == "physblock":
+        block = physblock(*args)
+        if block is None:
+            print(f"lf_large_folio_write.py physblock: block {args[1]} of {args[0]} is a hole",
+                  file=sys.stderr)
+            return 1
+        print(block)
+    elif cmd == "readerr":
+        return readerr(*args)
     elif cmd == "selfmove":
         return selfmove(*args)
     elif cmd == "check":

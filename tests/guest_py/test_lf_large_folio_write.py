@@ -9,6 +9,7 @@ import errno
 import fcntl
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -300,6 +301,10 @@ def test_selfmove_catches_a_move_that_left_the_source(host_fs, capsys, monkeypat
     (["mmapread"], "mmapread: takes FILE, got 0 argument(s)"),
     (["mmapstore", "f", "r"], "mmapstore: takes FILE REF OFF, got 2 argument(s)"),
     (["mmapstore", "f", "r", "end"], "mmapstore: invalid literal"),
+    (["scatter", "f", "r", "x"], "scatter: invalid literal"),
+    (["physblock", "f"], "physblock: takes FILE INDEX, got 1 argument(s)"),
+    (["physblock", "f", "-1"], "INDEX -1 < 0"),
+    (["readerr"], "readerr: takes FILE, got 0 argument(s)"),
 ])
 def test_bad_usage_is_exit_2(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -468,3 +473,77 @@ def test_map_pmd_aligned_maps_the_file_at_an_aligned_address(tmp_path):
 def test_collapsedrop_takes_a_seed(tmp_path, capsys):
     assert lfw.main(["collapsedrop", str(tmp_path / "f"), str(tmp_path / "r"), "x"]) == 2
     assert "collapsedrop: invalid literal" in capsys.readouterr().err
+
+
+def test_physblock_finds_the_blocks_and_a_hole(host_fs, capsys):
+    """physblock: each block of a written range is where FIEMAP's extents put
+    it; a block in a hole is None, exit status 1 on the command line."""
+    path = host_fs / "p"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, b"p" * (4 * lfw.BLK), 0)
+        os.ftruncate(fd, 16 * lfw.BLK)
+        os.fsync(fd)
+        ext = lfw.fiemap_blocks(fd)
+    finally:
+        os.close(fd)
+    want = [ph + i for ph, ln in ext for i in range(ln)]
+    got = [lfw.physblock(str(path), i) for i in range(4)]
+    assert got == want and all(b > 0 for b in got)
+    assert lfw.physblock(str(path), 8) is None
+    assert lfw.main(["physblock", str(path), "2"]) == 0
+    assert capsys.readouterr().out == f"{got[2]}\n"
+    assert lfw.main(["physblock", str(path), "8"]) == 1
+    assert f"block 8 of {path} is a hole" in capsys.readouterr().err
+
+
+def test_scatter_rewrites_block_1_only(tmp_path, capsys, monkeypatch):
+    """scatter: the file and REF hold the seed's bytes but for block 1, written
+    again; both writes are synced (not fsync'ed)."""
+    syncs = []
+    monkeypatch.setattr(os, "sync", lambda: syncs.append(1))
+    path, ref = tmp_path / "s", tmp_path / "s.ref"
+    assert lfw.scatter(str(path), str(ref), 4) == 0
+    data, first, blk = path.read_bytes(), random.Random(4).randbytes(lfw.READERR_SIZE), lfw.BLK
+    assert data == ref.read_bytes() and len(data) == lfw.READERR_SIZE and len(syncs) == 2
+    assert data[:blk] == first[:blk] and data[2 * blk:] == first[2 * blk:]
+    assert data[blk:2 * blk] != first[blk:2 * blk]
+
+
+@pytest.fixture
+def readerr_file(tmp_path):
+    path = tmp_path / "r"
+    path.write_bytes(b"r" * lfw.READERR_SIZE)
+    return str(path)
+
+
+def test_readerr_fails_when_block_0_reads(readerr_file, capfd):
+    """Where nothing fails to read (a host), read() of block 0 returns data:
+    what the check exists to catch.  The child's fault returned its byte."""
+    assert lfw.readerr(readerr_file) == 1
+    out = capfd.readouterr().out
+    assert "readerr child: byte 0x72 at 1048576" in out
+    assert "the fault at 1048576: exit status 0; read() of block 0 returned 4096 bytes" in out
+
+
+@pytest.mark.parametrize("err,result,said", [
+    (errno.EIO, 0, "read() of block 0 failed with EIO\n"),
+    (errno.ENXIO, 1, "read() of block 0 failed with ENXIO (want EIO)\n"),
+])
+def test_readerr_wants_eio(readerr_file, capfd, monkeypatch, err, result, said):
+    def pread(fd, n, off):
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(os, "pread", pread)
+    assert lfw.readerr(readerr_file) == result
+    assert capfd.readouterr().out.endswith(said)
+
+
+def test_readerr_reports_a_fault_that_killed_the_child(readerr_file, capfd, monkeypatch):
+    def killed(path, off):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(3)
+
+    monkeypatch.setattr(lfw, "_fault_in", killed)
+    lfw.readerr(readerr_file)
+    assert "the fault at 1048576: killed by SIGTERM;" in capfd.readouterr().out
