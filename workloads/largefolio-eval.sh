@@ -34,7 +34,7 @@ Usage: workloads/largefolio-eval.sh [--reps N] [--workload W]... [--side off|on]
                  DIR/table.md, DIR/table.json.  An existing DIR gets the cells it lacks.
   --table DIR    only print the table of an earlier DIR
 
-Boots one guest at a time, with the patched f2fs module (the series' patch 17 has the
+Boots one guest at a time, with the patched f2fs module (the series' last patch adds the
 option).  Run as root (./wbtrace run needs it).
 Exit status: 0 table written; 1 a boot failed (the table covers the others); 2 usage.
 EOF

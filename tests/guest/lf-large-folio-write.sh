@@ -29,8 +29,8 @@
 # order > 0 for the test files, and f2fs:f2fs_do_write_data_page blocks of
 # folios with nr_pages > 1 (written back); with it off, neither may appear.
 #
-# The switch-on half needs an f2fs module with the option (the series has it
-# since patch 17).  LF_EXPECT_LARGEFOLIO=1, the default on the patched variant,
+# The switch-on half needs an f2fs module with the option (the series adds it
+# in its last patch).  LF_EXPECT_LARGEFOLIO=1, the default on the patched variant,
 # makes a refused `mount -o largefolio` a failure; with 0, the default on stock
 # and canary (no such option), a refusal is logged and the half is not run,
 # and an accepted option fails on stock and canary (their f2fs cannot have it:
@@ -87,7 +87,7 @@ else
 	FSX_OPS=${LF_FSX_OPS:-2000} NOPS=${LF_NOPS:-300}
 fi
 VARIANT=${WBTRACE_VARIANT:-}
-# the variant's f2fs has the largefolio option: patched (patch 17); stock and
+# the variant's f2fs has the largefolio option: patched (the series' last patch); stock and
 # canary (stock + a test-only loop) have none
 case "$VARIANT" in
 patched) EXPECT=${LF_EXPECT_LARGEFOLIO:-1} ;;
