@@ -184,6 +184,18 @@ count_large() {
 	echo "$added $written"
 }
 
+# folio_order_at TRACE INO_DEC BYTE: the order of the last folio of the inode
+# that filemap:mm_filemap_add_to_page_cache shows added over BYTE, or "none"
+folio_order_at() {
+	awk -v ino="$(printf '%x' "$2")" -v byte="$3" '
+		/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") {
+			ofs = $0; sub(/.* ofs=/, "", ofs); sub(/ .*/, "", ofs)
+			order = $0; sub(/.* order=/, "", order)
+			if (ofs + 0 <= byte && byte < ofs + 4096 * 2 ^ order) found = order
+		}
+		END { print (found == "" ? "none" : found) }' "$1"
+}
+
 # one_pass on|off OPTS
 one_pass() {
 	local sw=$1 opts=$2 f ino added written tadded=0 twritten=0 t0=$SECONDS t
@@ -325,13 +337,7 @@ mkwrite_eof_check() {
 	$PY "$WL" mmapread "$MNT/eof" || fail "[mkwrite-eof] mmapread failed"
 	trace_off "$work/trace-eof-read"
 	# the order of the folio added for the file that holds its last byte
-	eoforder=$(awk -v ino="$hex" -v last=$((size - 1)) '
-		/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") {
-			ofs = $0; sub(/.* ofs=/, "", ofs); sub(/ .*/, "", ofs)
-			order = $0; sub(/.* order=/, "", order)
-			if (ofs + 0 <= last && last < ofs + 4096 * 2 ^ order) found = order
-		}
-		END { print (found == "" ? "none" : found) }' "$work/trace-eof-read")
+	eoforder=$(folio_order_at "$work/trace-eof-read" "$ino" $((size - 1)))
 	if [ "$eoforder" = none ] || [ "$eoforder" = 0 ]; then
 		fail "[mkwrite-eof] the folio holding EOF is not large (order: $eoforder): the check cannot run"
 		umount "$MNT"; return
@@ -471,12 +477,8 @@ readerr_check() {
 	trace_on
 	$PY "$WL" readerr "$MNT/re" || fail "[readerr] read() of a block that failed to read did not fail with EIO"
 	trace_off "$work/trace-readerr"
-	order=$(awk -v ino="$(printf '%x' "$ino")" '
-		/mm_filemap_add_to_page_cache:/ && $0 ~ (" ino " ino " ") && / ofs=0 / {
-			o = $0; sub(/.* order=/, "", o); if (o + 0 > max) max = o + 0
-		}
-		END { print max + 0 }' "$work/trace-readerr")
-	if [ "$order" -gt 0 ]; then
+	order=$(folio_order_at "$work/trace-readerr" "$ino" 0)
+	if [ "$order" != none ] && [ "$order" -gt 0 ]; then
 		log "[readerr] the fault added a folio of order $order holding block 0"
 	else
 		fail "[readerr] no folio of order > 0 holding block 0 was added: the check did not run"
