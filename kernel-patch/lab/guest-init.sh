@@ -61,6 +61,8 @@ fi
 # shellcheck source=/dev/null
 . "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME
 hostname "${WB_HOSTNAME:-wbtrace-lab}"
+# fstests' lock tests (generic/131, 478, 571) talk TCP to localhost.
+ip link set lo up || say "cannot bring up the loopback interface"
 
 for p in "$repo" "$WB_CWD" "${WB_MODULE%/*}" "${WB_MODULE_STOCK%/*}" "${WB_MODULE_PATCHED%/*}" \
 	"${WB_MODULE_CANARY%/*}"; do

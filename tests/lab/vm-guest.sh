@@ -47,6 +47,13 @@ shares_and_module() {
 	[ "$(cat "$tmp/from-guest")" = patched ] || { echo "results share not written"; return 1; }
 	[ ! -e "$top/.ro-probe" ] || { echo "host root was writable"; return 1; }
 }
+# fstests' lock tests (generic/131, 478, 571) connect over TCP to localhost:
+# with lo down they fail with "Network is unreachable" on every variant.
+loopback_up() {
+	"$vm" run -q -- sh -c "ip -o link show lo | grep -q '[<,]UP[,>]' &&
+		ip -o addr show lo | grep -q 'inet 127\.0\.0\.1/'" ||
+		{ echo "lo is not up in the guest, or has no 127.0.0.1"; return 1; }
+}
 timeout_kills() {
 	local rc=0 t0=$SECONDS pid disk=$tmp/timeout.img
 	"$vm" run -q --timeout 25 --disk "$disk" --disk-size 64M -- sleep 600 &
@@ -176,6 +183,7 @@ text_patching_survived() {
 check "vm: command exit status comes back" status_passes_through
 check "vm: a clone under /tmp (a tmpfs in the guest) works" clone_under_tmp
 check "vm: results share rw, root ro, variant module loaded" shares_and_module
+check "vm: the loopback interface is up (127.0.0.1)" loopback_up
 check "vm: a hung guest is killed at --timeout ($EX_TIMEOUT)" timeout_kills
 check "vm: a WARNING in the kernel log fails a passing command ($EX_SPLAT)" splat_fails_run
 check "vm: a kernel panic is reported ($EX_NOREPORT)" panic_is_reported
