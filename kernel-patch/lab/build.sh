@@ -49,6 +49,7 @@ mod_dir() { echo "$WB_CACHE/f2fs-$(wb_module_key "$kdir" "$1")-$1"; }
 
 if [ "$print_paths" = 1 ]; then
 	echo "KERNEL_DIR=$kdir"
+	echo "KERNEL_MODULES=$kdir/modroot/lib/modules"
 	echo "BZIMAGE=$kdir/bzImage"
 	for v in stock patched canary; do echo "MODULE_${v^^}=$(mod_dir "$v")/f2fs.ko"; done
 	exit 0
@@ -139,6 +140,9 @@ if [ ! -e "$kdir/.done" ]; then
 	configure "$kdir/build" "${frags[@]}"
 	run_make "$kdir/build.log" "kernel" make -C "$src" O="$kdir/build" -j"$jobs" bzImage modules
 	cp "$kdir/build/arch/x86/boot/bzImage" "$kdir/bzImage"
+	# The kernel's own modules (scsi_debug), for modprobe in the guest (guest-init.sh)
+	run_make "$kdir/modules-install.log" "kernel modules install" make -C "$src" O="$kdir/build" \
+		INSTALL_MOD_PATH="$kdir/modroot" INSTALL_MOD_STRIP=1 DEPMOD=/sbin/depmod modules_install
 	# --no-print-directory: under a parent make (`make test`) MAKEFLAGS carries -w,
 	# and "Entering directory" lines would end up in the release string
 	make -s --no-print-directory -C "$src" O="$kdir/build" kernelrelease >"$kdir/release"
@@ -200,32 +204,33 @@ for variant in $variants; do
 	unlock_product
 done
 
-# 4. The patched f2fs must also build without compression (only for the default flavor).
+# 4. The patched f2fs must also build with alt.config: the other side of every
+# option f2fs tests, compression off among them (only for the default flavor).
 if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
-	ncdir=$WB_CACHE/nocomp-$(wb_module_key "$kdir" patched)
-	lock_product "$ncdir"
-	if [ ! -e "$ncdir/.done" ]; then
-		nocfg=$WB_CACHE/kcfg-nocomp-$(basename "$kdir")
-		if [ ! -e "$nocfg/.done" ]; then
-			printf 'CONFIG_F2FS_FS_COMPRESSION=n\n' >"$WB_CACHE/nocomp.config"
-			wb_log "preparing a CONFIG_F2FS_FS_COMPRESSION=n build tree"
-			rm -rf "$nocfg"
-			CONFIG_CHECK=last configure "$nocfg" "${frags[@]}" "$WB_CACHE/nocomp.config"
-			run_make "$WB_CACHE/kcfg-nocomp.log" "nocomp tree" make -C "$src" O="$nocfg" -j"$jobs" modules_prepare
-			touch "$nocfg/.done"
+	altdir=$WB_CACHE/alt-$({ wb_module_key "$kdir" patched; cat "$WB_LAB/alt.config"; } | wb_hash)
+	lock_product "$altdir"
+	if [ ! -e "$altdir/.done" ]; then
+		alttree=$(wb_alt_tree "$kdir")
+		if [ ! -e "$alttree/.done" ]; then
+			wb_log "preparing the alt.config build tree (compression, xattr, fscrypt, verity, quota, swap, unicode, zoned devices off)"
+			rm -rf "$alttree"
+			CONFIG_CHECK=last configure "$alttree" "${frags[@]}" "$WB_LAB/alt.config"
+			run_make "$alttree/prepare.log" "alt.config tree" make -C "$src" O="$alttree" -j"$jobs" modules_prepare
+			touch "$alttree/.done"
 		fi
-		rm -rf "$ncdir"; mkdir -p "$ncdir"
-		prepare_f2fs_tree "$ncdir/tree" patched
-		run_make "$ncdir/build.log" "f2fs patched, COMPRESSION=n" \
-			make -C "$src" O="$nocfg" M="$ncdir/tree/fs/f2fs" W=1 KBUILD_MODPOST_WARN=1 -j"$jobs" modules
-		touch "$ncdir/.done"
+		rm -rf "$altdir"; mkdir -p "$altdir"
+		prepare_f2fs_tree "$altdir/tree" patched
+		run_make "$altdir/build.log" "f2fs patched, alt.config" \
+			make -C "$src" O="$alttree" M="$altdir/tree/fs/f2fs" W=1 KBUILD_MODPOST_WARN=1 -j"$jobs" modules
+		touch "$altdir/.done"
 	fi
 	unlock_product
 fi
 
 # Each patch change leaves a module build behind: keep the newest few.
-for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'f2fs-*-canary' 'nocomp-*'; do
+for pattern in 'f2fs-*-stock' 'f2fs-*-patched' 'f2fs-*-canary' 'alt-*'; do
 	wb_keep_newest 4 "$WB_CACHE" "$pattern"
 done
+wb_keep_newest 2 "$WB_CACHE" 'kcfg-alt-*'
 
 wb_log "lab ready in $(wb_elapsed "$t_all"): $kdir/bzImage ($(tail -n 1 "$kdir/release"))"

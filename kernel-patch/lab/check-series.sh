@@ -2,8 +2,10 @@
 # Check that the kernel-patch series bisects: for every prefix of
 # kernel-patch/series (patch 1, patches 1-2, ...), build fs/f2fs as an
 # external module against the lab kernel with W=1, once with the lab config
-# (CONFIG_F2FS_FS_COMPRESSION=y) and once with CONFIG_F2FS_FS_COMPRESSION=n,
-# compare the warnings with those of the stock f2fs, and run
+# and once with alt.config on top (the other side of every option f2fs
+# tests: compression, xattr, fscrypt, verity, quota, swap, unicode and
+# zoned devices off), compare the warnings with those of the stock f2fs,
+# and run
 # scripts/checkpatch.pl --strict on the patch that the prefix adds.
 #
 # One line per patch on stdout.  Exit status: 0 all patches pass, 1 at least
@@ -21,8 +23,9 @@ usage() {
 	cat <<EOF
 Usage: kernel-patch/lab/check-series.sh [-j N] [--no-cache] [--keep-going]
 
-For each prefix of kernel-patch/series: W=1 build of fs/f2fs with and without
-CONFIG_F2FS_FS_COMPRESSION, new warnings against stock, checkpatch --strict
+For each prefix of kernel-patch/series: W=1 build of fs/f2fs with the lab config
+and with kernel-patch/lab/alt.config on top (the other side of every option f2fs
+tests), new warnings against stock, checkpatch --strict
 (checkpatch-verdict.sh: clean, but for CamelCase on f2fs's Opt_* option names).
   -j N          parallel make jobs (default: 2; builds run under nice -n 10)
   --no-cache    ignore cached results (they are rewritten)
@@ -46,14 +49,14 @@ done
 
 src=$WB_CACHE/src-$WB_KVER
 kdir=$(wb_kernel_dir "")
-comp_o=$kdir/build
-nocomp_o=$WB_CACHE/kcfg-nocomp-$(basename "$kdir")
+lab_o=$kdir/build
+alt_o=$(wb_alt_tree "$kdir")
 [ -e "$src/.extracted" ] || wb_die 3 "no kernel source at $src: run ./wbtrace lab build first"
 [ -e "$kdir/.done" ] || wb_die 3 "lab kernel $kdir is not built (yet): run ./wbtrace lab build first"
-[ -e "$nocomp_o/.done" ] || wb_die 3 "no CONFIG_F2FS_FS_COMPRESSION=n tree $nocomp_o: run ./wbtrace lab build first"
-grep -q '^CONFIG_F2FS_FS_COMPRESSION=y' "$comp_o/.config" || wb_die 3 "$comp_o/.config: compression is not enabled"
-if grep -q '^CONFIG_F2FS_FS_COMPRESSION=y' "$nocomp_o/.config"; then
-	wb_die 3 "$nocomp_o/.config: compression is enabled"
+[ -e "$alt_o/.done" ] || wb_die 3 "no alt.config build tree $alt_o: run ./wbtrace lab build first"
+grep -q '^CONFIG_F2FS_FS_COMPRESSION=y' "$lab_o/.config" || wb_die 3 "$lab_o/.config: compression is not enabled"
+if grep -q '^CONFIG_F2FS_FS_COMPRESSION=y' "$alt_o/.config"; then
+	wb_die 3 "$alt_o/.config: compression is enabled"
 fi
 
 mapfile -t patches < <(wb_series)
@@ -72,14 +75,14 @@ flock -n 8 || { wb_log "another check holds $cdir/.lock; waiting"; flock 8; }
 
 verdict=$WB_TOP/kernel-patch/lab/checkpatch-verdict.sh
 self_hash=$(cat "$0" "$verdict" | wb_hash)
-kernel_id="$(basename "$kdir") $(basename "$nocomp_o") $(gcc -dumpfullversion)"
+kernel_id="$(basename "$kdir") $(basename "$alt_o") $(gcc -dumpfullversion)"
 
-# Build fs/f2fs of tree $1 for config $2 (comp|nocomp); log to $3.
+# Build fs/f2fs of tree $1 for config $2 (lab|alt); log to $3.
 # Prints the normalised warnings (path inside fs/f2fs, no line/column
 # numbers), one per line, sorted but not deduplicated.
 build_f2fs() {
 	local tree=$1 cfg=$2 log=$3 o extra=()
-	if [ "$cfg" = comp ]; then o=$comp_o; else o=$nocomp_o; extra=(KBUILD_MODPOST_WARN=1); fi
+	if [ "$cfg" = lab ]; then o=$lab_o; else o=$alt_o; extra=(KBUILD_MODPOST_WARN=1); fi
 	if ! nice -n 10 make -C "$src" O="$o" M="$tree/fs/f2fs" W=1 -j"$jobs" "${extra[@]}" modules \
 		>"$log" 2>&1 || [ ! -e "$tree/fs/f2fs/f2fs.ko" ]; then
 		return 1
@@ -106,9 +109,9 @@ prepare_tree() {
 base_key=$(printf '%s\n' "$kernel_id" "$self_hash" stock | wb_hash)
 base=$cdir/stock-$base_key
 if [ ! -e "$base/.done" ]; then
-	wb_log "building stock f2fs (W=1, with and without compression) for the baseline"
+	wb_log "building stock f2fs (W=1, lab and alt.config) for the baseline"
 	rm -rf "$base"; mkdir -p "$base"
-	for cfg in comp nocomp; do
+	for cfg in lab alt; do
 		prepare_tree "$base/tree" 0
 		build_f2fs "$base/tree" "$cfg" "$base/build-$cfg.log" >"$base/warnings-$cfg.txt" ||
 			wb_die 1 "stock f2fs does not build ($cfg); log: $base/build-$cfg.log"
@@ -130,7 +133,7 @@ for ((k = 1; k <= ${#patches[@]}; k++)); do
 		rm -rf "$res"; mkdir -p "$res"
 		wb_log "checking $p (patches 1-$k): two W=1 builds and checkpatch"
 		status=PASS notes=()
-		for cfg in comp nocomp; do
+		for cfg in lab alt; do
 			if ! why=$(prepare_tree "$res/tree" "$k"); then
 				status=FAIL notes+=("$why"); break
 			fi

@@ -57,6 +57,9 @@ wb_kernel_key() { # $1 = "" or "debug"
 	} | wb_hash
 }
 wb_kernel_dir() { echo "$WB_CACHE/kernel-$(wb_kernel_key "$1")${1:+-$1}"; }
+# The modules_prepare'd tree of lab.config + alt.config for kernel dir $1: the
+# other side of every option f2fs tests (build.sh step 4, check-series.sh).
+wb_alt_tree() { echo "$WB_CACHE/kcfg-alt-$({ basename "$1"; cat "$WB_LAB/alt.config"; } | wb_hash)"; }
 
 # The patch series, as listed in kernel-patch/series (comments and blanks ignored).
 wb_series() { grep -vE '^\s*(#|$)' "$WB_TOP/kernel-patch/series" 2>/dev/null || true; }

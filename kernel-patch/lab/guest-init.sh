@@ -59,19 +59,29 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 wbctl "$ctl"; the
 	halt_now
 fi
 # shellcheck source=/dev/null
-. "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME
+. "$ctl/env" # WB_CWD WB_MODULE WB_VARIANT WB_RW_PATHS WB_MODE WB_CMD (array) WB_HOSTNAME WB_KERNEL_MODULES
 hostname "${WB_HOSTNAME:-wbtrace-lab}"
 # fstests' lock tests (generic/131, 478, 571) talk TCP to localhost.
 ip link set lo up || say "cannot bring up the loopback interface"
 
 for p in "$repo" "$WB_CWD" "${WB_MODULE%/*}" "${WB_MODULE_STOCK%/*}" "${WB_MODULE_PATCHED%/*}" \
-	"${WB_MODULE_CANARY%/*}"; do
+	"${WB_MODULE_CANARY%/*}" "$WB_KERNEL_MODULES"; do
 	if [ -n "$p" ] && [ ! -e "$p" ] && [ -d "/mnt$p" ]; then
 		if ! { mkdir -p "$p" && mount --bind "/mnt$p" "$p"; }; then
 			say "cannot make the host's $p visible"
 		fi
 	fi
 done
+
+# The lab kernel's own modules (scsi_debug, which fstests loads with modprobe);
+# the host's /lib/modules holds the host kernel's.
+if [ -d "$WB_KERNEL_MODULES" ]; then
+	if [ ! -d /lib/modules ]; then
+		say "no /lib/modules on the host's root to mount the kernel's modules on: run ./wbtrace setup"
+	elif ! mount --bind "$WB_KERNEL_MODULES" /lib/modules; then
+		say "cannot mount $WB_KERNEL_MODULES on /lib/modules"
+	fi
+fi
 
 i=0
 for p in "${WB_RW_PATHS[@]}"; do

@@ -51,6 +51,8 @@ BASE_PKGS=(
 	acl quota dbench gawk indent psmisc sed uuid-runtime sqlite3 keyutils dump
 	# fstests' device-mapper tests (dmsetup; lvm for generic/081) and fs-verity tests (fsverity)
 	dmsetup lvm2 fsverity
+	# accton (generic/596), openssl (fs-verity signatures: generic/577, 625)
+	acct openssl
 )
 # Single packages from newer suites: "package/suite".
 EXTRA_PKGS=(
@@ -152,4 +154,11 @@ fi
 libc_suite=$(apt-cache policy libc6 | awk '/\*\*\*/ { getline; print $3 }')
 case "$libc_suite" in *trixie*) die "libc6 now comes from $libc_suite: the newer suites are not pinned low enough";; esac
 ls /usr/src/linux-source-7.3.tar.* >/dev/null 2>&1 || die "linux-source-7.3 installed but no /usr/src/linux-source-7.3.tar.*"
+# The lab guest mounts its kernel's own modules (scsi_debug, for fstests) on
+# /lib/modules of the host's root, which it sees read-only: the directory must
+# exist.  A kernel package makes it; a container may have none.
+if [ ! -d /lib/modules ]; then
+	mkdir -p /lib/modules || die "cannot create /lib/modules (the lab guest's mount point for its kernel's modules)"
+	echo "install-deps: created /lib/modules, the lab guest's mount point for its kernel's modules"
+fi
 echo "install-deps: done"

@@ -338,6 +338,7 @@ done
 	printf 'WB_MODULE_STOCK=%q\n' "$MODULE_STOCK"
 	printf 'WB_MODULE_PATCHED=%q\n' "$MODULE_PATCHED"
 	printf 'WB_MODULE_CANARY=%q\n' "$MODULE_CANARY"
+	printf 'WB_KERNEL_MODULES=%q\n' "$KERNEL_MODULES"
 	printf 'WB_VARIANT=%q\n' "$variant"
 	printf 'WB_SCRATCH=%q\n' "$scratch_dev"
 	printf 'WB_MODE=%q\n' "$mode"

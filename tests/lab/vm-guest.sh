@@ -54,6 +54,16 @@ loopback_up() {
 		ip -o addr show lo | grep -q 'inet 127\.0\.0\.1/'" ||
 		{ echo "lo is not up in the guest, or has no 127.0.0.1"; return 1; }
 }
+# What fstests needs from the lab kernel beyond its devices: swap files
+# (/proc/swaps exists only with CONFIG_SWAP), and scsi_debug, which the tests
+# load with modprobe and their own parameters: the kernel's modules are mounted
+# on /lib/modules.
+fstests_kernel_features() {
+	"$vm" run -q -- sh -c "test -e /proc/swaps || { echo 'no swap support'; exit 1; }
+		modprobe scsi_debug dev_size_mb=8 sector_size=4096 || exit 1
+		grep -lw scsi_debug /sys/block/sd*/device/model | grep -q . || { echo 'no scsi_debug disk'; exit 1; }
+		rmmod scsi_debug"
+}
 timeout_kills() {
 	local rc=0 t0=$SECONDS pid disk=$tmp/timeout.img
 	"$vm" run -q --timeout 25 --disk "$disk" --disk-size 64M -- sleep 600 &
@@ -184,6 +194,7 @@ check "vm: command exit status comes back" status_passes_through
 check "vm: a clone under /tmp (a tmpfs in the guest) works" clone_under_tmp
 check "vm: results share rw, root ro, variant module loaded" shares_and_module
 check "vm: the loopback interface is up (127.0.0.1)" loopback_up
+check "vm: swap and scsi_debug (modprobe) for fstests" fstests_kernel_features
 check "vm: a hung guest is killed at --timeout ($EX_TIMEOUT)" timeout_kills
 check "vm: a WARNING in the kernel log fails a passing command ($EX_SPLAT)" splat_fails_run
 check "vm: a kernel panic is reported ($EX_NOREPORT)" panic_is_reported

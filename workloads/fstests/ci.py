@@ -25,11 +25,13 @@ from fstests import results
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = "/usr/bin/python3"
 # The subset (README, "fstests"): mapped writes against truncate, ranged fsync
-# then a power cut through dm-flakey, and a rename over an open file (a test
-# whose .out check links at run time: the guest's tree must be writable).
+# then a power cut through dm-flakey, a rename over an open file (a test
+# whose .out check links at run time: the guest's tree must be writable), and
+# a swap file (f2fs_swap_activate(), which the series changes; it needs the lab
+# kernel's CONFIG_SWAP, so a kernel that lost it fails CI).
 # Chosen to take about 5 min per variant under TCG here; change it only with a
 # new measurement in the README.
-CI_TESTS = ("generic/029", "generic/325", "generic/035")
+CI_TESTS = ("generic/029", "generic/325", "generic/035", "generic/472")
 VARIANTS = ("stock", "patched")
 SECTION = "plain"
 # Its tests take 30-85 s here even loaded; a hang must end well inside CI's limit.
