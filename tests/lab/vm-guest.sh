@@ -61,7 +61,7 @@ loopback_up() {
 fstests_kernel_features() {
 	"$vm" run -q -- sh -c "test -e /proc/swaps || { echo 'no swap support'; exit 1; }
 		modprobe scsi_debug dev_size_mb=8 sector_size=4096 || exit 1
-		grep -lw scsi_debug /sys/block/sd*/device/model | grep -q . || { echo 'no scsi_debug disk'; exit 1; }
+		grep -qw scsi_debug /sys/block/sd*/device/model || { echo 'no scsi_debug disk'; exit 1; }
 		rmmod scsi_debug"
 }
 timeout_kills() {
