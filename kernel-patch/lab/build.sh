@@ -208,16 +208,18 @@ done
 # option f2fs tests, compression off among them (only for the default flavor).
 if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 	altdir=$WB_CACHE/alt-$({ wb_module_key "$kdir" patched; cat "$WB_LAB/alt.config"; } | wb_hash)
+	alttree=$(wb_alt_tree "$kdir")
 	lock_product "$altdir"
+	# The tree outlives this module build (check-series.sh uses it) and is pruned
+	# on its own, so it is remade whenever it is missing.
+	if [ ! -e "$alttree/.done" ]; then
+		wb_log "preparing the alt.config build tree (compression, xattr, fscrypt, verity, quota, swap, unicode, zoned devices off)"
+		rm -rf "$alttree"
+		CONFIG_CHECK=last configure "$alttree" "${frags[@]}" "$WB_LAB/alt.config"
+		run_make "$alttree/prepare.log" "alt.config tree" make -C "$src" O="$alttree" -j"$jobs" modules_prepare
+		touch "$alttree/.done"
+	fi
 	if [ ! -e "$altdir/.done" ]; then
-		alttree=$(wb_alt_tree "$kdir")
-		if [ ! -e "$alttree/.done" ]; then
-			wb_log "preparing the alt.config build tree (compression, xattr, fscrypt, verity, quota, swap, unicode, zoned devices off)"
-			rm -rf "$alttree"
-			CONFIG_CHECK=last configure "$alttree" "${frags[@]}" "$WB_LAB/alt.config"
-			run_make "$alttree/prepare.log" "alt.config tree" make -C "$src" O="$alttree" -j"$jobs" modules_prepare
-			touch "$alttree/.done"
-		fi
 		rm -rf "$altdir"; mkdir -p "$altdir"
 		prepare_f2fs_tree "$altdir/tree" patched
 		run_make "$altdir/build.log" "f2fs patched, alt.config" \
@@ -225,6 +227,10 @@ if [ -z "$flavor" ] && [[ " $variants " == *" patched "* ]]; then
 		touch "$altdir/.done"
 	fi
 	unlock_product
+	# Every time, not only when the tree is made: both trees are cached, and a
+	# build that compiles the same side twice would pass without saying so.
+	"$WB_LAB/config-sides.sh" "$kdir/build/.config" "$alttree/.config" "$WB_LAB/alt.config" ||
+		wb_die 4 "lab.config and alt.config do not take opposite sides of every option alt.config names (see above)"
 fi
 
 # Each patch change leaves a module build behind: keep the newest few.

@@ -98,6 +98,34 @@ check "wbtrace --version names the revision and the series" exits 0 "^wbtrace .+
 check "demo takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" demo --reps 3
 check "test takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" test now
 
+# config-sides.sh: the lab and alt.config trees take opposite sides of every
+# option alt.config names; "n" and "not set" are one side.
+config_sides() {
+	local d=$tmp/sides
+	rm -rf "$d"; mkdir -p "$d"
+	printf 'CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=m\n' >"$d/lab"
+	printf '# CONFIG_A is not set\nCONFIG_B=n\nCONFIG_C=y\n' >"$d/alt"
+	printf '# comment\nCONFIG_A=n\nCONFIG_B=n\n\nCONFIG_C=y\n' >"$d/frag"
+	"$lab/config-sides.sh" "$d/lab" "$d/alt" "$d/frag" || return 1
+	# D is m in the lab tree and missing from the alt tree: n is asked, n is had
+	printf 'CONFIG_D=n\n' >>"$d/frag"
+	"$lab/config-sides.sh" "$d/lab" "$d/alt" "$d/frag" || return 1
+	# the same side in both trees is named
+	printf 'CONFIG_E=n\n' >>"$d/frag"
+	exits 1 "CONFIG_E is n in both trees" "$lab/config-sides.sh" "$d/lab" "$d/alt" "$d/frag" || return 1
+	# an option the alt tree did not take is named
+	printf 'CONFIG_A=n\nCONFIG_C=y\n' >"$d/frag2"
+	printf 'CONFIG_A=y\n' >"$d/alt2"
+	exits 1 "CONFIG_A: frag2 asks for n, the alt tree has y" "$lab/config-sides.sh" "$d/lab" "$d/alt2" "$d/frag2" || return 1
+	exits 1 "CONFIG_C: frag2 asks for y, the alt tree has n" "$lab/config-sides.sh" "$d/lab" "$d/alt2" "$d/frag2" || return 1
+	exits 2 "not an option line" "$lab/config-sides.sh" "$d/lab" "$d/alt" <(echo 'F2FS_FS_XATTR=n') || return 1
+	exits 2 "names no option" "$lab/config-sides.sh" "$d/lab" "$d/alt" <(echo '# nothing') || return 1
+	exits 2 "cannot read" "$lab/config-sides.sh" "$d/lab" "$d/nonexistent" "$d/frag" || return 1
+	exits 2 "usage" "$lab/config-sides.sh" "$d/lab" || return 1
+	exits 0 "opposite sides" "$lab/config-sides.sh" --help
+}
+check "config-sides: lab and alt.config trees on opposite sides, or each option named" config_sides
+
 # Mirror derivation reads the machine's own sources (deb822 and one-line), skips security.
 mk_apt() {
 	rm -rf "$tmp/apt"; mkdir -p "$tmp/apt/sources.list.d"
