@@ -13,6 +13,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -455,6 +456,25 @@ def test_collapsedrop_fails_when_the_child_fails(tmp_path, capfd, monkeypatch, q
     assert lfw.collapsedrop(str(tmp_path / "c"), str(tmp_path / "c.ref"), 7) == 1
     out = capfd.readouterr().out
     assert "collapsedrop child: OSError" in out and "the child failed (wait status 512" in out
+
+
+def test_collapsedrop_fails_when_the_child_dies_before_go(tmp_path, capfd, monkeypatch, quick_collapsedrop):
+    """A child that is gone before the parent says "go" (the write gets EPIPE)
+    is reported as a failed child, not an exception."""
+    def no_map(fd, length):
+        raise OSError(errno.ENOMEM, "no mapping")
+
+    real_write = os.write
+
+    def late_write(fd, data):
+        time.sleep(0.3)  # the child has died by now: "go" meets a closed pipe
+        return real_write(fd, data)
+
+    monkeypatch.setattr(lfw, "_map_pmd_aligned", no_map)
+    monkeypatch.setattr(os, "write", late_write)
+    _radrop_ioctls(monkeypatch)
+    assert lfw.collapsedrop(str(tmp_path / "c"), str(tmp_path / "c.ref"), 8) == 1
+    assert "the child failed (wait status 512" in capfd.readouterr().out
 
 
 def test_map_pmd_aligned_maps_the_file_at_an_aligned_address(tmp_path):
