@@ -98,6 +98,48 @@ check "wbtrace --version names the revision and the series" exits 0 "^wbtrace .+
 check "demo takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" demo --reps 3
 check "test takes no arguments" exits 2 "takes no arguments" "$top/wbtrace" test now
 
+# demo.sh's outcome, in a copy of the tree whose build, tracer, wbtrace and
+# writeback check are stubs: compare --until-decided exits with the gate's status
+# once every rep passed (and writes gate.json then only); a failed rep exits 1
+# without it.  DEMO_STUB="compare_rc gate_json(0|1) gate_rc".
+demo_stubbed() { # demo_stubbed CODE PATTERN COMPARE_RC GATE_JSON GATE_RC [ENV...]
+	local code=$1 pat=$2 d=$tmp/demo-tree
+	rm -rf "$d"; mkdir -p "$d/workloads" "$d/kernel-patch/lab" "$d/loader" "$d/results"
+	cp "$top/workloads/demo.sh" "$d/workloads/"
+	printf '#!/bin/sh\nexit 0\n' >"$d/kernel-patch/lab/build.sh"
+	printf 'all:\n\t@true\n' >"$d/loader/Makefile"
+	printf 'import sys\nsys.exit(0)\n' >"$d/workloads/wbpasses.py"
+	cat >"$d/wbtrace" <<'STUB'
+#!/usr/bin/env bash
+read -r compare_rc gate_json gate_rc <<<"$DEMO_STUB"
+case $1 in
+vm) echo tcg,thread=single ;;
+compare) echo "compare $*" >>"$(dirname "$0")/compare.args"
+	while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+	mkdir -p "$out"; [ "$gate_json" = 1 ] && echo '{}' >"$out/gate.json"; exit "$compare_rc" ;;
+report) echo "$2/report.html" ;;
+gate) exit "$gate_rc" ;;
+esac
+STUB
+	chmod +x "$d/wbtrace" "$d/kernel-patch/lab/build.sh" "$d/workloads/demo.sh"
+	shift 2
+	DEMO_STUB="$1 $2 $3" exits "$code" "$pat" env "${@:4}" "$d/workloads/demo.sh" || return 1
+}
+demo_outcomes() {
+	demo_stubbed 0 "exit 0 = pass" 0 1 0 || return 1
+	grep -q -- "--reps 3 --until-decided 8" "$tmp/demo-tree/compare.args" ||
+		{ echo "compare was not asked for 3 reps until decided up to 8:"; cat "$tmp/demo-tree/compare.args"; return 1; }
+	demo_stubbed 0 "exit 1 = REGRESSION" 1 1 1 || return 1
+	demo_stubbed 0 "exit 2 = cannot judge / inconclusive" 2 1 2 || return 1
+	demo_stubbed 1 "demo FAILED.*A/B run .*exit 1, no gate verdict" 1 0 1 || return 1
+	demo_stubbed 1 "demo FAILED.*A/B run .*exit 3" 3 0 0 || return 1
+	demo_stubbed 1 "gate said exit 0 .* said exit 1" 1 1 0 || return 1
+	demo_stubbed 2 "WBTRACE_DEMO_REPS \\(5\\) and WBTRACE_DEMO_MAX_REPS \\(4\\)" 0 1 0 WBTRACE_DEMO_REPS=5 WBTRACE_DEMO_MAX_REPS=4 || return 1
+	demo_stubbed 0 "exit 0 = pass" 0 1 0 WBTRACE_DEMO_REPS=4 WBTRACE_DEMO_MAX_REPS=4 || return 1
+	grep -q -- "--reps 4 --until-decided 4" "$tmp/demo-tree/compare.args" || { cat "$tmp/demo-tree/compare.args"; return 1; }
+}
+check "demo: the gate's verdict is a result; a failed A/B run or bad settings are not" demo_outcomes
+
 # config-sides.sh: the lab and alt.config trees take opposite sides of every
 # option alt.config names; "n" and "not set" are one side.
 config_sides() {
