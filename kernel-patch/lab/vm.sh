@@ -153,6 +153,14 @@ if [ "$mode" = run ] && [ $# -eq 0 ]; then wb_die $EX_USAGE "vm run needs a comm
 progress() { [ "$quiet" = 1 ] || wb_log "$@"; }
 command -v qemu-system-x86_64 >/dev/null || wb_die $EX_SETUP "qemu-system-x86_64 not found: run 'sudo ./wbtrace setup'"
 
+# `vm accel` needs the lab kernel only for the KVM probe boot (auto without
+# --icount): a given accelerator is answered before any build.
+if [ "$mode" = accel ] && { [ "$accel" != auto ] || [ -n "$icount" ]; }; then
+	[ "$accel" = auto ] && accel=tcg
+	if [ "$accel" = tcg ]; then echo "tcg,thread=$tcg_thread"; else echo "$accel"; fi
+	exit 0
+fi
+
 # The lab products; build what is missing (cached builds return at once).
 eval "$("$WB_LAB/build.sh" ${flavor:+--debug} --print-paths)"
 module_var=MODULE_${variant^^}

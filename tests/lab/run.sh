@@ -37,8 +37,12 @@ check "vm: bad WBTRACE_ICOUNT" exits 2 "--icount 'shift=x'" env WBTRACE_ICOUNT=s
 check "vm --help documents --icount" exits 0 "--icount SPEC" "$lab/vm.sh" --help
 check "vm: bad WBTRACE_TCG_THREAD" exits 2 "single or multi" env WBTRACE_TCG_THREAD=many "$lab/vm.sh" run -- true
 check "vm: WBTRACE_TCG_THREAD=multi refused with --icount" exits 2 "refuses it with --icount" env WBTRACE_TCG_THREAD=multi "$lab/vm.sh" run --icount shift=3 -- true
-check "vm accel: TCG is named with its thread mode" exits 0 "^tcg,thread=single$" env WBTRACE_ACCEL=tcg "$lab/vm.sh" accel
-check "vm accel: WBTRACE_TCG_THREAD=multi is named" exits 0 "^tcg,thread=multi$" env WBTRACE_ACCEL=tcg WBTRACE_TCG_THREAD=multi "$lab/vm.sh" accel
+# A given accelerator is named without a lab build (an empty cache stays empty);
+# the timeout ends the kernel build the old vm.sh started there.
+check "vm accel: TCG is named with its thread mode" exits 0 "^tcg,thread=single$" env WBTRACE_CACHE="$tmp/accel-cache" WBTRACE_ACCEL=tcg timeout 60 "$lab/vm.sh" accel
+check "vm accel: WBTRACE_TCG_THREAD=multi is named" exits 0 "^tcg,thread=multi$" env WBTRACE_CACHE="$tmp/accel-cache" WBTRACE_ACCEL=tcg WBTRACE_TCG_THREAD=multi timeout 60 "$lab/vm.sh" accel
+check "vm accel: --icount means TCG" exits 0 "^tcg,thread=single$" env WBTRACE_CACHE="$tmp/accel-cache" WBTRACE_ACCEL= timeout 60 "$lab/vm.sh" accel --icount shift=3,align=off
+check "vm accel: a given accelerator builds nothing" test -z "$(ls -A "$tmp/accel-cache" 2>/dev/null)"
 check "vm: unknown scratch" exits 2 "unknown scratch 'tape'" "$lab/vm.sh" run --scratch tape -- true
 check "vm: --scratch ram with --disk" exits 2 "--scratch ram keeps its data" "$lab/vm.sh" run --scratch ram --disk /tmp/x.img -- true
 check "vm: bad --disk-size" exits 2 "--disk-size 'big'" "$lab/vm.sh" run --disk-size big -- true
@@ -118,7 +122,7 @@ compare) echo "compare $*" >>"$(dirname "$0")/compare.args"
 	while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
 	mkdir -p "$out"; [ "$gate_json" = 1 ] && echo '{}' >"$out/gate.json"; exit "$compare_rc" ;;
 report) echo "$2/report.html" ;;
-gate) exit "$gate_rc" ;;
+gate) echo "GATE-TABLE exit $gate_rc"; exit "$gate_rc" ;;
 esac
 STUB
 	chmod +x "$d/wbtrace" "$d/kernel-patch/lab/build.sh" "$d/workloads/demo.sh"
@@ -129,11 +133,16 @@ demo_outcomes() {
 	demo_stubbed 0 "exit 0 = pass" 0 1 0 || return 1
 	grep -q -- "--reps 3 --until-decided 8" "$tmp/demo-tree/compare.args" ||
 		{ echo "compare was not asked for 3 reps until decided up to 8:"; cat "$tmp/demo-tree/compare.args"; return 1; }
+	# compare prints the gate's table; step 5 keeps its own in gate.txt, not on the terminal
+	! grep -q GATE-TABLE "$tmp/o" || { echo "the demo printed the gate's table a second time:"; cat "$tmp/o"; return 1; }
+	grep -q "GATE-TABLE exit 0" "$tmp"/demo-tree/results/cmp-demo-*/gate.txt ||
+		{ echo "step 5's table is not in gate.txt"; return 1; }
 	demo_stubbed 0 "exit 1 = REGRESSION" 1 1 1 || return 1
 	demo_stubbed 0 "exit 2 = cannot judge / inconclusive" 2 1 2 || return 1
 	demo_stubbed 1 "demo FAILED.*A/B run .*exit 1, no gate verdict" 1 0 1 || return 1
 	demo_stubbed 1 "demo FAILED.*A/B run .*exit 3" 3 0 0 || return 1
 	demo_stubbed 1 "gate said exit 0 .* said exit 1" 1 1 0 || return 1
+	grep -q "GATE-TABLE exit 0" "$tmp/o" || { echo "a disagreeing gate's table was not shown"; cat "$tmp/o"; return 1; }
 	demo_stubbed 2 "WBTRACE_DEMO_REPS \\(5\\) and WBTRACE_DEMO_MAX_REPS \\(4\\)" 0 1 0 WBTRACE_DEMO_REPS=5 WBTRACE_DEMO_MAX_REPS=4 || return 1
 	demo_stubbed 0 "exit 0 = pass" 0 1 0 WBTRACE_DEMO_REPS=4 WBTRACE_DEMO_MAX_REPS=4 || return 1
 	grep -q -- "--reps 4 --until-decided 4" "$tmp/demo-tree/compare.args" || { cat "$tmp/demo-tree/compare.args"; return 1; }
