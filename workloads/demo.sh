@@ -11,7 +11,8 @@
 #      were inconclusive, mostly on the p99s; the gate estimated 4-8 reps for 28)
 #   3. check, from the tracer's per-pass records, that both variants ran background
 #      passes with a budget and an integrity pass (workloads/wbpasses.py)
-#   4. ./wbtrace report, 5. ./wbtrace gate stock vs patched
+#   4. ./wbtrace report, 5. ./wbtrace gate stock vs patched: its files (gate.txt,
+#      gate.json, gate.xml) and one verdict line; compare printed its table already
 # Under TCG the guest runs with -icount shift=3,align=off (guest time counted in
 # instructions), and therefore on a RAM disk with one vCPU after a warm-up rep: its
 # throughput and guest CPU per MiB vary 0.1-0.4 % from rep to rep instead of 20-30 %
@@ -67,20 +68,25 @@ report=$("$top/wbtrace" report "$cmp") || fail "the report of $cmp"
 report=$(printf '%s\n' "$report" | tail -n 1)
 
 echo "== 5. regression gate: stock (baseline) vs patched (candidate) =="
+# compare printed the gate's table above; this gate, on the same runs, writes its
+# files (table in gate.txt) for CI and must agree with compare's exit status.
 grc=0
-"$top/wbtrace" gate "$cmp:stock" "$cmp:patched" --json "$cmp/gate.json" --junit "$cmp/gate.xml" || grc=$?
+"$top/wbtrace" gate "$cmp:stock" "$cmp:patched" --json "$cmp/gate.json" --junit "$cmp/gate.xml" \
+	>"$cmp/gate.txt" 2>&1 || grc=$?
 case $grc in
 0) verdict="0 = pass (no regression of patched against stock)" ;;
-1) verdict="1 = REGRESSION of patched against stock (a result, not a demo failure)" ;;
-2) verdict="2 = cannot judge / inconclusive (a result, not a demo failure: see the gate output above)" ;;
-*) fail "the gate itself (exit $grc)" ;;
+1) verdict="1 = REGRESSION of patched against stock (a result, not a demo failure: the gate's table above)" ;;
+2) verdict="2 = cannot judge / inconclusive (a result, not a demo failure: the gate's table above)" ;;
+*) cat "$cmp/gate.txt" >&2; fail "the gate itself (exit $grc)" ;;
 esac
-[ "$grc" = "$rc" ] || fail "the gate said exit $grc on the comparison that compare's own gate said exit $rc on"
+[ "$grc" = "$rc" ] || { cat "$cmp/gate.txt" >&2
+	fail "the gate said exit $grc on the comparison that compare's own gate said exit $rc on"; }
+echo "gate: exit $verdict"
 
 echo
 echo "demo finished in $(took): every rep of stock and patched verified (compare's \"until decided\" line says how many), background writeback seen on both"
 echo "  comparison: $cmp"
 echo "  writeback:  $cmp/passes.json"
 echo "  report:     $report"
-echo "  gate:       exit $verdict ($cmp/gate.json, gate.xml)"
+echo "  gate:       exit $verdict ($cmp/gate.txt, gate.json, gate.xml)"
 exit 0
